@@ -1,0 +1,106 @@
+/*-------------------------------------------------------------------------
+ *
+ * schedule.h
+ *		  When to send the next request: poll intervals, retry backoff,
+ *		  Retry-After and rate-limit pacing (pure C, no PostgreSQL headers)
+ *
+ * Everything here is arithmetic on milliseconds and a seeded random
+ * generator, so the same code runs inside the backend, in the unit tests and
+ * in bench/poll_sim on a simulated clock.
+ *
+ * IDENTIFICATION
+ *		  src/schedule.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LMS_SCHEDULE_H
+#define LMS_SCHEDULE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* A small seedable generator (each backend seeds its own). */
+typedef struct LmsRng
+{
+	uint64_t	state;
+} LmsRng;
+
+extern void lms_rng_seed(LmsRng *rng, uint64_t seed);
+extern double lms_rng_uniform(LmsRng *rng);	/* in [0, 1) */
+
+/*
+ * Status-check schedule of one job.  Times are milliseconds since the job
+ * was started (the caller's clock).
+ */
+typedef struct LmsPollSchedule
+{
+	double		initial_ms;
+	double		max_ms;
+	double		factor;
+	double		jitter;			/* 0.2 = +-20% */
+	double		base_ms;		/* un-jittered width of the next wait */
+	int			checks;			/* calls of lms_poll_next_wait */
+	/* progress observations, for the finish-time estimate */
+	bool		have_progress;	/* first_* and last_* are set */
+	double		zero_ms;		/* when progress last (re)started: a
+								 * reading of 0 or 100, or a drop; 0 if
+								 * never */
+	double		first_ms;		/* first positive reading since then */
+	double		first_progress;
+	double		last_ms;		/* when the current value first appeared */
+	double		last_progress;
+} LmsPollSchedule;
+
+extern void lms_poll_init(LmsPollSchedule *s, double initial_ms,
+						  double max_ms, double factor);
+
+/* The wait between starting the job and its first status check. */
+extern double lms_poll_first_wait(LmsPollSchedule *s, LmsRng *rng);
+
+/*
+ * After a status check made at now_ms that saw progress in [0, 100] (or a
+ * negative value when the status carries none): the wait before the next
+ * check, in ms, within [initial_ms, max_ms] give or take the jitter.  With
+ * progress, the wait aims at the estimated finish (see schedule.c).
+ */
+extern double lms_poll_next_wait(LmsPollSchedule *s, LmsRng *rng,
+								 double now_ms, double progress);
+
+/* Full-jitter backoff before retry number attempt (0 = first retry). */
+extern double lms_backoff_ms(LmsRng *rng, int attempt, double base_ms,
+							 double cap_ms);
+
+/*
+ * A Retry-After header value (delta-seconds or an IMF-fixdate/RFC 850/asctime
+ * HTTP-date) as milliseconds from now (>= 0), or -1 when it cannot be parsed.
+ */
+extern double lms_retry_after_ms(const char *value, time_t now);
+
+/*
+ * Rate-limit pacing from X-Rate-Limit-Remaining / X-Request-Cost (and
+ * X-Rate-Limit-Reset where the LMS sends it).  A leaky bucket (Canvas)
+ * refills leak_per_s units per second; a reset window (Brightspace) refills
+ * at once when reset_s runs out.
+ */
+typedef struct LmsRatePacer
+{
+	double		floor;			/* keep the remaining quota above this */
+	double		leak_per_s;		/* refill rate when no reset is known */
+	bool		have;			/* a response carried the headers */
+	double		remaining;
+	double		cost;			/* last observed request cost */
+	double		observed_ms;	/* when remaining was observed */
+	double		reset_ms;		/* window reset, ms after observed_ms; <0 none */
+} LmsRatePacer;
+
+extern void lms_pacer_init(LmsRatePacer *p, double floor, double leak_per_s);
+
+/* remaining/cost: header values, cost < 0 when absent; reset_s < 0 when absent */
+extern void lms_pacer_observe(LmsRatePacer *p, double now_ms, double remaining,
+							  double cost, double reset_s);
+
+/* How long to wait before the next request may be sent (0 = now). */
+extern double lms_pacer_delay_ms(const LmsRatePacer *p, double now_ms);
+
+#endif							/* LMS_SCHEDULE_H */
