@@ -1,0 +1,45 @@
+# lms_fdw: a foreign-data wrapper for LMS bulk exports (PGXS build)
+
+MODULE_big = lms_fdw
+OBJS = \
+	$(WIN32RES) \
+	lms_fdw.o \
+	src/options.o \
+	src/connection.o \
+	src/http.o \
+	src/schedule.o \
+	src/job.o \
+	src/document.o \
+	src/providers/canvas.o \
+	src/providers/generic.o \
+	src/stream.o \
+	src/csv_reader.o \
+	src/tuple.o
+
+EXTENSION = lms_fdw
+DATA = sql/lms_fdw--1.0.sql
+PGFILEDESC = "lms_fdw - foreign-data wrapper for LMS bulk exports"
+
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson)
+PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+SHLIB_LINK = $(shell pkg-config --libs libcurl jansson) -lm
+
+# pg_regress suites in sql/ (they need the mock LMS: see test/run_tests.sh)
+REGRESS = options explain select
+TAP_TESTS = 1
+PROVE_FLAGS = -I $(srcdir)/t
+
+EXTRA_CLEAN = test/unit/test_csv_reader test/unit/test_schedule
+
+# no LLVM bitcode: nothing here benefits from JIT inlining
+override with_llvm := no
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+# C unit tests of the pure modules (no server needed)
+unit:
+	$(MAKE) -C test/unit check
+
+.PHONY: unit

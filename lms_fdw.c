@@ -1,0 +1,681 @@
+/*-------------------------------------------------------------------------
+ *
+ * lms_fdw.c
+ *		  Foreign-data wrapper for LMS bulk exports: the FDW glue
+ *
+ * A foreign scan runs one export job: it starts the job, waits for it,
+ * then streams the result file into tuples.  Nothing remote happens until
+ * the first row is asked for, so EXPLAIN and a cursor that is never
+ * fetched from cost nothing.  This file holds the handler, the validator,
+ * the FDW callbacks and the SQL-callable functions; the work is in src/.
+ *
+ * Quals: an equality between a "param" column and a constant becomes an
+ * export parameter; every qual is still checked locally.
+ *
+ * Rescans: when the executor asks for cheap rescans (EXEC_FLAG_REWIND), the
+ * rows are spooled into a tuplestore as they stream by and replayed, never
+ * starting a second export; otherwise a rescan starts a new job.
+ *
+ * IDENTIFICATION
+ *		  lms_fdw.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/reloptions.h"
+#include "access/sysattr.h"
+#include "access/table.h"
+#include "commands/defrem.h"
+#include "commands/explain.h"
+#include "foreign/fdwapi.h"
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "lms_fdw.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "parser/parsetree.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/tuplestore.h"
+
+#ifdef PG_MODULE_MAGIC_EXT
+PG_MODULE_MAGIC_EXT(.name = "lms_fdw",.version = LMS_FDW_VERSION);
+#else
+PG_MODULE_MAGIC;
+#endif
+
+/* an export is slow to start: make the planner avoid repeating it */
+#define LMS_STARTUP_COST	100000.0
+#define LMS_DEFAULT_ROWS	1000
+
+/* fdw_private of a ForeignScan plan */
+enum FdwScanPrivateIndex
+{
+	FdwScanPrivateParams,		/* list of String: name, value, name, value... */
+	FdwScanPrivateUsedAttrs,	/* integer list of attnums used (0: whole row) */
+	FdwScanPrivateDescription	/* String: the EXPLAIN "LMS" line */
+};
+
+/* planner state in baserel->fdw_private */
+typedef struct LmsPlanState
+{
+	LmsOptions *opts;
+	List	   *params;			/* of LmsParam * */
+	Bitmapset  *attrs_used;
+} LmsPlanState;
+
+/* executor state in node->fdw_state */
+typedef struct LmsFdwScanState
+{
+	LmsOptions *opts;
+	List	   *params;
+	LmsColumnMap *map;
+	MemoryContext scan_cxt;		/* the current job, its stream and reader */
+	LmsJob	   *job;
+	LmsStream  *stream;
+	LmsRowSource *rows;
+	bool		exhausted;		/* the current result has been read to its end */
+	Tuplestorestate *spool;		/* rows kept for rescans, or NULL */
+	/* figures of jobs already finished by this scan */
+	int			jobs_done;
+	LmsCounters totals;
+} LmsFdwScanState;
+
+PG_FUNCTION_INFO_V1(lms_fdw_handler);
+PG_FUNCTION_INFO_V1(lms_fdw_validator);
+PG_FUNCTION_INFO_V1(lms_fdw_version);
+PG_FUNCTION_INFO_V1(lms_fdw_jobs);
+PG_FUNCTION_INFO_V1(lms_fdw_disconnect);
+PG_FUNCTION_INFO_V1(lms_fdw_disconnect_all);
+
+/* FDW callback routines */
+static void lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+								 Oid foreigntableid);
+static void lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel,
+							   Oid foreigntableid);
+static ForeignScan *lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel,
+									  Oid foreigntableid, ForeignPath *best_path,
+									  List *tlist, List *scan_clauses,
+									  Plan *outer_plan);
+static void lmsBeginForeignScan(ForeignScanState *node, int eflags);
+static TupleTableSlot *lmsIterateForeignScan(ForeignScanState *node);
+static void lmsReScanForeignScan(ForeignScanState *node);
+static void lmsEndForeignScan(ForeignScanState *node);
+static void lmsExplainForeignScan(ForeignScanState *node, ExplainState *es);
+
+/*
+ * lms_fdw_handler
+ *		The FdwRoutine of lms_fdw.
+ */
+Datum
+lms_fdw_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	routine->GetForeignRelSize = lmsGetForeignRelSize;
+	routine->GetForeignPaths = lmsGetForeignPaths;
+	routine->GetForeignPlan = lmsGetForeignPlan;
+	routine->BeginForeignScan = lmsBeginForeignScan;
+	routine->IterateForeignScan = lmsIterateForeignScan;
+	routine->ReScanForeignScan = lmsReScanForeignScan;
+	routine->EndForeignScan = lmsEndForeignScan;
+	routine->ExplainForeignScan = lmsExplainForeignScan;
+
+	PG_RETURN_POINTER(routine);
+}
+
+/*
+ * lms_fdw_validator
+ *		Check the options of CREATE/ALTER SERVER, USER MAPPING, FOREIGN
+ *		TABLE and their columns against the option catalogue.
+ */
+Datum
+lms_fdw_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+
+	lmsfdw_validate_options(options, catalog);
+	PG_RETURN_VOID();
+}
+
+/* The role whose user mapping a scan of baserel uses. */
+static Oid
+planning_user(PlannerInfo *root, RelOptInfo *baserel)
+{
+#if PG_VERSION_NUM >= 160000
+	return OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+#else
+	RangeTblEntry *rte = planner_rt_fetch(baserel->relid, root);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+#endif
+}
+
+static Oid
+executing_user(ForeignScanState *node)
+{
+#if PG_VERSION_NUM >= 160000
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+
+	return OidIsValid(plan->checkAsUser) ? plan->checkAsUser : GetUserId();
+#else
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	RangeTblEntry *rte = exec_rt_fetch(plan->scan.scanrelid, node->ss.ps.state);
+
+	return OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+#endif
+}
+
+/*
+ * The export parameters the quals give: "param_column = constant".
+ * The first value for a parameter wins; the quals stay as local filters,
+ * so a contradicting second qual still filters every row out.
+ */
+static List *
+extract_export_params(RelOptInfo *baserel, Oid relid)
+{
+	List	   *params = NIL;
+	ListCell   *lc;
+
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		OpExpr	   *op;
+		Node	   *left,
+				   *right;
+		Var		   *var;
+		Const	   *cnst;
+		char	   *param;
+		char	   *opname;
+		Oid			outfunc;
+		bool		isvarlena;
+		LmsParam   *p;
+		ListCell   *lc2;
+		bool		seen = false;
+
+		if (!IsA(rinfo->clause, OpExpr))
+			continue;
+		op = (OpExpr *) rinfo->clause;
+		if (list_length(op->args) != 2)
+			continue;
+		left = strip_implicit_coercions(linitial(op->args));
+		right = strip_implicit_coercions(lsecond(op->args));
+		if (IsA(right, Var) && IsA(left, Const))
+		{
+			Node	   *tmp = left;
+
+			left = right;
+			right = tmp;
+		}
+		if (!IsA(left, Var) || !IsA(right, Const))
+			continue;
+		var = (Var *) left;
+		cnst = (Const *) right;
+		if (var->varno != baserel->relid || var->varlevelsup != 0 ||
+			var->varattno <= 0 || cnst->constisnull)
+			continue;
+		opname = get_opname(op->opno);
+		if (opname == NULL || strcmp(opname, "=") != 0)
+			continue;
+		param = lmsfdw_column_option(relid, var->varattno, "param");
+		if (param == NULL)
+			continue;
+		foreach(lc2, params)
+			if (strcmp(((LmsParam *) lfirst(lc2))->name, param) == 0)
+				seen = true;
+		if (seen)
+			continue;
+
+		getTypeOutputInfo(cnst->consttype, &outfunc, &isvarlena);
+		p = palloc(sizeof(LmsParam));
+		p->name = param;
+		p->value = OidOutputFunctionCall(outfunc, cnst->constvalue);
+		params = lappend(params, p);
+	}
+	return params;
+}
+
+/*
+ * lmsGetForeignRelSize
+ *		Options, export parameters, the columns needed and a row estimate.
+ */
+static void
+lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
+					 Oid foreigntableid)
+{
+	LmsPlanState *ps = palloc0(sizeof(LmsPlanState));
+	ListCell   *lc;
+
+	ps->opts = lmsfdw_get_options(foreigntableid, planning_user(root, baserel));
+	ps->params = extract_export_params(baserel, foreigntableid);
+
+	/* the columns the query reads, as file_fdw collects them */
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
+				   &ps->attrs_used);
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		pull_varattnos((Node *) rinfo->clause, baserel->relid, &ps->attrs_used);
+	}
+
+	baserel->fdw_private = ps;
+	baserel->rows = clamp_row_est(LMS_DEFAULT_ROWS *
+								  clauselist_selectivity(root,
+														 baserel->baserestrictinfo,
+														 0, JOIN_INNER, NULL));
+}
+
+/*
+ * lmsGetForeignPaths
+ *		One path: the export, with a startup cost that reflects its latency.
+ */
+static void
+lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	Cost		startup_cost = LMS_STARTUP_COST;
+	Cost		total_cost = startup_cost +
+		LMS_DEFAULT_ROWS * (cpu_tuple_cost * 10) + baserel->rows * cpu_tuple_cost;
+
+	add_path(baserel, (Path *)
+			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
+									 startup_cost, total_cost,
+									 NIL, NULL, NULL,
+#if PG_VERSION_NUM >= 170000
+									 NIL,
+#endif
+									 NIL));
+}
+
+/*
+ * lmsGetForeignPlan
+ *		Keep every qual as a local filter; pass parameters, used columns and
+ *		the EXPLAIN description to the executor.
+ */
+static ForeignScan *
+lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+				  ForeignPath *best_path, List *tlist, List *scan_clauses,
+				  Plan *outer_plan)
+{
+	LmsPlanState *ps = (LmsPlanState *) baserel->fdw_private;
+	List	   *params = NIL;
+	List	   *used = NIL;
+	List	   *fdw_private;
+	ListCell   *lc;
+	int			k;
+
+	foreach(lc, ps->params)
+	{
+		LmsParam   *p = (LmsParam *) lfirst(lc);
+
+		params = lappend(params, makeString(p->name));
+		params = lappend(params, makeString(p->value));
+	}
+	k = -1;
+	while ((k = bms_next_member(ps->attrs_used, k)) >= 0)
+		used = lappend_int(used, k + FirstLowInvalidHeapAttributeNumber);
+
+	fdw_private = list_make3(params, used,
+							 makeString(ps->opts->provider->describe(ps->opts)));
+	scan_clauses = extract_actual_clauses(scan_clauses, false);
+	return make_foreignscan(tlist, scan_clauses, baserel->relid, NIL,
+							fdw_private, NIL, NIL, outer_plan);
+}
+
+/*
+ * lmsBeginForeignScan
+ *		Prepare the column map; nothing is sent until the first row is
+ *		asked for.
+ */
+static void
+lmsBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
+	LmsFdwScanState *state;
+	Oid			userid;
+	List	   *pairs;
+	Bitmapset  *attrs_used = NULL;
+	ListCell   *lc;
+
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	state = palloc0(sizeof(LmsFdwScanState));
+	userid = executing_user(node);
+	state->opts = lmsfdw_get_options(RelationGetRelid(rel), userid);
+	lmsfdw_check_credentials(state->opts, userid);
+
+	pairs = (List *) list_nth(plan->fdw_private, FdwScanPrivateParams);
+	for (lc = list_head(pairs); lc; lc = lnext(pairs, lnext(pairs, lc)))
+	{
+		LmsParam   *p = palloc(sizeof(LmsParam));
+
+		p->name = strVal(lfirst(lc));
+		p->value = strVal(lfirst(lnext(pairs, lc)));
+		state->params = lappend(state->params, p);
+	}
+	foreach(lc, (List *) list_nth(plan->fdw_private, FdwScanPrivateUsedAttrs))
+		attrs_used = bms_add_member(attrs_used,
+									lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
+	state->map = lmsfdw_column_map_create(rel, attrs_used);
+	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
+											"lms_fdw scan",
+											ALLOCSET_DEFAULT_SIZES);
+	if (eflags & EXEC_FLAG_REWIND)
+	{
+		state->spool = tuplestore_begin_heap(false, false, work_mem);
+		tuplestore_set_eflags(state->spool, EXEC_FLAG_REWIND);
+	}
+	node->fdw_state = state;
+}
+
+/* Start the job and open its result. */
+static void
+start_export(LmsFdwScanState *state)
+{
+	MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
+
+	state->job = lmsfdw_job_create(state->opts, state->params);
+	lmsfdw_job_run(state->job);
+	state->stream = lmsfdw_stream_open(state->job, state->job->result_url);
+	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
+	MemoryContextSwitchTo(old);
+}
+
+/* Close the current result and count its job as done. */
+static void
+finish_export(LmsFdwScanState *state)
+{
+	int			i;
+
+	if (state->stream)
+		lmsfdw_stream_close(state->stream);
+	if (state->rows)
+		lmsfdw_rows_close(state->rows);
+	if (state->job)
+	{
+		LmsCounters *c = &state->job->counters;
+
+		lmsfdw_job_note(state->job, NULL);
+		state->jobs_done++;
+		state->totals.status_checks += c->status_checks;
+		state->totals.retries += c->retries;
+		for (i = 0; i < LMS_RETRY_NCLASSES; i++)
+			state->totals.retries_by_class[i] += c->retries_by_class[i];
+		state->totals.waited_ms += c->waited_ms;
+		state->totals.bytes += c->bytes;
+		state->totals.rows += c->rows;
+	}
+	state->stream = NULL;
+	state->rows = NULL;
+	state->job = NULL;
+}
+
+/* The next row of the export into slot; false at its end. */
+static bool
+next_export_row(LmsFdwScanState *state, TupleTableSlot *slot)
+{
+	if (state->exhausted)
+		return false;
+	if (state->rows == NULL)
+		start_export(state);
+	if (lmsfdw_rows_next(state->rows, slot))
+		return true;
+	finish_export(state);
+	state->exhausted = true;
+	return false;
+}
+
+/*
+ * lmsIterateForeignScan
+ *		The next row: from the spool when replaying, else from the export.
+ */
+static TupleTableSlot *
+lmsIterateForeignScan(ForeignScanState *node)
+{
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	if (state->spool)
+	{
+		/* as a Material node does: replay, then extend from the stream */
+		if (!tuplestore_ateof(state->spool) &&
+			tuplestore_gettupleslot(state->spool, true, false, slot))
+			return slot;
+		if (next_export_row(state, slot))
+		{
+			tuplestore_puttupleslot(state->spool, slot);
+			return slot;
+		}
+		return ExecClearTuple(slot);
+	}
+
+	if (next_export_row(state, slot))
+		return slot;
+	return ExecClearTuple(slot);
+}
+
+/*
+ * lmsReScanForeignScan
+ *		Replay the spool, or forget the job so the next row starts another.
+ */
+static void
+lmsReScanForeignScan(ForeignScanState *node)
+{
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+
+	if (state->spool)
+	{
+		tuplestore_rescan(state->spool);
+		return;
+	}
+	finish_export(state);
+	MemoryContextReset(state->scan_cxt);
+	state->exhausted = false;
+}
+
+/*
+ * lmsEndForeignScan
+ *		Stop the download if rows remain (LIMIT, a closed cursor): the
+ *		connection is dropped, not drained.
+ */
+static void
+lmsEndForeignScan(ForeignScanState *node)
+{
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+
+	if (state == NULL)
+		return;
+	finish_export(state);
+	if (state->spool)
+		tuplestore_end(state->spool);
+	/* the scan's memory contexts go with the executor state */
+}
+
+static char *
+format_bytes(uint64 bytes)
+{
+	if (bytes < 1024 * 1024)
+		return psprintf("%.1f kB", bytes / 1024.0);
+	return psprintf("%.1f MB", bytes / (1024.0 * 1024.0));
+}
+
+/*
+ * lmsExplainForeignScan
+ *		The LMS line and export parameters; with ANALYZE, the job figures.
+ */
+static void
+lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	List	   *fdw_private = ((ForeignScan *) node->ss.ps.plan)->fdw_private;
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+	List	   *pairs = (List *) list_nth(fdw_private, FdwScanPrivateParams);
+
+	ExplainPropertyText("LMS",
+						strVal(list_nth(fdw_private, FdwScanPrivateDescription)),
+						es);
+	if (pairs != NIL)
+	{
+		StringInfoData buf;
+		ListCell   *lc;
+
+		initStringInfo(&buf);
+		for (lc = list_head(pairs); lc; lc = lnext(pairs, lnext(pairs, lc)))
+			appendStringInfo(&buf, "%s%s=%s", buf.len ? "," : "",
+							 strVal(lfirst(lc)), strVal(lfirst(lnext(pairs, lc))));
+		ExplainPropertyText("Export Parameters", buf.data, es);
+	}
+
+	if (es->analyze && state)
+	{
+		LmsCounters c = state->totals;
+		int			jobs = state->jobs_done;
+		StringInfoData retries;
+		int			i;
+
+		if (state->job)
+		{
+			LmsCounters *j = &state->job->counters;
+
+			jobs += state->job->state == LMS_JOB_DONE ? 1 : 0;
+			c.status_checks += j->status_checks;
+			c.retries += j->retries;
+			for (i = 0; i < LMS_RETRY_NCLASSES; i++)
+				c.retries_by_class[i] += j->retries_by_class[i];
+			c.waited_ms += j->waited_ms;
+			c.bytes += j->bytes;
+			c.rows += j->rows;
+		}
+		initStringInfo(&retries);
+		for (i = 1; i < LMS_RETRY_NCLASSES; i++)
+			if (c.retries_by_class[i] > 0)
+				appendStringInfo(&retries, "%s%s: %d", retries.len ? ", " : "",
+								 lmsfdw_retry_class_name((LmsRetryClass) i),
+								 c.retries_by_class[i]);
+
+		if (es->format == EXPLAIN_FORMAT_TEXT)
+		{
+			ExplainPropertyText("Jobs",
+								psprintf("%d completed   Status Checks: %d   Retries: %d%s%s%s   Waited: %.1f s   Downloaded: %s",
+										 jobs, c.status_checks, c.retries,
+										 retries.len ? " (" : "", retries.data,
+										 retries.len ? ")" : "",
+										 c.waited_ms / 1000.0,
+										 format_bytes(c.bytes)),
+								es);
+		}
+		else
+		{
+			ExplainPropertyInteger("Jobs", NULL, jobs, es);
+			ExplainPropertyInteger("Status Checks", NULL, c.status_checks, es);
+			ExplainPropertyInteger("Retries", NULL, c.retries, es);
+			ExplainPropertyFloat("Waited", "s", c.waited_ms / 1000.0, 1, es);
+			ExplainPropertyInteger("Downloaded", "bytes", (int64) c.bytes, es);
+		}
+	}
+}
+
+/* ----------------------------------------------------------------
+ * SQL-callable functions
+ * ----------------------------------------------------------------
+ */
+
+Datum
+lms_fdw_version(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(LMS_FDW_VERSION));
+}
+
+/*
+ * lms_fdw_jobs
+ *		This backend's recent jobs, oldest first.
+ */
+Datum
+lms_fdw_jobs(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	tupdesc;
+	Tuplestorestate *store;
+	MemoryContext old;
+	LmsJobRecord *records;
+	int			n;
+	int			first;
+	int			i;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		!(rsinfo->allowedModes & SFRM_Materialize))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	tupdesc = CreateTupleDescCopy(tupdesc);
+	store = tuplestore_begin_heap(true, false, work_mem);
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = store;
+	rsinfo->setDesc = tupdesc;
+	MemoryContextSwitchTo(old);
+
+	n = lmsfdw_job_history(&records, &first);
+	for (i = 0; i < n; i++)
+	{
+		LmsJobRecord *r = &records[(first + i) % n];
+		Datum		values[12];
+		bool		nulls[12];
+		Interval   *waited;
+
+		if (!r->used)
+			continue;
+		memset(nulls, false, sizeof(nulls));
+		values[0] = CStringGetTextDatum(r->server);
+		values[1] = CStringGetTextDatum(r->resource);
+		values[2] = CStringGetTextDatum(r->job_id);
+		nulls[2] = r->job_id[0] == '\0';
+		values[3] = CStringGetTextDatum(r->state);
+		values[4] = TimestampTzGetDatum(r->started);
+		nulls[4] = r->started == 0;
+		values[5] = TimestampTzGetDatum(r->finished);
+		nulls[5] = r->finished == 0;
+		values[6] = Int32GetDatum(r->counters.status_checks);
+		values[7] = Int32GetDatum(r->counters.retries);
+		waited = palloc0(sizeof(Interval));
+		waited->time = (int64) (r->counters.waited_ms * 1000.0);
+		values[8] = IntervalPGetDatum(waited);
+		values[9] = Int64GetDatum((int64) r->counters.bytes);
+		values[10] = Int64GetDatum((int64) r->counters.rows);
+		values[11] = CStringGetTextDatum(r->error);
+		nulls[11] = r->error[0] == '\0';
+		tuplestore_putvalues(store, tupdesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+Datum
+lms_fdw_disconnect(PG_FUNCTION_ARGS)
+{
+	ForeignServer *server = GetForeignServerByName(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+												   false);
+
+	PG_RETURN_BOOL(lmsfdw_disconnect_server(server->serverid));
+}
+
+Datum
+lms_fdw_disconnect_all(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(lmsfdw_disconnect_all());
+}

@@ -1,0 +1,323 @@
+/*-------------------------------------------------------------------------
+ *
+ * connection.c
+ *		  Per-backend cache of curl state, keyed by user mapping
+ *
+ * Each user mapping gets one curl multi handle and a few easy handles that
+ * are reused request after request, so the TCP/TLS connections behind them
+ * stay alive across the status checks of a scan and across scans.  The
+ * multi handle owns curl's connection pool; its socket callback records
+ * which sockets curl wants watched, so http.c can wait on them through the
+ * latch.
+ *
+ * curl allocates with malloc, outside any memory context: entries live as
+ * long as the backend (or until lms_fdw_disconnect), and are dropped after
+ * ALTER SERVER / ALTER USER MAPPING once no transfer uses them.
+ *
+ * IDENTIFICATION
+ *		  src/connection.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "lms_fdw.h"
+#include "storage/fd.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+struct LmsConn
+{
+	Oid			umid;			/* hash key */
+	Oid			serverid;
+	uint32		server_hashvalue;
+	uint32		mapping_hashvalue;
+	bool		invalidated;
+	CURLM	   *multi;
+	CURL	   *easy[LMS_EASY_SLOTS];
+	bool		easy_busy[LMS_EASY_SLOTS];
+	/* sockets curl wants watched: fds[i] with CURL_POLL_* in what[i] */
+	int		   *fds;
+	int		   *what;
+	int			nsockets;
+	int			maxsockets;
+};
+
+static HTAB *ConnectionHash = NULL;
+static bool curl_initialized = false;
+
+static void conn_inval_callback(Datum arg, int cacheid, uint32 hashvalue);
+
+/*
+ * curl's socket callback: remember the sockets and the events it wants.
+ * Runs inside curl calls, so it must not throw; the arrays are malloc'd.
+ */
+static int
+conn_socket_callback(CURL *easy, curl_socket_t s, int what, void *userp,
+					 void *socketp)
+{
+	LmsConn    *conn = (LmsConn *) userp;
+	int			i;
+
+	for (i = 0; i < conn->nsockets; i++)
+		if (conn->fds[i] == (int) s)
+			break;
+
+	if (what == CURL_POLL_REMOVE)
+	{
+		if (i < conn->nsockets)
+		{
+			conn->fds[i] = conn->fds[conn->nsockets - 1];
+			conn->what[i] = conn->what[conn->nsockets - 1];
+			conn->nsockets--;
+		}
+		return 0;
+	}
+	if (i == conn->nsockets)
+	{
+		if (conn->nsockets == conn->maxsockets)
+		{
+			int			newmax = conn->maxsockets ? conn->maxsockets * 2 : 8;
+			int		   *fds = realloc(conn->fds, newmax * sizeof(int));
+			int		   *whats;
+
+			if (fds == NULL)
+				return -1;
+			conn->fds = fds;
+			whats = realloc(conn->what, newmax * sizeof(int));
+			if (whats == NULL)
+				return -1;
+			conn->what = whats;
+			conn->maxsockets = newmax;
+		}
+		conn->fds[i] = (int) s;
+		conn->nsockets++;
+	}
+	conn->what[i] = what;
+	return 0;
+}
+
+static void
+conn_close(LmsConn *conn)
+{
+	int			i;
+
+	for (i = 0; i < LMS_EASY_SLOTS; i++)
+	{
+		if (conn->easy[i])
+		{
+			if (conn->multi)
+				curl_multi_remove_handle(conn->multi, conn->easy[i]);
+			curl_easy_cleanup(conn->easy[i]);
+			conn->easy[i] = NULL;
+		}
+		conn->easy_busy[i] = false;
+	}
+	if (conn->multi)
+	{
+		curl_multi_cleanup(conn->multi);
+		conn->multi = NULL;
+	}
+	free(conn->fds);
+	free(conn->what);
+	conn->fds = conn->what = NULL;
+	conn->nsockets = conn->maxsockets = 0;
+}
+
+static bool
+conn_busy(LmsConn *conn)
+{
+	int			i;
+
+	for (i = 0; i < LMS_EASY_SLOTS; i++)
+		if (conn->easy_busy[i])
+			return true;
+	return false;
+}
+
+/*
+ * lmsfdw_get_connection
+ *		The cached curl state for the options' user mapping, made if needed.
+ */
+LmsConn *
+lmsfdw_get_connection(const LmsOptions *opts)
+{
+	LmsConn    *conn;
+	bool		found;
+
+	if (!curl_initialized)
+	{
+		if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_CREATE_EXECUTION),
+					 errmsg("could not initialize libcurl")));
+		curl_initialized = true;
+	}
+
+	if (ConnectionHash == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(LmsConn);
+		ConnectionHash = hash_create("lms_fdw connections", 8, &ctl,
+									 HASH_ELEM | HASH_BLOBS);
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID,
+									  conn_inval_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID,
+									  conn_inval_callback, (Datum) 0);
+	}
+
+	conn = hash_search(ConnectionHash, &opts->umid, HASH_ENTER, &found);
+	if (!found)
+	{
+		memset((char *) conn + sizeof(Oid), 0, sizeof(LmsConn) - sizeof(Oid));
+	}
+	else if (conn->invalidated && !conn_busy(conn))
+	{
+		conn_close(conn);
+		conn->invalidated = false;
+	}
+
+	if (conn->multi == NULL)
+	{
+		conn->serverid = opts->serverid;
+		conn->server_hashvalue =
+			GetSysCacheHashValue1(FOREIGNSERVEROID,
+								  ObjectIdGetDatum(opts->serverid));
+		conn->mapping_hashvalue =
+			GetSysCacheHashValue1(USERMAPPINGOID,
+								  ObjectIdGetDatum(opts->umid));
+		conn->multi = curl_multi_init();
+		if (conn->multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("could not create a curl multi handle")));
+		curl_multi_setopt(conn->multi, CURLMOPT_SOCKETFUNCTION,
+						  conn_socket_callback);
+		curl_multi_setopt(conn->multi, CURLMOPT_SOCKETDATA, conn);
+		/* a few idle connections per LMS host are plenty */
+		curl_multi_setopt(conn->multi, CURLMOPT_MAXCONNECTS, 8L);
+	}
+	return conn;
+}
+
+CURLM *
+lmsfdw_conn_multi(LmsConn *conn)
+{
+	return conn->multi;
+}
+
+/*
+ * lmsfdw_conn_easy
+ *		The easy handle of a slot, reset for a new request and marked busy.
+ *
+ * curl_easy_reset keeps the handle's live connections and DNS cache; the
+ * connections themselves are pooled in the multi handle.
+ */
+CURL *
+lmsfdw_conn_easy(LmsConn *conn, int slot)
+{
+	Assert(slot >= 0 && slot < LMS_EASY_SLOTS);
+	if (conn->easy_busy[slot])
+		elog(ERROR, "lms_fdw easy handle %d is already in use", slot);
+	if (conn->easy[slot] == NULL)
+	{
+		conn->easy[slot] = curl_easy_init();
+		if (conn->easy[slot] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("could not create a curl handle")));
+	}
+	else
+		curl_easy_reset(conn->easy[slot]);
+	conn->easy_busy[slot] = true;
+	return conn->easy[slot];
+}
+
+/*
+ * lmsfdw_conn_release_easy
+ *		Detach a slot's handle from the multi handle and mark it free.
+ *		Never throws: called from memory context callbacks during abort.
+ */
+void
+lmsfdw_conn_release_easy(LmsConn *conn, int slot)
+{
+	if (conn->easy[slot] && conn->multi)
+		curl_multi_remove_handle(conn->multi, conn->easy[slot]);
+	conn->easy_busy[slot] = false;
+}
+
+void
+lmsfdw_conn_sockets(LmsConn *conn, int **fds, int **what, int *nsockets)
+{
+	*fds = conn->fds;
+	*what = conn->what;
+	*nsockets = conn->nsockets;
+}
+
+/*
+ * Mark entries of a changed server or user mapping; they are closed the next
+ * time they are looked up while idle.
+ */
+static void
+conn_inval_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	LmsConn    *conn;
+
+	hash_seq_init(&scan, ConnectionHash);
+	while ((conn = (LmsConn *) hash_seq_search(&scan)))
+	{
+		if (conn->multi == NULL)
+			continue;
+		if (hashvalue == 0 ||
+			(cacheid == FOREIGNSERVEROID && conn->server_hashvalue == hashvalue) ||
+			(cacheid == USERMAPPINGOID && conn->mapping_hashvalue == hashvalue))
+			conn->invalidated = true;
+	}
+}
+
+static bool
+disconnect_matching(Oid serverid)
+{
+	HASH_SEQ_STATUS scan;
+	LmsConn    *conn;
+	bool		any = false;
+
+	if (ConnectionHash == NULL)
+		return false;
+	hash_seq_init(&scan, ConnectionHash);
+	while ((conn = (LmsConn *) hash_seq_search(&scan)))
+	{
+		if (conn->multi == NULL)
+			continue;
+		if (OidIsValid(serverid) && conn->serverid != serverid)
+			continue;
+		if (conn_busy(conn))
+		{
+			ereport(WARNING,
+					(errmsg("cannot close connections of server in use by the current query")));
+			continue;
+		}
+		conn_close(conn);
+		any = true;
+	}
+	return any;
+}
+
+/* lms_fdw_disconnect(server): close the cached connections of one server */
+bool
+lmsfdw_disconnect_server(Oid serverid)
+{
+	return disconnect_matching(serverid);
+}
+
+/* lms_fdw_disconnect_all() */
+bool
+lmsfdw_disconnect_all(void)
+{
+	return disconnect_matching(InvalidOid);
+}

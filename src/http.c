@@ -1,0 +1,1137 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		  One HTTP request at a time, driven through the latch
+ *
+ * Every transfer runs on the user mapping's curl multi handle.  Instead of
+ * letting curl block, we wait on curl's sockets with a WaitEventSet that
+ * also holds MyLatch, and call CHECK_FOR_INTERRUPTS() after every wait, so a
+ * cancel or statement_timeout ends a transfer at once.  curl callbacks never
+ * throw: they only copy bytes into malloc'd buffers.
+ *
+ * Policy lives here too, in one place each:
+ *	- redirects are followed by hand (at most LMS_MAX_REDIRECTS), each hop
+ *	  checked: http/https only, plain http only to loopback unless
+ *	  allow_http, and the Authorization header only to base_url's origin;
+ *	- which failed answers may be retried (lmsfdw_retry_class);
+ *	- which SQLSTATE a failure raises (lmsfdw_http_raise);
+ *	- redaction: URLs lose their query strings and credentials are masked
+ *	  before any text reaches a message.
+ *
+ * A transfer's curl state (the easy handle's attachment to the multi
+ * handle, its header list and buffers) is released by a memory context
+ * callback registered before anything can fail, so an ERROR anywhere
+ * leaks nothing.
+ *
+ * IDENTIFICATION
+ *		  src/http.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <arpa/inet.h>
+
+#include "lms_fdw.h"
+#include "miscadmin.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
+
+/* the longest we sleep without looking at curl's timers */
+#define LMS_MAX_WAIT_MS		1000
+
+struct LmsTransfer
+{
+	LmsConn    *conn;
+	const LmsOptions *opts;
+	int			slot;
+	CURL	   *easy;
+	struct curl_slist *headers;
+	MemoryContextCallback cleanup;
+	bool		attached;		/* added to the multi handle */
+	bool		closed;
+	bool		done;
+	CURLcode	result;
+	char		errbuf[CURL_ERROR_SIZE];
+	char	   *url;			/* this hop */
+	int			hops;
+
+	/* body: capture (bounded) or stream (pausing when full) */
+	bool		streaming;
+	char	   *buf;			/* malloc'd */
+	size_t		len;
+	size_t		cap;
+	size_t		max;			/* capture: cap on the kept body */
+	bool		overflow;
+	bool		handed_out;		/* buf[0..len) given to the reader */
+	bool		paused;
+	long		status;			/* of this hop, once known */
+	uint64		bytes;			/* 2xx body bytes received */
+	bool		got_data;
+	TimestampTz last_activity;
+};
+
+/* ----------------------------------------------------------------
+ * URLs
+ * ----------------------------------------------------------------
+ */
+
+static char *
+url_part(CURLU *h, CURLUPart part, unsigned int flags)
+{
+	char	   *v = NULL;
+	char	   *copy;
+
+	if (curl_url_get(h, part, &v, flags) != CURLUE_OK || v == NULL)
+		return NULL;
+	copy = pstrdup(v);
+	curl_free(v);
+	return copy;
+}
+
+static CURLU *
+url_parse(const char *url)
+{
+	CURLU	   *h = curl_url();
+
+	if (h == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK)
+	{
+		curl_url_cleanup(h);
+		return NULL;
+	}
+	return h;
+}
+
+static bool
+host_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char		buf[64];
+	size_t		n = strlen(host);
+
+	if (pg_strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	/* curl gives IPv6 hosts in brackets */
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(buf))
+	{
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		host = buf;
+	}
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+/*
+ * lmsfdw_url_problem
+ *		NULL if url may be asked, else what is wrong with it.
+ */
+const char *
+lmsfdw_url_problem(const char *url, bool allow_http)
+{
+	CURLU	   *h = url_parse(url);
+	char	   *scheme;
+	char	   *host;
+	const char *problem = NULL;
+
+	if (h == NULL)
+		return "not a valid URL";
+	scheme = url_part(h, CURLUPART_SCHEME, 0);
+	host = url_part(h, CURLUPART_HOST, 0);
+	curl_url_cleanup(h);
+
+	if (scheme == NULL ||
+		(pg_strcasecmp(scheme, "http") != 0 && pg_strcasecmp(scheme, "https") != 0))
+		problem = "only http and https URLs are allowed";
+	else if (host == NULL || host[0] == '\0')
+		problem = "the URL has no host";
+	else if (pg_strcasecmp(scheme, "http") == 0 && !allow_http &&
+			 !host_is_loopback(host))
+		problem = "plain http is allowed only to loopback hosts";
+	return problem;
+}
+
+static char *
+url_origin(const char *url)
+{
+	CURLU	   *h = url_parse(url);
+	char	   *scheme,
+			   *host,
+			   *port;
+	char	   *origin;
+
+	if (h == NULL)
+		return NULL;
+	scheme = url_part(h, CURLUPART_SCHEME, 0);
+	host = url_part(h, CURLUPART_HOST, 0);
+	port = url_part(h, CURLUPART_PORT, CURLU_DEFAULT_PORT);
+	curl_url_cleanup(h);
+	if (!scheme || !host || !port)
+		return NULL;
+	origin = psprintf("%s://%s:%s", scheme, host, port);
+	return origin;
+}
+
+/*
+ * lmsfdw_same_origin
+ *		Same scheme, host and port (case-insensitively)?
+ */
+bool
+lmsfdw_same_origin(const char *a, const char *b)
+{
+	char	   *oa = url_origin(a);
+	char	   *ob = url_origin(b);
+
+	return oa && ob && pg_strcasecmp(oa, ob) == 0;
+}
+
+/*
+ * lmsfdw_resolve_url
+ *		ref (absolute or relative) resolved against base, or NULL.
+ */
+char *
+lmsfdw_resolve_url(const char *base, const char *ref)
+{
+	CURLU	   *h = url_parse(base);
+	char	   *out = NULL;
+
+	if (h == NULL)
+		return NULL;
+	if (curl_url_set(h, CURLUPART_URL, ref, 0) == CURLUE_OK)
+		out = url_part(h, CURLUPART_URL, 0);
+	curl_url_cleanup(h);
+	return out;
+}
+
+/*
+ * lmsfdw_redact_url
+ *		The URL for messages: scheme, host, port and path; a query string
+ *		(where presigned signatures and tokens live) is replaced.
+ */
+char *
+lmsfdw_redact_url(const char *url)
+{
+	CURLU	   *h = url_parse(url);
+	char	   *query;
+	char	   *out;
+
+	if (h == NULL)
+		return pstrdup("(invalid URL)");
+	query = url_part(h, CURLUPART_QUERY, 0);
+	curl_url_set(h, CURLUPART_QUERY, NULL, 0);
+	curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0);
+	curl_url_set(h, CURLUPART_USER, NULL, 0);
+	curl_url_set(h, CURLUPART_PASSWORD, NULL, 0);
+	out = url_part(h, CURLUPART_URL, 0);
+	curl_url_cleanup(h);
+	if (out == NULL)
+		return pstrdup("(invalid URL)");
+	if (query && query[0])
+		out = psprintf("%s?[redacted]", out);
+	return out;
+}
+
+/* strstr, ignoring ASCII case */
+static char *
+find_nocase(char *text, const char *needle)
+{
+	size_t		n = strlen(needle);
+
+	for (; *text; text++)
+		if (pg_strncasecmp(text, needle, n) == 0)
+			return text;
+	return NULL;
+}
+
+static void
+mask_all(char *text, const char *secret)
+{
+	size_t		n;
+	char	   *p;
+
+	if (secret == NULL || (n = strlen(secret)) < 4)
+		return;
+	while ((p = strstr(text, secret)) != NULL)
+		memset(p, '*', n);
+}
+
+/*
+ * lmsfdw_redact_text
+ *		A printable excerpt of a remote body for errdetail: at most 200
+ *		bytes, credentials masked, URL signatures and tokens removed.
+ */
+char *
+lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
+{
+	static const char *const secret_keys[] = {
+		"signature=", "sig=", "verifier=", "token=", "secret=",
+		"credential=", "x-amz-security-token=", NULL
+	};
+	size_t		take = Min(len, 200);
+	char	   *out;
+	char	   *p;
+	int			i;
+
+	out = palloc(take + 4);
+	memcpy(out, text, take);
+	out[take] = '\0';
+	/* stop at an embedded NUL, make the rest printable on one line */
+	for (p = out; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	if (opts)
+	{
+		mask_all(out, opts->token);
+		mask_all(out, opts->client_secret);
+	}
+	for (i = 0; secret_keys[i]; i++)
+	{
+		char	   *hit = out;
+
+		while ((hit = find_nocase(hit, secret_keys[i])) != NULL)
+		{
+			char	   *v = hit + strlen(secret_keys[i]);
+
+			while (*v && *v != '&' && *v != '"' && *v != '\'' && *v != ' ' &&
+				   *v != '<')
+				*v++ = '*';
+			hit = v;
+		}
+	}
+	if (len > take)
+		strcat(out, "...");
+	return out;
+}
+
+/* ----------------------------------------------------------------
+ * Transfers
+ * ----------------------------------------------------------------
+ */
+
+/* curl write callback: never throws */
+static size_t
+transfer_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	LmsTransfer *x = (LmsTransfer *) userp;
+	size_t		n = size * nmemb;
+
+	if (x->status == 0)
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+	x->got_data = true;
+
+	if (x->streaming && x->status >= 200 && x->status < 300)
+	{
+		/* hold at most one buffer of unread bytes: pause when full */
+		if (x->handed_out || (x->len > 0 && x->len + n > x->cap))
+		{
+			x->paused = true;
+			return CURL_WRITEFUNC_PAUSE;
+		}
+		if (x->len + n > x->cap)
+		{
+			char	   *nb = realloc(x->buf, x->len + n);
+
+			if (nb == NULL)
+				return 0;
+			x->buf = nb;
+			x->cap = x->len + n;
+		}
+		memcpy(x->buf + x->len, data, n);
+		x->len += n;
+		x->bytes += n;
+		return n;
+	}
+
+	/* capture: a status document or an error body, bounded */
+	if (x->len + n > x->max)
+	{
+		x->overflow = true;
+		n = x->max - x->len;
+		if (!x->streaming || (x->status >= 200 && x->status < 300))
+			return 0;			/* aborts: CURLE_WRITE_ERROR */
+	}
+	if (x->len + n > x->cap)
+	{
+		size_t		newcap = Max(x->cap * 2, x->len + n);
+		char	   *nb = realloc(x->buf, newcap);
+
+		if (nb == NULL)
+			return 0;
+		x->buf = nb;
+		x->cap = newcap;
+	}
+	memcpy(x->buf + x->len, data, n);
+	x->len += n;
+	return size * nmemb;
+}
+
+/* memory context callback: release everything curl-side; never throws */
+static void
+transfer_cleanup(void *arg)
+{
+	LmsTransfer *x = (LmsTransfer *) arg;
+
+	if (x->closed)
+		return;
+	x->closed = true;
+	if (x->easy)
+	{
+		lmsfdw_conn_release_easy(x->conn, x->slot);
+		/* leave the idle handle no pointer into memory about to be freed */
+		curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+		curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
+		curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+	}
+	x->attached = false;
+	if (x->headers)
+		curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	free(x->buf);
+	x->buf = NULL;
+}
+
+/*
+ * Set up and attach one hop of a transfer.  x is zeroed except for conn,
+ * opts, slot, streaming, cap/max, and its cleanup callback is registered.
+ */
+static void
+transfer_hop(LmsTransfer *x, const char *method, const char *url,
+			 const char *body, const char *content_type)
+{
+	const LmsOptions *opts = x->opts;
+	CURL	   *easy;
+	const char *problem = lmsfdw_url_problem(url, opts->allow_http);
+	CURLMcode	mc;
+
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("refusing to request %s: %s",
+						lmsfdw_redact_url(url), problem),
+				 errhint("Plain http is allowed only to loopback hosts unless the server sets allow_http 'true'.")));
+
+	x->url = pstrdup(url);
+	x->done = false;
+	x->result = CURLE_OK;
+	x->errbuf[0] = '\0';
+	x->status = 0;
+	x->len = 0;
+	x->overflow = false;
+	x->handed_out = false;
+	x->paused = false;
+	x->last_activity = GetCurrentTimestamp();
+
+	easy = lmsfdw_conn_easy(x->conn, x->slot);
+	x->easy = easy;
+
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, opts->user_agent);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) opts->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (opts->ca_file)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, opts->ca_file);
+
+	if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+	{
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
+	}
+	else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+	{
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, "");
+	}
+
+	if (x->headers)
+		curl_slist_free_all(x->headers);
+	x->headers = NULL;
+	x->headers = curl_slist_append(x->headers, "Expect:");
+	if (content_type && body)
+	{
+		char		line[128];
+
+		snprintf(line, sizeof(line), "Content-Type: %s", content_type);
+		x->headers = curl_slist_append(x->headers, line);
+	}
+	if (!x->streaming)
+		x->headers = curl_slist_append(x->headers, "Accept: application/json");
+
+	/* the credential goes to base_url's origin only, never to storage */
+	if (opts->token && lmsfdw_same_origin(url, opts->base_url))
+	{
+		size_t		n = strlen(opts->token) + 32;
+		char	   *line = malloc(n);
+
+		if (line)
+		{
+			snprintf(line, n, "Authorization: Bearer %s", opts->token);
+			x->headers = curl_slist_append(x->headers, line);
+			explicit_bzero(line, n);
+			free(line);
+		}
+	}
+	if (x->headers == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
+
+	mc = curl_multi_add_handle(lmsfdw_conn_multi(x->conn), easy);
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("could not start a transfer: %s", curl_multi_strerror(mc))));
+	x->attached = true;
+}
+
+/* Detach the current hop so the easy handle can be used again. */
+static void
+transfer_detach(LmsTransfer *x)
+{
+	if (x->attached)
+	{
+		lmsfdw_conn_release_easy(x->conn, x->slot);
+		x->attached = false;
+	}
+}
+
+static LmsTransfer *
+transfer_create(LmsConn *conn, const LmsOptions *opts, int slot,
+				bool streaming, size_t cap)
+{
+	LmsTransfer *x = palloc0(sizeof(LmsTransfer));
+
+	x->conn = conn;
+	x->opts = opts;
+	x->slot = slot;
+	x->streaming = streaming;
+	x->max = streaming ? LMS_MAX_DOCUMENT_BYTES : LMS_MAX_DOCUMENT_BYTES + 1;
+	x->cap = streaming ? cap : 0;
+	x->cleanup.func = transfer_cleanup;
+	x->cleanup.arg = x;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &x->cleanup);
+	if (streaming)
+	{
+		x->buf = malloc(cap);
+		if (x->buf == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+	}
+	return x;
+}
+
+/* Record the completions curl reports on the multi handle. */
+static void
+collect_completions(LmsConn *conn)
+{
+	CURLMsg    *msg;
+	int			queued;
+
+	while ((msg = curl_multi_info_read(lmsfdw_conn_multi(conn), &queued)) != NULL)
+	{
+		LmsTransfer *x = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+		if (x == NULL || x->closed || x->easy != msg->easy_handle)
+			continue;
+		x->done = true;
+		x->result = msg->data.result;
+		if (x->status == 0)
+			curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &x->status);
+	}
+}
+
+/* Let curl act on its timers (and on handles just added). */
+static void
+run_curl_timers(LmsConn *conn)
+{
+	int			running;
+
+	curl_multi_socket_action(lmsfdw_conn_multi(conn), CURL_SOCKET_TIMEOUT, 0,
+							 &running);
+	collect_completions(conn);
+}
+
+/*
+ * Wait until one of curl's sockets is ready, curl's timer expires or the
+ * latch is set (at most timeout_ms), then let curl act.  Cancels and
+ * timeouts surface here through CHECK_FOR_INTERRUPTS().
+ */
+static void
+transfer_wait_and_run(LmsTransfer *x, long timeout_ms)
+{
+	CURLM	   *multi = lmsfdw_conn_multi(x->conn);
+	int		   *fds;
+	int		   *what;
+	int			nsockets;
+	int			nevents;
+	int			running;
+	int			i;
+	long		curl_timeout = -1;
+	WaitEventSet *set;
+	WaitEvent	events[8];
+
+	lmsfdw_conn_sockets(x->conn, &fds, &what, &nsockets);
+#if PG_VERSION_NUM >= 170000
+	set = CreateWaitEventSet(NULL, nsockets + 2);
+#else
+	set = CreateWaitEventSet(CurrentMemoryContext, nsockets + 2);
+#endif
+	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (i = 0; i < nsockets; i++)
+	{
+		uint32		ev = 0;
+
+		if (what[i] & CURL_POLL_IN)
+			ev |= WL_SOCKET_READABLE;
+		if (what[i] & CURL_POLL_OUT)
+			ev |= WL_SOCKET_WRITEABLE;
+		if (ev)
+			AddWaitEventToSet(set, ev, fds[i], NULL, NULL);
+	}
+	nevents = WaitEventSetWait(set, timeout_ms, events, lengthof(events),
+							   PG_WAIT_EXTENSION);
+	FreeWaitEventSet(set);
+
+	ResetLatch(MyLatch);
+	CHECK_FOR_INTERRUPTS();
+
+	for (i = 0; i < nevents; i++)
+	{
+		int			flags = 0;
+
+		if (events[i].events & WL_SOCKET_READABLE)
+			flags |= CURL_CSELECT_IN;
+		if (events[i].events & WL_SOCKET_WRITEABLE)
+			flags |= CURL_CSELECT_OUT;
+		if (flags)
+			curl_multi_socket_action(multi, events[i].fd, flags, &running);
+	}
+	curl_multi_timeout(multi, &curl_timeout);
+	if (curl_timeout == 0)
+		curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	collect_completions(x->conn);
+}
+
+/*
+ * Run curl until the transfer completes or (when streaming) has bytes for
+ * the reader.  Enforces stall_timeout: no byte for that long ends it.
+ */
+static void
+transfer_drive(LmsTransfer *x, bool want_data)
+{
+	CURLM	   *multi = lmsfdw_conn_multi(x->conn);
+
+	run_curl_timers(x->conn);
+
+	for (;;)
+	{
+		long		timeout = -1;
+		TimestampTz now;
+
+		if (x->done)
+			return;
+		/* streaming: bytes are ready, or an error answer has begun */
+		if (want_data && x->status != 0 &&
+			(x->len > 0 || x->status < 200 || x->status >= 300))
+			return;
+
+		now = GetCurrentTimestamp();
+		if (x->got_data)
+		{
+			x->last_activity = now;
+			x->got_data = false;
+		}
+		else if (TimestampDifferenceExceeds(x->last_activity, now,
+											x->opts->stall_timeout_ms))
+		{
+			/* give up on this transfer as curl would on a timeout */
+			transfer_detach(x);
+			x->done = true;
+			x->result = CURLE_OPERATION_TIMEDOUT;
+			snprintf(x->errbuf, sizeof(x->errbuf),
+					 "no data received for %d ms (stall_timeout)",
+					 x->opts->stall_timeout_ms);
+			return;
+		}
+
+		curl_multi_timeout(multi, &timeout);
+		if (timeout < 0 || timeout > LMS_MAX_WAIT_MS)
+			timeout = LMS_MAX_WAIT_MS;
+		transfer_wait_and_run(x, timeout);
+	}
+}
+
+static void
+result_init(LmsHttpResult *res)
+{
+	memset(res, 0, sizeof(*res));
+	initStringInfo(&res->body);
+	res->rate_remaining = -1;
+	res->request_cost = -1;
+	res->rate_reset = -1;
+}
+
+static char *
+header_value(CURL *easy, const char *name)
+{
+	struct curl_header *h = NULL;
+
+	if (curl_easy_header(easy, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK ||
+		h == NULL)
+		return NULL;
+	return pstrdup(h->value);
+}
+
+static double
+header_number(CURL *easy, const char *name)
+{
+	char	   *v = header_value(easy, name);
+	char	   *end;
+	double		d;
+
+	if (v == NULL)
+		return -1;
+	d = strtod(v, &end);
+	if (end == v)
+		return -1;
+	return d;
+}
+
+/* Fill res from the finished (or header-complete) hop of x. */
+static void
+transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
+{
+	char	   *ct = NULL;
+
+	res->curl_code = x->result;
+	strlcpy(res->curl_error, x->errbuf, sizeof(res->curl_error));
+	if (res->curl_error[0] == '\0' && x->result != CURLE_OK)
+		strlcpy(res->curl_error, curl_easy_strerror(x->result),
+				sizeof(res->curl_error));
+	res->status = x->status;
+	res->reached_server = !(x->result == CURLE_COULDNT_CONNECT ||
+							x->result == CURLE_COULDNT_RESOLVE_HOST ||
+							x->result == CURLE_COULDNT_RESOLVE_PROXY ||
+							x->result == CURLE_SSL_CONNECT_ERROR ||
+							x->result == CURLE_PEER_FAILED_VERIFICATION);
+	res->url = x->url;
+	resetStringInfo(&res->body);
+	if (with_body && x->len > 0)
+		appendBinaryStringInfo(&res->body, x->buf, x->len);
+	res->body_overflow = x->overflow;
+	if (x->status > 0)
+	{
+		curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+		res->content_type = ct ? pstrdup(ct) : NULL;
+		res->retry_after = header_value(x->easy, "Retry-After");
+		res->rate_remaining = header_number(x->easy, "X-Rate-Limit-Remaining");
+		res->request_cost = header_number(x->easy, "X-Request-Cost");
+		res->rate_reset = header_number(x->easy, "X-Rate-Limit-Reset");
+	}
+}
+
+/* The next URL of a redirect answer, or NULL if x's answer is not one. */
+static char *
+redirect_target(LmsTransfer *x)
+{
+	char	   *loc = NULL;
+
+	if (x->result != CURLE_OK || x->status < 300 || x->status >= 400 ||
+		x->status == 304)
+		return NULL;
+	curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
+	if (loc == NULL)
+		return NULL;
+	if (x->hops >= LMS_MAX_REDIRECTS)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("too many redirects (more than %d) starting at %s",
+						LMS_MAX_REDIRECTS, lmsfdw_redact_url(x->url))));
+	return pstrdup(loc);
+}
+
+/*
+ * lmsfdw_http_request
+ *		Send one request and read its (small) answer into res.
+ *
+ * GET redirects are followed under the URL policy.  Transport failures and
+ * HTTP errors are returned in res, not raised: the caller decides whether
+ * to retry (lmsfdw_retry_class) or to raise (lmsfdw_http_raise).  A body
+ * over LMS_MAX_DOCUMENT_BYTES is an ERROR.
+ */
+void
+lmsfdw_http_request(LmsConn *conn, const LmsOptions *opts,
+					const LmsRequestSpec *spec, LmsHttpResult *res)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "lms_fdw request",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext caller = CurrentMemoryContext;
+	char	   *url = pstrdup(spec->url);
+	LmsTransfer *x;
+	int			hops = 0;
+
+	result_init(res);
+	for (;;)
+	{
+		char	   *next;
+
+		MemoryContextSwitchTo(cxt);
+		x = transfer_create(conn, opts, LMS_EASY_API, false, 0);
+		x->hops = hops;
+		transfer_hop(x, spec->method, url, hops == 0 ? spec->body : NULL,
+					 spec->content_type);
+		transfer_drive(x, false);
+		MemoryContextSwitchTo(caller);
+
+		if (x->overflow)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("answer from %s exceeds %d bytes",
+							lmsfdw_redact_url(url), LMS_MAX_DOCUMENT_BYTES),
+					 errdetail("Status documents are read whole and must be small.")));
+
+		next = (strcmp(spec->method, "GET") == 0) ? redirect_target(x) : NULL;
+		if (next == NULL)
+			break;
+		url = next;
+		hops++;
+		MemoryContextReset(cxt);
+	}
+	transfer_fill_result(x, res, true);
+	res->url = pstrdup(url);
+	MemoryContextDelete(cxt);
+}
+
+bool
+lmsfdw_http_ok(const LmsHttpResult *res)
+{
+	return res->curl_code == CURLE_OK && res->status >= 200 && res->status < 300;
+}
+
+/* ----------------------------------------------------------------
+ * Streaming transfers (the result download)
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lmsfdw_transfer_start
+ *		Begin a GET of url whose 2xx body will be read with
+ *		lmsfdw_transfer_read, holding at most about buffer_size unread
+ *		bytes.  The transfer belongs to the current memory context.
+ */
+LmsTransfer *
+lmsfdw_transfer_start(LmsConn *conn, const LmsOptions *opts, const char *url,
+					  size_t buffer_size)
+{
+	LmsTransfer *x = transfer_create(conn, opts, LMS_EASY_DOWNLOAD, true,
+									 buffer_size);
+
+	transfer_hop(x, "GET", url, NULL, NULL);
+	return x;
+}
+
+/*
+ * lmsfdw_transfer_wait_headers
+ *		Follow redirects until a final answer starts; describe it in res.
+ *
+ * On a 2xx, the body is ready to be read.  Otherwise the transfer is
+ * complete and res holds the status and the (bounded) error body.
+ */
+void
+lmsfdw_transfer_wait_headers(LmsTransfer *x, LmsHttpResult *res)
+{
+	result_init(res);
+	for (;;)
+	{
+		char	   *next;
+
+		transfer_drive(x, true);
+		if (!x->done && x->status >= 200 && x->status < 300)
+			break;
+		if (!x->done)
+		{
+			/* a redirect or error body is small: read it all */
+			transfer_drive(x, false);
+		}
+		next = redirect_target(x);
+		if (next == NULL)
+			break;
+		transfer_detach(x);
+		x->hops++;
+		transfer_hop(x, "GET", next, NULL, NULL);
+	}
+	transfer_fill_result(x, res, !(x->status >= 200 && x->status < 300));
+}
+
+/*
+ * lmsfdw_transfer_read
+ *		The next bytes of the body: true with data and len set (valid until the
+ *		next call), or false at its end.  A body cut short is an ERROR.
+ */
+bool
+lmsfdw_transfer_read(LmsTransfer *x, const char **data, size_t *len)
+{
+	if (x->handed_out)
+	{
+		x->handed_out = false;
+		x->len = 0;
+		if (x->paused && !x->done)
+		{
+			x->paused = false;
+			x->last_activity = GetCurrentTimestamp();
+			/* curl may deliver the held bytes right here */
+			curl_easy_pause(x->easy, CURLPAUSE_CONT);
+		}
+	}
+
+	for (;;)
+	{
+		if (x->len > 0)
+		{
+			*data = x->buf;
+			*len = x->len;
+			x->handed_out = true;
+			return true;
+		}
+		if (x->done)
+			break;
+		transfer_drive(x, true);
+	}
+
+	if (x->result != CURLE_OK)
+	{
+		CHECK_FOR_INTERRUPTS();
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("download of %s was cut short after %llu bytes",
+						lmsfdw_redact_url(x->url),
+						(unsigned long long) x->bytes),
+				 errdetail_internal("%s", x->errbuf[0] ? x->errbuf :
+									curl_easy_strerror(x->result))));
+	}
+	return false;
+}
+
+uint64
+lmsfdw_transfer_bytes(const LmsTransfer *x)
+{
+	return x->bytes;
+}
+
+/*
+ * lmsfdw_transfer_close
+ *		Stop the transfer now (a LIMIT needs no more rows): the connection
+ *		is dropped rather than drained.
+ */
+void
+lmsfdw_transfer_close(LmsTransfer *x)
+{
+	transfer_cleanup(x);
+}
+
+/* ----------------------------------------------------------------
+ * Failures: retry or raise
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lmsfdw_retry_class
+ *		May this failed answer be retried, and as what?
+ *
+ * starting_job: the request starts a job on an API that does not make that
+ * idempotent; then only answers that prove the job was not started (429, a
+ * throttling 403, a connection that never opened) may be retried.
+ */
+LmsRetryClass
+lmsfdw_retry_class(const LmsHttpResult *res, bool starting_job)
+{
+	if (res->curl_code != CURLE_OK)
+	{
+		if (res->curl_code == CURLE_COULDNT_CONNECT)
+			return LMS_RETRY_TRANSPORT;
+		if (starting_job)
+			return LMS_RETRY_NONE;
+		switch (res->curl_code)
+		{
+			case CURLE_RECV_ERROR:
+			case CURLE_SEND_ERROR:
+			case CURLE_OPERATION_TIMEDOUT:
+			case CURLE_GOT_NOTHING:
+			case CURLE_PARTIAL_FILE:
+			case CURLE_HTTP2:
+			case CURLE_HTTP2_STREAM:
+				return LMS_RETRY_TRANSPORT;
+			default:
+				return LMS_RETRY_NONE;
+		}
+	}
+	if (res->status == 429)
+		return LMS_RETRY_429;
+	if (res->status == 403 && res->body.data &&
+		strstr(res->body.data, "Rate Limit Exceeded") != NULL)
+		return LMS_RETRY_THROTTLE_403;
+	if (starting_job)
+		return LMS_RETRY_NONE;
+	if (res->status == 500 || res->status == 502 || res->status == 503 ||
+		res->status == 504)
+		return LMS_RETRY_5XX;
+	return LMS_RETRY_NONE;
+}
+
+const char *
+lmsfdw_retry_class_name(LmsRetryClass cls)
+{
+	switch (cls)
+	{
+		case LMS_RETRY_429:
+			return "429";
+		case LMS_RETRY_5XX:
+			return "5xx";
+		case LMS_RETRY_THROTTLE_403:
+			return "403";
+		case LMS_RETRY_TRANSPORT:
+			return "network";
+		default:
+			return "none";
+	}
+}
+
+/*
+ * lmsfdw_http_raise
+ *		Raise the ERROR for a failed request: the one place where HTTP
+ *		statuses and curl failures become SQLSTATEs.
+ *
+ * what: the action, for the message ("starting the export").  starting:
+ * the request started a job, where a 404 means an unknown resource.
+ */
+void
+lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
+				  const char *what, bool starting)
+{
+	char	   *url = res->url ? lmsfdw_redact_url(res->url) : pstrdup("(none)");
+	char	   *excerpt;
+
+	/* a cancel or timeout is what happened, whatever curl says */
+	CHECK_FOR_INTERRUPTS();
+
+	if (res->curl_code != CURLE_OK)
+	{
+		int			code = ERRCODE_FDW_ERROR;
+		char	   *reason = lmsfdw_redact_text(res->curl_error,
+												strlen(res->curl_error), opts);
+
+		if (!res->reached_server)
+			code = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+		ereport(ERROR,
+				(errcode(code),
+				 !res->reached_server ?
+				 errmsg("could not connect to the LMS at %s while %s", url, what) :
+				 errmsg("request to %s failed while %s", url, what),
+				 errdetail_internal("%s", reason)));
+	}
+
+	excerpt = lmsfdw_redact_text(res->body.data, res->body.len, opts);
+	switch (res->status)
+	{
+		case 401:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("the LMS rejected the credential of the user mapping for server \"%s\" (HTTP 401)",
+							opts->server_name),
+					 errdetail_internal("HTTP 401 from %s: %s", url, excerpt),
+					 errhint("Check the token option of the user mapping (ALTER USER MAPPING ... OPTIONS (SET token '...')).")));
+			break;
+		case 403:
+			if (strstr(res->body.data, "Rate Limit Exceeded"))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("the LMS kept rate-limiting requests while %s", what),
+						 errdetail_internal("HTTP 403 from %s after %d retries: %s",
+											url, opts->retry_max, excerpt),
+						 errhint("Raise retry_max or retry_cap, or run fewer exports at once.")));
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("the LMS refused access while %s (HTTP 403)", what),
+					 errdetail_internal("HTTP 403 from %s: %s", url, excerpt),
+					 errhint("The token's user may lack the permission this export needs.")));
+			break;
+		case 404:
+			if (starting)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+						 errmsg("the LMS does not know resource \"%s\" (HTTP 404)",
+								opts->resource ? opts->resource : "(none)"),
+						 errdetail_internal("HTTP 404 from %s: %s", url, excerpt),
+						 errhint("Check the resource and account_id options of the foreign table.")));
+			break;
+		case 429:
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the LMS kept rate-limiting requests while %s", what),
+					 errdetail_internal("HTTP 429 from %s: %s", url, excerpt),
+					 errhint("Raise retry_max or retry_cap, or run fewer exports at once.")));
+			break;
+		default:
+			break;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("the LMS answered HTTP %ld while %s", res->status, what),
+			 errdetail_internal("HTTP %ld from %s: %s", res->status, url, excerpt)));
+}
+
+/*
+ * lmsfdw_wait_ms
+ *		Sleep through the latch, ending at once on cancel or timeout.
+ */
+void
+lmsfdw_wait_ms(double ms)
+{
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												  (int64) ms);
+
+	for (;;)
+	{
+		long		left;
+
+		CHECK_FOR_INTERRUPTS();
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}

@@ -1,0 +1,564 @@
+/*-------------------------------------------------------------------------
+ *
+ * job.c
+ *		  The export job: initiate, monitor, resolve
+ *
+ * A job is started with one request (retried only when that cannot start a
+ * second export), then watched with status checks spaced by the poll
+ * schedule until the LMS says it is done or failed.  Every request goes
+ * through job_request(), the single retry loop: rate-limit pacing before
+ * sending, then on a retryable failure a full-jitter backoff that a
+ * Retry-After can only lengthen.  Every wait is a latch wait, so a cancel
+ * or statement_timeout ends the job at once.
+ *
+ * If the query fails or is cancelled while the job is still running, the
+ * memory context callback registered when the job was created asks the LMS
+ * to cancel it (cancel_on_abort), within a bounded time and without
+ * throwing.
+ *
+ * The job also keeps this backend's recent-jobs list for lms_fdw_jobs().
+ *
+ * IDENTIFICATION
+ *		  src/job.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "lms_fdw.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/memutils.h"
+#if PG_VERSION_NUM >= 150000
+#include "common/pg_prng.h"
+#endif
+
+/* ----------------------------------------------------------------
+ * This backend's recent jobs, for lms_fdw_jobs()
+ * ----------------------------------------------------------------
+ */
+#define LMS_JOB_HISTORY 64
+
+static LmsJobRecord job_history[LMS_JOB_HISTORY];
+static int	job_history_next = 0;
+
+/*
+ * lmsfdw_job_history
+ *		The recent-jobs ring: *records has LMS_JOB_HISTORY entries (unused
+ *		ones have used = false), the oldest at index *first.
+ */
+int
+lmsfdw_job_history(LmsJobRecord **records, int *first)
+{
+	*records = job_history;
+	*first = job_history_next;
+	return LMS_JOB_HISTORY;
+}
+
+/*
+ * lmsfdw_job_note
+ *		Copy the job's current figures into its history record.
+ */
+void
+lmsfdw_job_note(LmsJob *job, const char *error)
+{
+	LmsJobRecord *r = &job_history[job->history_slot];
+
+	r->used = true;
+	strlcpy(r->server, job->opts->server_name, sizeof(r->server));
+	strlcpy(r->resource, job->opts->resource ? job->opts->resource :
+			(job->opts->start_path ? job->opts->start_path : ""),
+			sizeof(r->resource));
+	strlcpy(r->job_id, job->remote_id ? job->remote_id : "", sizeof(r->job_id));
+	strlcpy(r->state, job->remote_state ? job->remote_state :
+			lmsfdw_job_state_name(job->state), sizeof(r->state));
+	r->started = job->started;
+	r->finished = job->finished;
+	r->counters = job->counters;
+	if (error)
+		strlcpy(r->error, error, sizeof(r->error));
+}
+
+const char *
+lmsfdw_job_state_name(LmsJobState state)
+{
+	switch (state)
+	{
+		case LMS_JOB_NEW:
+			return "new";
+		case LMS_JOB_PENDING:
+			return "pending";
+		case LMS_JOB_RUNNING:
+			return "running";
+		case LMS_JOB_DONE:
+			return "completed";
+		case LMS_JOB_FAILED:
+			return "failed";
+	}
+	return "unknown";
+}
+
+/* A monotonic clock in milliseconds, for the schedule's arithmetic. */
+double
+lmsfdw_now_ms(void)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	return INSTR_TIME_GET_MILLISEC(now);
+}
+
+static bool
+job_terminal(const LmsJob *job)
+{
+	return job->state == LMS_JOB_DONE || job->state == LMS_JOB_FAILED;
+}
+
+/* memory context callback: cancel a job the query leaves running */
+static void
+job_abandon_callback(void *arg)
+{
+	LmsJob	   *job = (LmsJob *) arg;
+	MemoryContext cxt;
+	MemoryContext old;
+
+	if (job_terminal(job) || job->remote_id == NULL || job->cancel_sent ||
+		!job->opts->cancel_on_abort)
+		return;
+
+	/* the job's own context is going away: work in a scratch context */
+	cxt = AllocSetContextCreate(TopMemoryContext, "lms_fdw cancel",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		lmsfdw_job_cancel_remote(job);
+	}
+	PG_CATCH();
+	{
+		/* cleanup must not throw; the job may go on at the LMS */
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
+/*
+ * The export parameters: the parameters option's entries, then those from
+ * param columns (which replace an entry of the same name).
+ */
+static List *
+job_merge_params(const LmsOptions *opts, List *qual_params)
+{
+	List	   *params = NIL;
+	ListCell   *lc;
+
+	foreach(lc, lmsfdw_json_object_params(opts->parameters))
+	{
+		LmsParam   *p = (LmsParam *) lfirst(lc);
+		bool		replaced = false;
+		ListCell   *lc2;
+
+		foreach(lc2, qual_params)
+			if (strcmp(((LmsParam *) lfirst(lc2))->name, p->name) == 0)
+				replaced = true;
+		if (!replaced)
+			params = lappend(params, p);
+	}
+	return list_concat(params, qual_params);
+}
+
+/*
+ * lmsfdw_job_create
+ *		A new, not yet started job; it lives in the current memory context.
+ */
+LmsJob *
+lmsfdw_job_create(const LmsOptions *opts, List *params)
+{
+	LmsJob	   *job = palloc0(sizeof(LmsJob));
+	MemoryContextCallback *cb;
+	uint64		seed;
+
+	job->opts = opts;
+	job->cxt = CurrentMemoryContext;
+	job->params = job_merge_params(opts, params);
+	job->state = LMS_JOB_NEW;
+	job->progress = -1;
+	job->phase = "initiate";
+	job->conn = lmsfdw_get_connection(opts);
+
+#if PG_VERSION_NUM >= 150000
+	seed = pg_prng_uint64(&pg_global_prng_state);
+#else
+	seed = ((uint64) random() << 32) ^ (uint64) random() ^ (uint64) MyProcPid;
+#endif
+	lms_rng_seed(&job->rng, seed);
+	lms_poll_init(&job->poll, opts->poll_initial_ms, opts->poll_max_ms,
+				  opts->poll_factor);
+	/* Canvas's bucket leaks 10 units a second */
+	lms_pacer_init(&job->pacer, opts->rate_limit_floor, 10.0);
+
+	job->history_slot = job_history_next;
+	job_history_next = (job_history_next + 1) % LMS_JOB_HISTORY;
+	memset(&job_history[job->history_slot], 0, sizeof(LmsJobRecord));
+
+	cb = palloc0(sizeof(MemoryContextCallback));
+	cb->func = job_abandon_callback;
+	cb->arg = job;
+	MemoryContextRegisterResetCallback(job->cxt, cb);
+	return job;
+}
+
+/* errcontext: which job, in which phase */
+static void
+job_error_context(void *arg)
+{
+	LmsJob	   *job = (LmsJob *) arg;
+
+	if (job->remote_id)
+		errcontext("lms_fdw export job %s on server \"%s\", phase %s",
+				   job->remote_id, job->opts->server_name, job->phase);
+	else
+		errcontext("lms_fdw export on server \"%s\", phase %s",
+				   job->opts->server_name, job->phase);
+}
+
+/* Sleep, counting the time as waited. */
+static void
+job_wait(LmsJob *job, double ms)
+{
+	double		start;
+
+	if (ms <= 0)
+		return;
+	start = lmsfdw_now_ms();
+	lmsfdw_wait_ms(ms);
+	job->counters.waited_ms += lmsfdw_now_ms() - start;
+}
+
+/*
+ * lmsfdw_job_retry_wait
+ *		Count a retry of class cls and wait before it: full-jitter backoff
+ *		for retry number attempt, never shorter than the answer's
+ *		Retry-After.
+ */
+void
+lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
+					  const LmsHttpResult *res, int attempt)
+{
+	const LmsOptions *opts = job->opts;
+	double		ms = lms_backoff_ms(&job->rng, attempt, opts->retry_base_ms,
+									opts->retry_cap_ms);
+
+	if (res->retry_after)
+	{
+		double		floor_ms = lms_retry_after_ms(res->retry_after, time(NULL));
+
+		if (floor_ms > opts->poll_timeout_ms)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the LMS asked to wait %.0f s before retrying, longer than poll_timeout",
+							floor_ms / 1000.0),
+					 errdetail("HTTP %ld with Retry-After: %s during %s.",
+							   res->status, res->retry_after, job->phase)));
+		if (floor_ms > ms)
+			ms = floor_ms;
+	}
+	job->counters.retries++;
+	job->counters.retries_by_class[cls]++;
+	elog(DEBUG1, "lms_fdw: %s answer (HTTP %ld) during %s; retry %d of %d in %.0f ms",
+		 lmsfdw_retry_class_name(cls), res->status, job->phase, attempt + 1,
+		 opts->retry_max, ms);
+	job_wait(job, ms);
+}
+
+/* Note rate-limit headers, and wait before sending if they say so. */
+static void
+job_pace(LmsJob *job)
+{
+	double		delay = lms_pacer_delay_ms(&job->pacer, lmsfdw_now_ms());
+
+	if (delay > 0)
+	{
+		elog(DEBUG1, "lms_fdw: pacing requests for %.0f ms (rate limit remaining %.1f)",
+			 delay, job->pacer.remaining);
+		job_wait(job, delay);
+	}
+}
+
+/*
+ * Send a request with retries; return only with a 2xx answer in res.
+ */
+static void
+job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
+			bool starting, const char *what)
+{
+	const LmsOptions *opts = job->opts;
+	bool		start_rules = starting && !opts->provider->start_idempotent;
+	int			attempt;
+
+	for (attempt = 0;; attempt++)
+	{
+		LmsRetryClass cls;
+
+		job_pace(job);
+		lmsfdw_http_request(job->conn, opts, spec, res);
+		if (res->rate_remaining >= 0)
+			lms_pacer_observe(&job->pacer, lmsfdw_now_ms(), res->rate_remaining,
+							  res->request_cost, res->rate_reset);
+		if (lmsfdw_http_ok(res))
+			return;
+
+		cls = lmsfdw_retry_class(res, start_rules);
+		if (cls == LMS_RETRY_NONE || attempt >= opts->retry_max)
+		{
+			lmsfdw_job_note(job, what);
+			lmsfdw_http_raise(res, opts, what, starting);
+		}
+		lmsfdw_job_retry_wait(job, cls, res, attempt);
+	}
+}
+
+/* The provider of a server's provider option. */
+const LmsProvider *
+lmsfdw_find_provider(const char *name)
+{
+	static const LmsProvider *const providers[] = {
+		&lms_provider_canvas, &lms_provider_generic, NULL
+	};
+	int			i;
+
+	for (i = 0; name && providers[i]; i++)
+		if (strcmp(providers[i]->name, name) == 0)
+			return providers[i];
+	return NULL;
+}
+
+/* percent-encoding of s; spaces as '+' in forms, as %20 in paths */
+static char *
+percent_encode(const char *s, bool form)
+{
+	StringInfoData buf;
+	const unsigned char *p;
+
+	initStringInfo(&buf);
+	for (p = (const unsigned char *) s; *p; p++)
+	{
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
+			*p == '~')
+			appendStringInfoChar(&buf, (char) *p);
+		else if (*p == ' ' && form)
+			appendStringInfoChar(&buf, '+');
+		else
+			appendStringInfo(&buf, "%%%02X", *p);
+	}
+	return buf.data;
+}
+
+/* application/x-www-form-urlencoded spelling of s */
+char *
+lmsfdw_form_encode(const char *s)
+{
+	return percent_encode(s, true);
+}
+
+/* s as one URL path segment */
+char *
+lmsfdw_path_escape(const char *s)
+{
+	return percent_encode(s, false);
+}
+
+/* base_url joined with an API path */
+char *
+lmsfdw_api_url(const LmsOptions *opts, const char *path)
+{
+	size_t		n = strlen(opts->base_url);
+
+	while (n > 0 && opts->base_url[n - 1] == '/')
+		n--;
+	return psprintf("%.*s%s%s", (int) n, opts->base_url,
+					path[0] == '/' ? "" : "/", path);
+}
+
+/*
+ * One request whose JSON answer is handed to read(); the answer and its
+ * document are freed before returning.
+ */
+static void
+job_exchange(LmsJob *job, LmsRequestSpec *spec, bool starting,
+			 const char *what, void (*read) (LmsJob *job, LmsDoc *doc))
+{
+	MemoryContext tmp = AllocSetContextCreate(job->cxt, "lms_fdw answer",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(tmp);
+	LmsHttpResult res;
+	LmsDoc	   *doc;
+
+	job_request(job, spec, &res, starting, what);
+	doc = lmsfdw_json_parse(res.body.data, res.body.len, what);
+	/* what the provider keeps must outlive the answer */
+	MemoryContextSwitchTo(job->cxt);
+	read(job, doc);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+}
+
+static void
+job_raise_failed(LmsJob *job)
+{
+	lmsfdw_job_note(job, job->message ? job->message : "job failed");
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("export job %s on server \"%s\" ended in state \"%s\"",
+					job->remote_id, job->opts->server_name,
+					job->remote_state ? job->remote_state : "failed"),
+			 job->message ?
+			 errdetail_internal("The LMS said: %s", job->message) :
+			 errdetail("The LMS gave no message."),
+			 errhint("Look at the export in the LMS, or run the query again.")));
+}
+
+static void
+job_raise_timeout(LmsJob *job)
+{
+	char	   *state = job->remote_state ? pstrdup(job->remote_state) :
+		pstrdup(lmsfdw_job_state_name(job->state));
+
+	lmsfdw_job_cancel_remote(job);
+	lmsfdw_job_note(job, "poll_timeout reached");
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("export job %s on server \"%s\" did not finish within poll_timeout (%d ms)",
+					job->remote_id, job->opts->server_name,
+					job->opts->poll_timeout_ms),
+			 errdetail("Its last state was \"%s\" after %d status checks%s.",
+					   state, job->counters.status_checks,
+					   job->cancel_sent ? "; the job was cancelled at the LMS" : ""),
+			 errhint("Raise poll_timeout on the server or the foreign table.")));
+}
+
+/*
+ * lmsfdw_job_run
+ *		Start the job, wait for it to end, and leave its result URL in
+ *		job->result_url; ERROR if it fails.
+ */
+void
+lmsfdw_job_run(LmsJob *job)
+{
+	const LmsOptions *opts = job->opts;
+	const LmsProvider *provider = opts->provider;
+	ErrorContextCallback errcb;
+	LmsRequestSpec spec;
+	double		start_ms;
+	double		deadline_ms;
+	double		wait_ms;
+
+	errcb.callback = job_error_context;
+	errcb.arg = job;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	/* initiate */
+	job->phase = "initiate";
+	memset(&spec, 0, sizeof(spec));
+	provider->start_request(job, &spec);
+	job_exchange(job, &spec, true, "starting the export", provider->read_start);
+	job->started = GetCurrentTimestamp();
+	if (job->state == LMS_JOB_NEW)
+		job->state = LMS_JOB_PENDING;
+	lmsfdw_job_note(job, NULL);
+	start_ms = lmsfdw_now_ms();
+	deadline_ms = start_ms + opts->poll_timeout_ms;
+
+	/* monitor */
+	job->phase = "monitor";
+	wait_ms = lms_poll_first_wait(&job->poll, &job->rng);
+	while (!job_terminal(job))
+	{
+		double		now = lmsfdw_now_ms();
+
+		if (now + wait_ms > deadline_ms)
+		{
+			job_wait(job, deadline_ms - now);
+			job_raise_timeout(job);
+		}
+		job_wait(job, wait_ms);
+
+		memset(&spec, 0, sizeof(spec));
+		provider->status_request(job, &spec);
+		job_exchange(job, &spec, false, "checking the export's status",
+					 provider->read_status);
+		job->counters.status_checks++;
+		now = lmsfdw_now_ms();
+		if (!job_terminal(job))
+			wait_ms = lms_poll_next_wait(&job->poll, &job->rng,
+										 now - start_ms, job->progress);
+		elog(DEBUG1, "lms_fdw: job %s status check %d: state %s, progress %s, next wait %s",
+			 job->remote_id, job->counters.status_checks,
+			 job->remote_state ? job->remote_state : "?",
+			 job->progress >= 0 ? psprintf("%.1f", job->progress) : "unknown",
+			 job_terminal(job) ? "none" : psprintf("%.0f ms", wait_ms));
+		lmsfdw_job_note(job, NULL);
+	}
+	job->finished = GetCurrentTimestamp();
+
+	/* resolve */
+	job->phase = "resolve";
+	if (job->state == LMS_JOB_FAILED)
+		job_raise_failed(job);
+	if (job->result_url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("export job %s completed without a result to download",
+						job->remote_id)));
+	{
+		const char *problem = lmsfdw_url_problem(job->result_url, opts->allow_http);
+
+		if (problem)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("export job %s points at a result the FDW may not download: %s",
+							job->remote_id, problem),
+					 errdetail("The result is at %s.",
+							   lmsfdw_redact_url(job->result_url))));
+	}
+	lmsfdw_job_note(job, NULL);
+	job->phase = "download";
+	error_context_stack = errcb.previous;
+}
+
+/*
+ * lmsfdw_job_cancel_remote
+ *		Ask the LMS to cancel the job, once, if the API can and the options
+ *		say so.  One attempt with short timeouts: this runs during error
+ *		cleanup too.
+ */
+void
+lmsfdw_job_cancel_remote(LmsJob *job)
+{
+	LmsOptions	quick;
+	LmsRequestSpec spec;
+	LmsHttpResult res;
+
+	if (job->cancel_sent || job->remote_id == NULL || job_terminal(job) ||
+		!job->opts->cancel_on_abort)
+		return;
+	memset(&spec, 0, sizeof(spec));
+	if (!job->opts->provider->cancel_request ||
+		!job->opts->provider->cancel_request(job, &spec))
+		return;
+	job->cancel_sent = true;
+
+	quick = *job->opts;
+	quick.connect_timeout_ms = Min(quick.connect_timeout_ms, 1000);
+	quick.stall_timeout_ms = Min(quick.stall_timeout_ms, 1000);
+	lmsfdw_http_request(job->conn, &quick, &spec, &res);
+	elog(DEBUG1, "lms_fdw: cancel of job %s answered HTTP %ld",
+		 job->remote_id, res.status);
+}
