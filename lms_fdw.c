@@ -86,6 +86,7 @@ typedef struct LmsFdwScanState
 	LmsRowSource *rows;
 	bool		exhausted;		/* the current result has been read to its end */
 	Tuplestorestate *spool;		/* rows kept for rescans, or NULL */
+	TupleTableSlot *spool_slot; /* for reading the spool */
 	/* figures of jobs already finished by this scan */
 	int			jobs_done;
 	LmsCounters totals;
@@ -378,6 +379,9 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	{
 		state->spool = tuplestore_begin_heap(false, false, work_mem);
 		tuplestore_set_eflags(state->spool, EXEC_FLAG_REWIND);
+		state->spool_slot = ExecInitExtraTupleSlot(estate,
+												   RelationGetDescr(rel),
+												   &TTSOpsMinimalTuple);
 	}
 	node->fdw_state = state;
 }
@@ -453,8 +457,9 @@ lmsIterateForeignScan(ForeignScanState *node)
 	{
 		/* as a Material node does: replay, then extend from the stream */
 		if (!tuplestore_ateof(state->spool) &&
-			tuplestore_gettupleslot(state->spool, true, false, slot))
-			return slot;
+			tuplestore_gettupleslot(state->spool, true, false,
+									state->spool_slot))
+			return ExecCopySlot(slot, state->spool_slot);
 		if (next_export_row(state, slot))
 		{
 			tuplestore_puttupleslot(state->spool, slot);

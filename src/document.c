@@ -10,7 +10,8 @@
  *
  * This is the only file that includes <jansson.h>: its json_object()
  * collides with the SQL function of that name declared in fmgrprotos.h,
- * so nothing here includes utils/builtins.h.
+ * so nothing here includes utils/builtins.h, and json_object() itself is
+ * never called (the server's own symbol would win at run time).
  *
  * IDENTIFICATION
  *		  src/document.c
@@ -156,7 +157,11 @@ lmsfdw_json_object_params(const char *text)
 char *
 lmsfdw_params_to_json(List *params)
 {
-	json_t	   *obj = json_object();
+	/*
+	 * Not json_object(): the postgres executable exports a function of that
+	 * name, which the dynamic linker would bind our call to.
+	 */
+	json_t	   *obj = json_pack("{}");
 	ListCell   *lc;
 	char	   *text;
 	char	   *copy;

@@ -1,0 +1,35 @@
+-- ===================================================================
+-- EXPLAIN: what the scan will ask for, without asking (no network)
+-- ===================================================================
+CREATE SERVER explain_canvas FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'canvas', base_url 'http://127.0.0.1:9');
+CREATE USER MAPPING FOR CURRENT_USER SERVER explain_canvas
+  OPTIONS (token 'never-printed-token');
+CREATE FOREIGN TABLE explain_grades (
+  student_id bigint,
+  student_name text,
+  term_id bigint OPTIONS (param 'enrollment_term_id'),
+  current_score numeric
+) SERVER explain_canvas OPTIONS (resource 'grade_export_csv');
+
+EXPLAIN (COSTS OFF) SELECT * FROM explain_grades;
+-- an equality on a param column becomes an export parameter, and stays a filter
+EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE term_id = 3;
+EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE 3 = term_id AND current_score > 50;
+-- other comparisons are only filters
+EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE term_id > 3;
+EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE student_id = 7;
+-- the account and the report name come from the table
+ALTER FOREIGN TABLE explain_grades OPTIONS (ADD account_id '42');
+EXPLAIN (COSTS OFF) SELECT count(*) FROM explain_grades;
+-- VERBOSE shows no credential
+EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM explain_grades WHERE term_id = 1;
+
+CREATE SERVER explain_generic FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'generic', base_url 'http://127.0.0.1:9');
+CREATE USER MAPPING FOR CURRENT_USER SERVER explain_generic OPTIONS (token 't');
+CREATE FOREIGN TABLE explain_generic_t (a int)
+  SERVER explain_generic OPTIONS (start_path '/exports', status_path '/exports/{id}');
+EXPLAIN (COSTS OFF) SELECT * FROM explain_generic_t;
+
+DROP SERVER explain_canvas, explain_generic CASCADE;
