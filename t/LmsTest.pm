@@ -1,0 +1,134 @@
+# Helpers for lms_fdw's TAP tests: the bundled mock LMS and a cluster with
+# the extension, a server, a user mapping and a grades table pointing at it.
+package LmsTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use HTTP::Tiny;
+use JSON::PP;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
+
+our @EXPORT = qw(start_mock new_lms_node create_canvas_objects sqlstate_of);
+
+my $json = JSON::PP->new->canonical;
+
+# Start the mock LMS on an ephemeral loopback port; it is stopped when the
+# returned object goes away.
+sub start_mock
+{
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my $portfile = "$dir/port";
+	my $pid = fork();
+	die "fork failed: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDOUT, '>', "$dir/mock.log");
+		open(STDERR, '>&', \*STDOUT);
+		exec('python3', 'test/mock_lms/mock_lms.py', '--port', '0',
+			'--port-file', $portfile, '--quiet')
+		  or die "exec failed: $!";
+	}
+	for (1 .. 200)
+	{
+		last if -s $portfile;
+		usleep(50_000);
+	}
+	die "mock LMS did not start" unless -s $portfile;
+	my $port = PostgreSQL::Test::Utils::slurp_file($portfile);
+	chomp $port;
+	my $self = bless {
+		pid => $pid,
+		port => $port,
+		base => "http://127.0.0.1:$port",
+		http => HTTP::Tiny->new(timeout => 30),
+	}, shift // __PACKAGE__;
+	return $self;
+}
+
+sub port { return $_[0]->{port} }
+sub base_url { return $_[0]->{base} }
+
+sub _call
+{
+	my ($self, $method, $path, $body) = @_;
+	my %args;
+	if (defined $body)
+	{
+		$args{content} = $json->encode($body);
+		$args{headers} = { 'Content-Type' => 'application/json' };
+	}
+	my $res = $self->{http}->request($method, "$self->{base}$path", \%args);
+	die "mock $method $path failed: $res->{status} $res->{content}"
+	  unless $res->{success};
+	return $res->{content} ne '' ? $json->decode($res->{content}) : undef;
+}
+
+sub reset { return $_[0]->_call('POST', '/__mock/reset') }
+sub scenario { my ($self, %s) = @_; return $self->_call('POST', '/__mock/scenario', \%s) }
+sub requests { return $_[0]->_call('GET', '/__mock/requests') }
+sub jobs { return $_[0]->_call('GET', '/__mock/jobs') }
+
+sub DESTROY
+{
+	my $self = shift;
+	if ($self->{pid})
+	{
+		kill 'TERM', $self->{pid};
+		waitpid($self->{pid}, 0);
+		$self->{pid} = 0;
+	}
+}
+
+# A started cluster with lms_fdw created in the postgres database.
+sub new_lms_node
+{
+	my ($name, $conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', $conf) if $conf;
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION lms_fdw');
+	return $node;
+}
+
+# Server "canvas" (extra server options in %opts), a user mapping with
+# $opts{token}, and the table "grades".
+sub create_canvas_objects
+{
+	my ($node, $mock, %opts) = @_;
+	my $token = delete $opts{token} // 'tap-test-token';
+	my %server = (
+		provider => 'canvas',
+		base_url => $mock->base_url,
+		poll_initial => '50ms',
+		poll_max => '200ms',
+		retry_base => '50ms',
+		retry_cap => '200ms',
+		%opts);
+	my $server_opts = join(', ', map { "$_ '$server{$_}'" } sort keys %server);
+	$node->safe_psql('postgres', qq{
+		CREATE SERVER canvas FOREIGN DATA WRAPPER lms_fdw OPTIONS ($server_opts);
+		CREATE USER MAPPING FOR CURRENT_USER SERVER canvas OPTIONS (token '$token');
+		CREATE FOREIGN TABLE grades (
+			student_id bigint, student_name text, course_id bigint,
+			term_id bigint OPTIONS (param 'enrollment_term_id'),
+			current_score numeric, final_score numeric, enrollment_state text,
+			job text OPTIONS (meta 'job_id')
+		) SERVER canvas OPTIONS (resource 'grade_export_csv');
+	});
+	return;
+}
+
+# The SQLSTATE in psql's stderr when run with VERBOSITY verbose.
+sub sqlstate_of
+{
+	my ($stderr) = @_;
+	return $1 if $stderr =~ /ERROR:\s+([0-9A-Z]{5}):/;
+	return '';
+}
+
+1;
