@@ -20,9 +20,9 @@ EXTENSION = lms_fdw
 DATA = sql/lms_fdw--1.0.sql
 PGFILEDESC = "lms_fdw - foreign-data wrapper for LMS bulk exports"
 
-PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson)
+PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson zlib libarchive)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK = $(shell pkg-config --libs libcurl jansson) -lm
+SHLIB_LINK = $(shell pkg-config --libs libcurl jansson zlib libarchive) -lm
 
 # pg_regress suites in sql/ (they need the mock LMS: see test/run_tests.sh)
 REGRESS = options explain select

@@ -316,6 +316,8 @@ typedef struct LmsStream LmsStream;
 extern LmsStream *lmsfdw_stream_open(LmsJob *job, const char *url);
 extern bool lmsfdw_stream_read(LmsStream *stream, const char **data,
 							   size_t *len);
+extern void lmsfdw_stream_describe(LmsStream *stream, const char **content_type,
+								   const char **name);
 extern void lmsfdw_stream_close(LmsStream *stream);
 
 /* ---- tuple.c: records to tuples ---- */

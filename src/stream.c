@@ -9,7 +9,17 @@
  * answer that fails before its body starts (429, 5xx, a dropped
  * connection) is retried under the job's retry rules; once rows have been
  * handed out a failure is an ERROR, since rows cannot be taken back.
- * Content-Encoding: gzip is decoded by libcurl.
+ *
+ * Compression is undone here, whatever the headers say: libcurl decodes a
+ * Content-Encoding, and the first bytes of the body are sniffed for a gzip
+ * member (1f 8b: inflated with zlib, concatenated members included) or a
+ * zip archive ("PK\3\4": its first entry is read with libarchive's
+ * streaming zip reader, which needs no seeking, fed by the transfer).
+ *
+ * zlib and libarchive state is released by a memory context callback, so
+ * an ERROR leaks neither.  libarchive pulls bytes through a callback; an
+ * ERROR raised while it does so is caught there and raised again once
+ * libarchive has returned.
  *
  * IDENTIFICATION
  *		  src/stream.c
@@ -18,41 +28,273 @@
  */
 #include "postgres.h"
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <zlib.h>
+
 #include "lms_fdw.h"
+#include "utils/memutils.h"
 
 /* unread bytes held for the reader before the transfer pauses */
 #define LMS_STREAM_BUFFER	(128 * 1024)
+/* decompressed bytes handed to the reader at a time */
+#define LMS_INFLATE_BUFFER	(128 * 1024)
+
+typedef enum LmsCodec
+{
+	LMS_CODEC_NONE,
+	LMS_CODEC_GZIP,
+	LMS_CODEC_ZIP
+} LmsCodec;
 
 struct LmsStream
 {
 	LmsJob	   *job;
 	LmsTransfer *xfer;
-	bool		eof;
+	MemoryContextCallback cleanup;
+	bool		eof;			/* no more decoded bytes */
+	bool		raw_eof;		/* the transfer has ended */
+	char	   *content_type;
+	char	   *name;			/* file name: URL's last segment or zip entry */
+	LmsCodec	codec;
+
+	/* raw bytes read from the transfer but not yet consumed */
+	const char *raw;
+	size_t		raw_len;
+
+	/* gzip */
+	z_stream	z;
+	bool		z_active;
+	bool		z_member_done;
+	char	   *out;			/* palloc'd, LMS_INFLATE_BUFFER */
+
+	/* zip */
+	struct archive *ar;
+	ErrorData  *ar_error;		/* raised inside the read callback */
 };
+
+static void
+stream_cleanup(void *arg)
+{
+	LmsStream  *s = (LmsStream *) arg;
+
+	if (s->z_active)
+		inflateEnd(&s->z);
+	s->z_active = false;
+	if (s->ar)
+		archive_read_free(s->ar);
+	s->ar = NULL;
+}
+
+/* Next raw chunk of the body into s->raw; false at its end. */
+static bool
+raw_fill(LmsStream *s)
+{
+	if (s->raw_len > 0)
+		return true;
+	if (s->raw_eof)
+		return false;
+	if (lmsfdw_transfer_read(s->xfer, &s->raw, &s->raw_len))
+	{
+		s->job->counters.bytes += s->raw_len;
+		return true;
+	}
+	s->raw_eof = true;
+	return false;
+}
+
+static void
+raise_corrupt(LmsStream *s, const char *kind, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
+			 errmsg("corrupt %s data in the result of export job %s",
+					kind, s->job->remote_id),
+			 detail ? errdetail_internal("%s", detail) : 0));
+}
+
+/* ---- gzip ---- */
+
+static void
+gzip_begin(LmsStream *s)
+{
+	memset(&s->z, 0, sizeof(s->z));
+	/* 16 + MAX_WBITS: a gzip wrapper, not zlib's */
+	if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("could not start gzip decompression")));
+	s->z_active = true;
+	s->out = palloc(LMS_INFLATE_BUFFER);
+}
+
+static bool
+gzip_read(LmsStream *s, const char **data, size_t *len)
+{
+	for (;;)
+	{
+		int			rc;
+
+		if (s->z.avail_in == 0)
+		{
+			s->raw_len = 0;
+			if (!raw_fill(s))
+			{
+				if (!s->z_member_done)
+					raise_corrupt(s, "gzip", "The compressed data ends before its end marker.");
+				return false;
+			}
+			s->z.next_in = (Bytef *) s->raw;
+			s->z.avail_in = (uInt) s->raw_len;
+		}
+		if (s->z_member_done)
+		{
+			/* another member follows the one that ended */
+			inflateReset(&s->z);
+			s->z_member_done = false;
+		}
+		s->z.next_out = (Bytef *) s->out;
+		s->z.avail_out = LMS_INFLATE_BUFFER;
+		rc = inflate(&s->z, Z_NO_FLUSH);
+		if (rc == Z_STREAM_END)
+			s->z_member_done = true;
+		else if (rc != Z_OK && rc != Z_BUF_ERROR)
+			raise_corrupt(s, "gzip", s->z.msg ? s->z.msg : "inflate failed");
+		if (s->z.avail_out < LMS_INFLATE_BUFFER)
+		{
+			*data = s->out;
+			*len = LMS_INFLATE_BUFFER - s->z.avail_out;
+			return true;
+		}
+	}
+}
+
+/* ---- zip ---- */
+
+/* libarchive's read callback: the next raw chunk; never throws */
+static la_ssize_t
+zip_read_callback(struct archive *a, void *client_data, const void **buffer)
+{
+	LmsStream  *s = (LmsStream *) client_data;
+	MemoryContext cxt = CurrentMemoryContext;
+	volatile la_ssize_t n = 0;
+
+	PG_TRY();
+	{
+		s->raw_len = 0;
+		if (raw_fill(s))
+		{
+			*buffer = s->raw;
+			n = (la_ssize_t) s->raw_len;
+			s->raw_len = 0;
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		s->ar_error = CopyErrorData();
+		FlushErrorState();
+		archive_set_error(a, EIO, "the download failed");
+		n = -1;
+	}
+	PG_END_TRY();
+	return n;
+}
+
+static void
+zip_check(LmsStream *s, int rc)
+{
+	if (s->ar_error)
+		ReThrowError(s->ar_error);
+	if (rc < ARCHIVE_WARN)
+		raise_corrupt(s, "zip", archive_error_string(s->ar));
+}
+
+static void
+zip_begin(LmsStream *s)
+{
+	struct archive_entry *entry;
+	int			rc;
+
+	s->ar = archive_read_new();
+	if (s->ar == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	archive_read_support_format_zip_streamable(s->ar);
+	rc = archive_read_open(s->ar, s, NULL, zip_read_callback, NULL);
+	zip_check(s, rc);
+
+	/* the first regular file is the export */
+	for (;;)
+	{
+		rc = archive_read_next_header(s->ar, &entry);
+		if (rc == ARCHIVE_EOF)
+			raise_corrupt(s, "zip", "The archive holds no file.");
+		zip_check(s, rc);
+		if (archive_entry_filetype(entry) == AE_IFREG)
+			break;
+	}
+	s->name = pstrdup(archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "");
+	s->out = palloc(LMS_INFLATE_BUFFER);
+}
+
+static bool
+zip_read(LmsStream *s, const char **data, size_t *len)
+{
+	la_ssize_t	n = archive_read_data(s->ar, s->out, LMS_INFLATE_BUFFER);
+
+	if (n < 0)
+		zip_check(s, (int) n);
+	if (n <= 0)
+		return false;
+	*data = s->out;
+	*len = (size_t) n;
+	return true;
+}
+
+/* ---- the stream ---- */
+
+/* The last segment of a URL's path, without the query. */
+static char *
+url_file_name(const char *url)
+{
+	const char *end = url + strcspn(url, "?#");
+	const char *start = end;
+
+	while (start > url && start[-1] != '/')
+		start--;
+	return pnstrdup(start, end - start);
+}
 
 /*
  * lmsfdw_stream_open
- *		Start downloading url for job; returns once the body begins.
+ *		Start downloading url for job; returns once the body begins, its
+ *		compression recognised.
  */
 LmsStream *
 lmsfdw_stream_open(LmsJob *job, const char *url)
 {
 	const LmsOptions *opts = job->opts;
-	LmsStream  *stream = palloc0(sizeof(LmsStream));
+	LmsStream  *s = palloc0(sizeof(LmsStream));
+	LmsHttpResult res;
 	int			attempt;
 
-	stream->job = job;
+	s->job = job;
+	s->cleanup.func = stream_cleanup;
+	s->cleanup.arg = s;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, &s->cleanup);
+
 	for (attempt = 0;; attempt++)
 	{
-		LmsHttpResult res;
 		LmsRetryClass cls;
 
-		stream->xfer = lmsfdw_transfer_start(job->conn, opts, url,
-											 LMS_STREAM_BUFFER);
-		lmsfdw_transfer_wait_headers(stream->xfer, &res);
+		s->xfer = lmsfdw_transfer_start(job->conn, opts, url,
+										LMS_STREAM_BUFFER);
+		lmsfdw_transfer_wait_headers(s->xfer, &res);
 		if (lmsfdw_http_ok(&res))
 			break;
-		lmsfdw_transfer_close(stream->xfer);
+		lmsfdw_transfer_close(s->xfer);
 		cls = lmsfdw_retry_class(&res, false);
 		if (cls == LMS_RETRY_NONE || attempt >= opts->retry_max)
 		{
@@ -62,25 +304,79 @@ lmsfdw_stream_open(LmsJob *job, const char *url)
 		}
 		lmsfdw_job_retry_wait(job, cls, &res, attempt);
 	}
-	return stream;
+	s->content_type = res.content_type;
+	s->name = url_file_name(res.url ? res.url : url);
+
+	/* sniff the first bytes */
+	if (raw_fill(s) && s->raw_len >= 2 &&
+		(unsigned char) s->raw[0] == 0x1f && (unsigned char) s->raw[1] == 0x8b)
+	{
+		s->codec = LMS_CODEC_GZIP;
+		gzip_begin(s);
+		s->z.next_in = (Bytef *) s->raw;
+		s->z.avail_in = (uInt) s->raw_len;
+		/* a name such as grades.csv.gz says what is inside */
+		if (strlen(s->name) > 3 &&
+			pg_strcasecmp(s->name + strlen(s->name) - 3, ".gz") == 0)
+			s->name[strlen(s->name) - 3] = '\0';
+		s->content_type = NULL;
+	}
+	else if (s->raw_len >= 4 && memcmp(s->raw, "PK\003\004", 4) == 0)
+	{
+		s->codec = LMS_CODEC_ZIP;
+		zip_begin(s);
+		s->content_type = NULL;
+	}
+	return s;
+}
+
+/*
+ * lmsfdw_stream_describe
+ *		What the body says it is: its media type (NULL when unknown or
+ *		compressed) and a file name (the URL's, less ".gz", or the zip
+ *		entry's).
+ */
+void
+lmsfdw_stream_describe(LmsStream *s, const char **content_type,
+					   const char **name)
+{
+	*content_type = s->content_type;
+	*name = s->name;
 }
 
 /*
  * lmsfdw_stream_read
- *		The next bytes (valid until the next call), or false at the end.
+ *		The next decoded bytes (valid until the next call), or false at the
+ *		end.
  */
 bool
-lmsfdw_stream_read(LmsStream *stream, const char **data, size_t *len)
+lmsfdw_stream_read(LmsStream *s, const char **data, size_t *len)
 {
-	if (stream->eof)
+	bool		got;
+
+	if (s->eof)
 		return false;
-	if (lmsfdw_transfer_read(stream->xfer, data, len))
+	switch (s->codec)
 	{
-		stream->job->counters.bytes += *len;
-		return true;
+		case LMS_CODEC_GZIP:
+			got = gzip_read(s, data, len);
+			break;
+		case LMS_CODEC_ZIP:
+			got = zip_read(s, data, len);
+			break;
+		default:
+			got = raw_fill(s);
+			if (got)
+			{
+				*data = s->raw;
+				*len = s->raw_len;
+				s->raw_len = 0;
+			}
+			break;
 	}
-	stream->eof = true;
-	return false;
+	if (!got)
+		s->eof = true;
+	return got;
 }
 
 /*
@@ -88,10 +384,12 @@ lmsfdw_stream_read(LmsStream *stream, const char **data, size_t *len)
  *		Stop at once; an unfinished body is abandoned, not drained.
  */
 void
-lmsfdw_stream_close(LmsStream *stream)
+lmsfdw_stream_close(LmsStream *s)
 {
-	if (stream->xfer)
-		lmsfdw_transfer_close(stream->xfer);
-	stream->xfer = NULL;
-	stream->eof = true;
+	if (s->xfer)
+		lmsfdw_transfer_close(s->xfer);
+	s->xfer = NULL;
+	stream_cleanup(s);
+	s->eof = true;
+	s->raw_eof = true;
 }
