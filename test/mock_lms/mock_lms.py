@@ -1,0 +1,2191 @@
+#!/usr/bin/env python3
+"""Mock LMS HTTP server for the lms_fdw tests (python3 standard library only).
+
+Route families (one section each below):
+  * Canvas Account Reports, Progress + gradebook CSV, file download -> storage
+  * a generic asynchronous export-job API
+  * Canvas Data 2 (DAP) query/job/object API
+  * Brightspace Data Export (+ Brightspace Data Sets)
+  * control API under /__mock/ (scenario, faults, request log, jobs)
+
+The scenario/fault/request-log layer and the streaming body writer are shared
+by every family.  See README.md next to this file for the control API.
+"""
+
+import argparse
+import base64
+import copy
+import csv
+import datetime as dt
+import hashlib
+import hmac
+import io
+import json
+import os
+import re
+import signal
+import socket
+import socketserver
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+import zipfile
+import zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+JSON_CT = "application/json; charset=utf-8"
+TEXT_CT = "text/plain; charset=utf-8"
+SIGN_KEY = b"mock-lms-signing-key"
+
+# ---------------------------------------------------------------------------
+# Scenario
+# ---------------------------------------------------------------------------
+
+DEFAULT_SCENARIO = {
+    # job scripting (snapshotted into each job at creation)
+    "rows": 25,
+    "statuses": ["created", "running", "running", "complete"],
+    "duration_s": None,
+    "error_message": None,
+    "format": "csv",
+    "header": True,
+    "gzip": False,
+    "gzip_header": True,
+    "crlf": False,
+    "bom": False,
+    "body_file": None,
+    # request level (read live on every request)
+    "faults": [],
+    "require_token": None,
+    "throttle": "off",
+    "bucket": {"hwm": 600, "max": 800, "outflow": 10, "up_front": 50, "cost": 1.0},
+    "reject_start": None,
+    "generic_redirect": False,
+    "direct": False,
+    "storage_ttl_s": None,
+    # body transport (read live when a body is served)
+    "chunk_size": 8192,
+    "chunk_delay_ms": 0,
+    "truncate_at": None,
+    "truncate_mode": "chunked",
+    "stall_after": None,
+    "stall_s": 0,
+    # phase 2: Canvas Data 2 and Brightspace
+    "token_ttl_s": 3600,
+    "client_id": None,
+    "client_secret": None,
+    "objects": 2,
+    "schema_version": 3,
+    "job_schema_version": None,
+    "dap_limits": None,
+    "d2l_bucket": {"limit": 50000, "cost": 10, "window_s": 60},
+}
+
+# keys copied into a job when it is created
+JOB_KEYS = ("rows", "statuses", "duration_s", "error_message", "format", "header",
+            "gzip", "gzip_header", "crlf", "bom", "body_file", "objects",
+            "schema_version", "job_schema_version")
+
+FORMATS = ("csv", "jsonl", "json", "json_nested", "tsv")
+
+
+def merge_scenario(cur, upd):
+    """Shallow merge; dict-valued defaults (bucket, d2l_bucket) merge one level."""
+    out = copy.deepcopy(cur)
+    for k, v in upd.items():
+        if k not in DEFAULT_SCENARIO:
+            raise ValueError("unknown scenario key %r" % k)
+        if isinstance(DEFAULT_SCENARIO[k], dict) and isinstance(v, dict):
+            merged = dict(out.get(k) or DEFAULT_SCENARIO[k])
+            merged.update(v)
+            out[k] = merged
+        else:
+            out[k] = copy.deepcopy(v)
+    if not isinstance(out["statuses"], list) or not out["statuses"]:
+        raise ValueError("statuses must be a non-empty list")
+    if not isinstance(out["faults"], list):
+        raise ValueError("faults must be a list")
+    if out["format"] not in FORMATS:
+        raise ValueError("format must be one of %s" % ", ".join(FORMATS))
+    if out["throttle"] not in ("off", "legacy", "modern"):
+        raise ValueError("throttle must be off, legacy or modern")
+    if out["body_file"] is not None and not (os.path.isabs(out["body_file"]) and os.path.isfile(out["body_file"])):
+        raise ValueError("body_file must be the absolute path of a readable file")
+    if out["truncate_mode"] not in ("chunked", "length"):
+        raise ValueError("truncate_mode must be chunked or length")
+    return out
+
+
+def iso(t):
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sign(*parts):
+    msg = "|".join(str(p) for p in parts).encode()
+    return hmac.new(SIGN_KEY, msg, hashlib.sha256).hexdigest()
+
+
+# ---------------------------------------------------------------------------
+# Job status scripting (shared by every family)
+# ---------------------------------------------------------------------------
+
+# canonical states: created, running, compiling, complete, error, aborted, deleted, canceled
+CANON = {
+    "created": "created", "queued": "created", "waiting": "created", "pending": "created",
+    "running": "running", "processing": "running",
+    "compiling": "compiling",
+    "complete": "complete", "completed": "complete", "done": "complete",
+    "error": "error", "failed": "error",
+    "aborted": "aborted", "deleted": "deleted", "canceled": "canceled", "cancelled": "canceled",
+}
+TERMINAL = ("complete", "error", "aborted", "deleted", "canceled")
+
+
+class Job:
+    def __init__(self, kind, jid, params, scen):
+        self.kind = kind
+        self.id = jid
+        self.params = params
+        self.scen = {k: copy.deepcopy(scen[k]) for k in JOB_KEYS}
+        self.created = time.time()
+        self.polls = 0
+        self.running_polls = 0
+        self.state = "created"      # canonical state, last reported (or initial)
+        self.raw = "created"        # raw status string when not a known one
+        self.progress = 0
+        self.override = None        # aborted / deleted / canceled, set by the client
+        self.message = None
+        self.flags = {"cancel": False, "abort": False, "delete": False}
+        self.started_at = None
+        self.ended_at = None
+        self.extra = {}             # per-family data (file ids, object ids, ...)
+        self._size = None
+        self._init_from(self._elem(0))
+
+    # -- sequence handling --------------------------------------------------
+    def _elem(self, idx):
+        seq = self.scen["statuses"]
+        e = seq[min(idx, len(seq) - 1)]
+        if isinstance(e, dict):
+            return str(e.get("status", "running")), e.get("progress"), e.get("message")
+        return str(e), None, None
+
+    def _init_from(self, elem):
+        raw, prog, _ = elem
+        self.raw = raw
+        self.state = CANON.get(raw, raw)
+        self.progress = prog if prog is not None else (100 if self.state == "complete" else 0)
+        if self.state in ("running", "compiling") and self.started_at is None:
+            self.started_at = self.created
+
+    def _apply(self, raw, prog, msg, now):
+        state = CANON.get(raw, raw)
+        if state in ("running", "compiling"):
+            if state == "running":
+                self.running_polls += 1
+            if prog is None:
+                prog = min(99, 30 * max(1, self.running_polls)) if state == "running" else 99
+            if self.started_at is None:
+                self.started_at = now
+        elif state == "complete":
+            prog = 100 if prog is None else prog
+            self.started_at = self.started_at or now
+            self.ended_at = self.ended_at or now
+        elif state == "created":
+            prog = 0 if prog is None else prog
+        else:
+            prog = self.progress if prog is None else prog
+            if state in TERMINAL:
+                self.ended_at = self.ended_at or now
+        if msg is not None:
+            self.message = msg
+        self.raw, self.state, self.progress = raw, state, prog
+
+    def _clock(self, now):
+        dur = float(self.scen["duration_s"])
+        el = now - self.created
+        last = self._elem(len(self.scen["statuses"]) - 1)
+        if el >= dur:
+            final = last if CANON.get(last[0]) in ("complete", "error") else ("complete", None, None)
+            self._apply(final[0], None, final[2], self.created + dur)
+        elif el < 0.1 * dur:
+            self._apply("created", 0, None, now)
+        else:
+            self.running_polls = 0
+            self._apply("running", min(99.0, round(el / dur * 100, 2)), None, now)
+
+    def step(self, now):
+        """One status poll: consume the next sequence element (last is sticky)."""
+        self.polls += 1
+        if self.override:
+            return
+        if self.scen["duration_s"] is not None:
+            self._clock(now)
+            return
+        raw, prog, msg = self._elem(self.polls - 1)
+        self._apply(raw, prog, msg, now)
+
+    def peek(self, now):
+        """Current state without consuming a poll (wall-clock jobs still move)."""
+        if not self.override and self.scen["duration_s"] is not None:
+            self._clock(now)
+
+    def cur(self):
+        return self.override or self.state
+
+    def error_message(self, default):
+        return self.scen["error_message"] or self.message or default
+
+    def set_override(self, state, now, flag=None, message=None):
+        self.override = state
+        self.ended_at = self.ended_at or now
+        if flag:
+            self.flags[flag] = True
+        if message is not None:
+            self.message = message
+
+    def summary(self):
+        return {"id": self.id, "kind": self.kind, "state": self.cur(), "raw": self.raw,
+                "polls": self.polls, "progress": self.progress, "created": self.created,
+                "params": self.params, "cancel_received": self.flags["cancel"],
+                "abort_received": self.flags["abort"], "delete_received": self.flags["delete"],
+                "extra": self.extra}
+
+
+# ---------------------------------------------------------------------------
+# Shared state: scenario, jobs, request log, rate buckets
+# ---------------------------------------------------------------------------
+
+class State:
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.counter = 0            # ids stay unique across resets
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.scenario = copy.deepcopy(DEFAULT_SCENARIO)
+            self.jobs = {}          # (kind, id) -> Job
+            self.job_order = []
+            self.files = {}         # file id -> Job
+            self.signed = {}        # storage signature -> (path, issued)
+            self.log = []
+            self.buckets = {}       # token hash -> [count, last]
+            self.d2l_window = [0.0, 0]   # window start, credits used
+            self.dap_calls = {}     # endpoint -> [window start, calls]
+            self.objects = {}       # DAP object id -> (job, part index)
+
+    def next_id(self):
+        with self.lock:
+            self.counter += 1
+            return self.counter
+
+    def add_job(self, kind, jid, params):
+        with self.lock:
+            job = Job(kind, jid, params, self.scenario)
+            self.jobs[(kind, str(jid))] = job
+            self.job_order.append(job)
+            return job
+
+    def job(self, kind, jid):
+        with self.lock:
+            return self.jobs.get((kind, str(jid)))
+
+    def scen(self):
+        with self.lock:
+            return copy.deepcopy(self.scenario)
+
+    def take_fault(self, method, path, listener):
+        with self.lock:
+            for f in self.scenario["faults"]:
+                if f.get("count", 1) == 0:
+                    continue
+                if f.get("method") and f["method"].upper() != method:
+                    continue
+                if f.get("path") and not re.search(f["path"], path):
+                    continue
+                if f.get("listener") and f["listener"] != listener:
+                    continue
+                c = f.get("count", 1)
+                if c > 0:
+                    f["count"] = c - 1
+                return copy.deepcopy(f)
+        return None
+
+    def sign_url(self, path, now):
+        with self.lock:
+            sig = sign(path, now, self.counter, len(self.signed))
+            self.signed[sig] = (path, now)
+            return sig
+
+
+# ---------------------------------------------------------------------------
+# Responses and body generation
+# ---------------------------------------------------------------------------
+
+class Resp:
+    """A response built by a route; `stream` is a zero-argument callable that
+    returns an iterator of bytes blocks (sent chunked, honouring the transport
+    options of the scenario)."""
+
+    def __init__(self, status, body=b"", ctype=JSON_CT, headers=None, stream=None):
+        self.status = status
+        self.body = body
+        self.ctype = ctype
+        self.headers = list(headers or [])
+        self.stream = stream
+        self.reset = False
+
+
+def jresp(status, obj, headers=None):
+    return Resp(status, json.dumps(obj).encode(), JSON_CT, headers)
+
+
+def tresp(status, text, ctype=TEXT_CT, headers=None):
+    return Resp(status, text.encode(), ctype, headers)
+
+
+def canvas_404():
+    return jresp(404, {"errors": [{"message": "The specified resource does not exist."}]})
+
+
+GRADE_HEADER = ["student name", "student id", "student sis", "course", "course id", "course sis",
+                "section", "section id", "section sis", "term", "term id", "term sis",
+                "current score", "final score", "enrollment state", "unposted current score",
+                "unposted final score", "current grade", "final grade", "unposted current grade",
+                "unposted final grade"]
+ENR_STATES = ("active", "concluded", "inactive", "deleted")
+
+
+def letter(score):
+    if score is None:
+        return None
+    for cut, g in ((90, "A"), (80, "B"), (70, "C"), (60, "D")):
+        if score >= cut:
+            return g
+    return "F"
+
+
+def _grade_tail(k, term_id):
+    """Columns after `student sis`; they depend only on i mod 3000."""
+    cid = 100 + k % 5
+    sec = 500 + k % 3
+    cur = None if k % 10 == 0 else round(((k * 37) % 1000) / 10, 1)
+    fin = None if k % 10 == 0 else round(((k * 53) % 1000) / 10, 1)
+    return ("Course %d" % cid, cid, "C%d" % cid, "Section %d" % sec, sec, "SEC%d" % sec,
+            "Term %d" % term_id, term_id, "T%d" % term_id, cur, fin, ENR_STATES[(k - 1) % 4],
+            cur, fin, letter(cur), letter(fin), letter(cur), letter(fin))
+
+
+_TAILS = {}
+
+
+def grade_row(i, term_id, text=False):
+    """Row i (1-based) of the grade_export_csv body; None = empty cell.
+    text=True gives every cell as a string ('' for empty), for CSV output."""
+    tails = _TAILS.get((term_id, text))
+    if tails is None:
+        tails = [_grade_tail(k, term_id) for k in range(3000)]
+        if text:
+            tails = [tuple("" if v is None else str(v) for v in t) for t in tails]
+        _TAILS[(term_id, text)] = tails
+    if i % 13 == 0:
+        name = "Line\nBreak %d" % i
+    elif i % 7 == 0:
+        name = "O'Neil, Pat \"PJ\" %d" % i
+    else:
+        name = "Student %d" % i
+    return (name, 1000 + i, None if i % 5 == 0 else "S%d" % i) + tails[i % 3000]
+
+
+BLOCK_ROWS = 2000
+
+
+def _tsv_field(v):
+    if v is None:
+        return "\\N"
+    s = str(v)
+    if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
+        s = s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return s
+
+
+def table_blocks(header, rows_fn, nrows, fmt, opts):
+    """Yield encoded blocks of a table in one of FORMATS.
+    rows_fn(i) -> tuple of python values (None = NULL), i is 1-based."""
+    eol = "\r\n" if opts.get("crlf") else "\n"
+    first = "\ufeff" if opts.get("bom") else ""
+    with_header = opts.get("header", True)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator=eol, quoting=csv.QUOTE_MINIMAL)
+        buf.write(first)
+        if with_header:
+            w.writerow(header)
+        for start in range(1, nrows + 1, BLOCK_ROWS):
+            w.writerows(rows_fn(i) for i in range(start, min(nrows, start + BLOCK_ROWS - 1) + 1))
+            yield buf.getvalue().encode()
+            buf.seek(0)
+            buf.truncate()
+        if buf.tell():
+            yield buf.getvalue().encode()
+        elif nrows == 0 and not with_header and first:
+            yield first.encode()
+        return
+    if fmt == "tsv":
+        out = [first + "\t".join(header) + eol] if with_header else [first]
+        for i in range(1, nrows + 1):
+            out.append("\t".join(_tsv_field(v) for v in rows_fn(i)) + eol)
+            if len(out) >= BLOCK_ROWS:
+                yield "".join(out).encode()
+                out = []
+        if out:
+            yield "".join(out).encode()
+        return
+    dumps = json.dumps
+    if fmt == "jsonl":
+        out = [first]
+        for i in range(1, nrows + 1):
+            out.append(dumps(dict(zip(header, rows_fn(i)))) + eol)
+            if len(out) >= BLOCK_ROWS:
+                yield "".join(out).encode()
+                out = []
+        if out:
+            yield "".join(out).encode()
+        return
+    # json / json_nested
+    pre, post = ("[", "]") if fmt == "json" else ('{"data":{"rows":[', "]}}")
+    out = [first + pre]
+    for i in range(1, nrows + 1):
+        out.append(("," if i > 1 else "") + dumps(dict(zip(header, rows_fn(i)))))
+        if len(out) >= BLOCK_ROWS:
+            yield "".join(out).encode()
+            out = []
+    out.append(post + eol)
+    yield "".join(out).encode()
+
+
+def file_blocks(path, bs=65536):
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(bs)
+            if not b:
+                return
+            yield b
+
+
+def gzip_blocks(blocks):
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    for b in blocks:
+        c = z.compress(b)
+        if c:
+            yield c
+    yield z.flush()
+
+
+CONTENT_TYPES = {"csv": "text/csv", "tsv": "text/tab-separated-values",
+                 "jsonl": "application/x-ndjson", "json": JSON_CT, "json_nested": JSON_CT}
+
+
+def job_body(job, fmt=None, header=GRADE_HEADER, rows_fn=None, gz=None):
+    """(ctype, extra headers, stream factory) for a job's result body."""
+    sc = job.scen
+    fmt = fmt or "csv"
+    if rows_fn is None:
+        term = job.extra.get("term_id", 1)
+        text = fmt == "csv"
+        rows_fn = lambda i: grade_row(i, term, text)    # noqa: E731
+    gz = sc["gzip"] if gz is None else gz
+    ctype = CONTENT_TYPES[fmt] + ("; charset=utf-8" if fmt in ("csv", "tsv") else "")
+    headers = []
+    if sc["body_file"]:
+        raw = lambda: file_blocks(sc["body_file"])  # noqa: E731
+    else:
+        opts = {"crlf": sc["crlf"], "bom": sc["bom"], "header": sc["header"]}
+        raw = lambda: table_blocks(header, rows_fn, int(sc["rows"]), fmt, opts)  # noqa: E731
+    if gz:
+        if sc["gzip_header"]:
+            headers.append(("Content-Encoding", "gzip"))
+        else:
+            ctype = "application/gzip"
+        return ctype, headers, lambda: gzip_blocks(raw())
+    return ctype, headers, raw
+
+
+def stream_size(factory):
+    return sum(len(b) for b in factory())
+
+
+_SIZES = {}
+_SIZE_LOCK = threading.Lock()
+
+
+def body_size(job):
+    """Size of the uncompressed CSV result, for File/attachment JSON.  Computed
+    by generating the body once (outside the state lock; cached by content)."""
+    if job._size is None:
+        sc = job.scen
+        if sc["body_file"]:
+            job._size = os.path.getsize(sc["body_file"])
+        else:
+            key = (job.extra.get("body"), job.extra.get("term_id", 1), int(sc["rows"]),
+                   sc["crlf"], sc["bom"], sc["header"])
+            with _SIZE_LOCK:
+                if key not in _SIZES:
+                    _SIZES[key] = stream_size(job_body(job, gz=False)[2])
+                job._size = _SIZES[key]
+    return job._size
+
+
+# ---------------------------------------------------------------------------
+# Request context
+# ---------------------------------------------------------------------------
+
+class Ctx:
+    def __init__(self, app, handler, method, path, query, body, listener):
+        self.app = app
+        self.h = handler
+        self.method = method
+        self.path = path
+        self.rawq = query
+        self.q = urllib.parse.parse_qs(query, keep_blank_values=True)
+        self.body = body
+        self.listener = listener
+        self.m = {}
+        self.now = time.time()
+        self.token = None
+        self.auth_arg = ""
+
+    def header(self, name):
+        return self.h.headers.get(name)
+
+    def json(self):
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body.decode("utf-8"))
+        except ValueError:
+            return None
+
+    def form(self):
+        ct = (self.header("Content-Type") or "").lower()
+        if self.body and "json" not in ct:
+            try:
+                return urllib.parse.parse_qs(self.body.decode("utf-8"), keep_blank_values=True)
+            except UnicodeDecodeError:
+                return {}
+        return {}
+
+    def qget(self, name, default=None):
+        v = self.q.get(name)
+        return v[0] if v else default
+
+
+# ---------------------------------------------------------------------------
+# Family: Canvas (Account Reports, Progress, gradebook CSV, files, storage)
+# ---------------------------------------------------------------------------
+
+REPORTS = {
+    "grade_export_csv": ("Grade Export", {
+        "enrollment_term_id": {"required": False, "description": "The canvas id of the term to get grades from"},
+        "include_deleted": {"required": False, "description": "Include deleted objects"}}),
+    "mgp_grade_export_csv": ("Grade Export (per grading period)", {
+        "enrollment_term_id": {"required": True, "description": "The canvas id of the term to get grades from"}}),
+    "provisioning_csv": ("Provisioning", {
+        "enrollment_term_id": {"required": False, "description": "The canvas id of the term"}}),
+}
+
+
+def canvas_parameters(ctx):
+    """parameters[...] from query, form body or JSON body."""
+    params = {}
+    pat = re.compile(r"^parameters\[([^\]]+)\]$")
+    for src in (ctx.q, ctx.form()):
+        for k, v in src.items():
+            mm = pat.match(k)
+            if mm:
+                params[mm.group(1)] = v[-1]
+    js = ctx.json()
+    if isinstance(js, dict) and isinstance(js.get("parameters"), dict):
+        params.update(js["parameters"])
+    return params
+
+
+def reject_start(ctx):
+    rj = ctx.app.state.scen()["reject_start"]
+    if not rj:
+        return None
+    body = rj.get("body", {"errors": [{"message": "rejected"}]})
+    if isinstance(body, (dict, list)):
+        return jresp(int(rj.get("status", 400)), body)
+    return tresp(int(rj.get("status", 400)), str(body), rj.get("content_type", TEXT_CT))
+
+
+def file_json(ctx, job):
+    fid = job.extra["file_id"]
+    base = ctx.app.base
+    t = job.ended_at or job.created
+    fname = job.extra.get("filename", "%s.csv" % job.extra.get("report", "export"))
+    return {"id": fid, "uuid": sign("uuid", fid)[:40], "folder_id": None,
+            "display_name": fname, "filename": fname, "upload_status": "success",
+            "content-type": "text/csv", "url": "%s/files/%d/download?download_frd=1&verifier=v%d" % (base, fid, fid),
+            "size": body_size(job), "created_at": iso(t), "updated_at": iso(t),
+            "unlock_at": None, "locked": False, "hidden": False, "lock_at": None,
+            "hidden_for_user": False, "thumbnail_url": None, "modified_at": iso(t),
+            "mime_class": "file", "media_entry_id": None, "locked_for_user": False}
+
+
+def report_json(ctx, job):
+    st = job.cur()
+    out = {"id": job.id, "report": job.extra["report"], "file_url": None,
+           "status": st,
+           "created_at": iso(job.created),
+           "started_at": iso(job.started_at) if job.started_at else None,
+           "ended_at": iso(job.ended_at) if job.ended_at and st in TERMINAL else None,
+           "parameters": job.params, "progress": int(job.progress), "current_line": None}
+    if st in ("running", "compiling"):
+        out["current_line"] = int(int(job.scen["rows"]) * job.progress / 100)
+    if st == "complete":
+        fid = job.extra["file_id"]
+        out["file_url"] = "%s/accounts/%s/files/%d/download" % (ctx.app.base, job.extra["account"], fid)
+        out["attachment"] = file_json(ctx, job)
+        out["current_line"] = int(job.scen["rows"])
+    if st == "error" and job.scen["error_message"]:
+        out["message"] = job.scen["error_message"]
+    return out
+
+
+def r_report_start(ctx):
+    report = ctx.m["report"]
+    if report not in REPORTS:
+        return canvas_404()
+    rj = reject_start(ctx)
+    if rj:
+        return rj
+    params = canvas_parameters(ctx)
+    term_id = 1
+    if params.get("enrollment_term_id") not in (None, ""):
+        raw = params["enrollment_term_id"]
+        try:
+            if isinstance(raw, bool) or isinstance(raw, float):
+                raise ValueError
+            term_id = int(str(raw))
+        except ValueError:
+            return jresp(400, {"error": "invalid enrollment_term_id '%s'" % raw})
+    st = ctx.app.state
+    with st.lock:
+        job = st.add_job("report", st.next_id(), params)
+        job.extra.update(report=report, account=ctx.m["aid"], term_id=term_id,
+                         file_id=st.next_id() + 9000,
+                         filename="%s_%s.csv" % (report.replace("_csv", ""), dt.datetime.utcnow().strftime("%d_%b_%Y")))
+        st.files[job.extra["file_id"]] = job
+    return jresp(200, {"id": job.id, "report": report, "file_url": None, "status": "created",
+                       "created_at": iso(job.created), "started_at": None, "ended_at": None,
+                       "parameters": params, "progress": 0, "current_line": None})
+
+
+def _report_job(ctx):
+    job = ctx.app.state.job("report", ctx.m["id"])
+    if job is None or job.extra["report"] != ctx.m["report"]:
+        return None
+    return job
+
+
+def reports_reply(ctx, jobs, single=True):
+    """Report JSON for jobs; the attachment size of a complete job is computed
+    outside the state lock (it may generate a large body once)."""
+    for j in jobs:
+        if j.cur() == "complete":
+            body_size(j)
+    with ctx.app.state.lock:
+        items = [report_json(ctx, j) for j in jobs]
+    return jresp(200, items[0]) if single else items
+
+
+def r_report_status(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = _report_job(ctx)
+        if job is None:
+            return canvas_404()
+        job.step(ctx.now)
+    return reports_reply(ctx, [job])
+
+
+def r_report_abort(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = _report_job(ctx)
+        if job is None:
+            return canvas_404()
+        job.peek(ctx.now)
+        job.flags["abort"] = True
+        if job.cur() != "running":
+            return canvas_404()
+        job.set_override("aborted", ctx.now)
+    return reports_reply(ctx, [job])
+
+
+def r_report_delete(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = _report_job(ctx)
+        if job is None:
+            return canvas_404()
+        job.set_override("deleted", ctx.now, "delete")
+    return reports_reply(ctx, [job])
+
+
+def link_header(ctx, total, page, per_page):
+    base = "%s%s" % (ctx.app.base, ctx.path)
+    last = max(1, (total + per_page - 1) // per_page)
+
+    def u(p):
+        q = [(k, v) for k, vs in ctx.q.items() if k not in ("page", "per_page", "access_token") for v in vs]
+        q += [("page", str(p)), ("per_page", str(per_page))]
+        return "<%s?%s>" % (base, urllib.parse.urlencode(q))
+    links = ['%s; rel="current"' % u(page)]
+    if page < last:
+        links.append('%s; rel="next"' % u(page + 1))
+    if page > 1:
+        links.append('%s; rel="prev"' % u(page - 1))
+    links.append('%s; rel="first"' % u(1))
+    links.append('%s; rel="last"' % u(last))
+    return ("Link", ",".join(links))
+
+
+def paginate(ctx, items):
+    try:
+        per_page = max(1, int(ctx.qget("per_page", "10")))
+        page = max(1, int(ctx.qget("page", "1")))
+    except ValueError:
+        per_page, page = 10, 1
+    chunk = items[(page - 1) * per_page: page * per_page]
+    return jresp(200, chunk, [link_header(ctx, len(items), page, per_page)])
+
+
+def r_report_index(ctx):
+    if ctx.m["report"] not in REPORTS:
+        return canvas_404()
+    st = ctx.app.state
+    with st.lock:
+        jobs = [j for j in reversed(st.job_order) if j.kind == "report"
+                and j.extra["report"] == ctx.m["report"] and j.extra["account"] == ctx.m["aid"]]
+        for j in jobs:
+            j.peek(ctx.now)
+    return paginate(ctx, reports_reply(ctx, jobs, single=False))
+
+
+def r_report_list(ctx):
+    st = ctx.app.state
+    last = {}
+    with st.lock:
+        for j in reversed(st.job_order):
+            if j.kind == "report" and j.extra["account"] == ctx.m["aid"] and j.extra["report"] not in last:
+                j.peek(ctx.now)
+                last[j.extra["report"]] = j
+    names = [n for n in REPORTS if n in last]
+    runs = dict(zip(names, reports_reply(ctx, [last[n] for n in names], single=False)))
+    return jresp(200, [{"report": name, "title": title, "parameters": params, "last_run": runs.get(name)}
+                       for name, (title, params) in REPORTS.items()])
+
+
+def storage_url(ctx, path):
+    sc = ctx.app.state.scen()
+    expires = int(sc["storage_ttl_s"]) if sc["storage_ttl_s"] is not None else 900
+    sig = ctx.app.state.sign_url(path, ctx.now)
+    q = urllib.parse.urlencode([("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+                                ("X-Amz-Date", dt.datetime.utcfromtimestamp(ctx.now).strftime("%Y%m%dT%H%M%SZ")),
+                                ("X-Amz-Expires", str(expires)), ("X-Amz-SignedHeaders", "host"),
+                                ("X-Amz-Signature", sig)])
+    return "%s%s?%s" % (ctx.app.storage_base, path, q)
+
+
+def redirect(url):
+    body = '<html><body>You are being <a href="%s">redirected</a>.</body></html>' % url
+    return Resp(302, body.encode(), "text/html; charset=utf-8", [("Location", url)])
+
+
+def r_file_download(ctx):
+    fid = int(ctx.m["fid"])
+    st = ctx.app.state
+    with st.lock:
+        job = st.files.get(fid)
+    if job is None:
+        return canvas_404()
+    if st.scen()["direct"]:
+        return serve_job_file(job)
+    return redirect(storage_url(ctx, "/__storage/%d" % fid))
+
+
+def storage_denied(ctx, code="AccessDenied", message="Request has expired"):
+    body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message>'
+            '<RequestId>%s</RequestId><HostId>mock</HostId></Error>'
+            % (code, message, sign("req", ctx.now)[:16].upper()))
+    return tresp(403, body, "application/xml")
+
+
+def check_signature(ctx, sig_param):
+    """None when the presigned URL is acceptable, else a 403 response.
+    Signatures are checked only while storage_ttl_s is set."""
+    ttl = ctx.app.state.scen()["storage_ttl_s"]
+    if ttl is None:
+        return None
+    sig = ctx.qget(sig_param)
+    with ctx.app.state.lock:
+        rec = ctx.app.state.signed.get(sig)
+    if rec is None or rec[0] != ctx.path:
+        return storage_denied(ctx, "SignatureDoesNotMatch",
+                              "The request signature we calculated does not match the signature you provided.")
+    if ctx.now - rec[1] > float(ttl):
+        return storage_denied(ctx)
+    return None
+
+
+def serve_job_file(job):
+    ctype, headers, factory = job_body(job)
+    return Resp(200, None, ctype, headers + [
+        ("Content-Disposition", 'attachment; filename="%s"' % job.extra.get("filename", "export.csv"))],
+        stream=factory)
+
+
+def r_storage(ctx):
+    denied = check_signature(ctx, "X-Amz-Signature")
+    if denied:
+        return denied
+    with ctx.app.state.lock:
+        job = ctx.app.state.files.get(int(ctx.m["fid"]))
+    if job is None:
+        return storage_denied(ctx, "NoSuchKey", "The specified key does not exist.")
+    return serve_job_file(job)
+
+
+# -- Progress + gradebook CSV
+
+def progress_json(ctx, job):
+    st = job.cur()
+    ws = {"created": "queued", "running": "running", "compiling": "running",
+          "complete": "completed", "error": "failed", "aborted": "failed",
+          "deleted": "failed", "canceled": "failed"}.get(st, job.raw)
+    if job.override == "canceled":
+        ws = "failed"
+    out = {"id": job.id, "context_id": job.extra["course"], "context_type": "Course",
+           "user_id": 1, "tag": "gradebook_to_csv", "completion": float(job.progress),
+           "workflow_state": ws, "created_at": iso(job.created),
+           "updated_at": iso(job.ended_at or job.started_at or job.created), "message": None,
+           "url": "%s/api/v1/progress/%s" % (ctx.app.base, job.id)}
+    if ws == "failed":
+        out["message"] = (job.message if job.override else None) or job.error_message("Unexpected error, ID: 42")
+    if ws == "completed":       # results are omitted while pending (and when nil)
+        out["results"] = {"attachment_id": job.extra["file_id"]}
+    return out
+
+
+def r_gradebook_start(ctx):
+    rj = reject_start(ctx)
+    if rj:
+        return rj
+    st = ctx.app.state
+    params = {k: v[-1] for k, v in list(ctx.q.items()) + list(ctx.form().items())}
+    js = ctx.json()
+    if isinstance(js, dict):
+        params.update(js)
+    cid = ctx.m["cid"]
+    with st.lock:
+        job = st.add_job("progress", st.next_id(), params)
+        fid = st.next_id() + 9000
+        ts = dt.datetime.utcnow().strftime("%Y-%m-%dT%H%M")
+        job.extra.update(course=int(cid) if cid.isdigit() else cid, file_id=fid,
+                         filename="%s_Grades-Course_%s.csv" % (ts, cid), term_id=1)
+        st.files[fid] = job
+    return jresp(200, {"attachment_id": fid, "progress_id": job.id, "filename": job.extra["filename"]})
+
+
+def r_progress(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = st.job("progress", ctx.m["id"])
+        if job is None:
+            return canvas_404()
+        job.step(ctx.now)
+        return jresp(200, progress_json(ctx, job))
+
+
+def r_progress_cancel(ctx):
+    st = ctx.app.state
+    msg = ctx.qget("message") or (ctx.form().get("message") or [None])[-1]
+    js = ctx.json()
+    if isinstance(js, dict) and js.get("message"):
+        msg = js["message"]
+    with st.lock:
+        job = st.job("progress", ctx.m["id"])
+        if job is None:
+            return canvas_404()
+        job.flags["cancel"] = True
+        job.peek(ctx.now)
+        if job.cur() not in TERMINAL:
+            job.set_override("canceled", ctx.now, message=msg or "Canceled")
+        return jresp(200, progress_json(ctx, job))
+
+
+def r_user_file(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = st.files.get(int(ctx.m["fid"]))
+    if job is None:
+        return canvas_404()
+    return jresp(200, file_json(ctx, job))
+
+
+# ---------------------------------------------------------------------------
+# Family: generic asynchronous export-job API
+# ---------------------------------------------------------------------------
+
+def generic_json(ctx, job):
+    st = job.cur()
+    state = {"created": "queued", "running": "processing", "compiling": "processing",
+             "complete": "done"}.get(st, "failed" if st in TERMINAL else job.raw)
+    result = None
+    if state == "done":
+        sc = ctx.app.state.scen()
+        path = "/generic/redirect/%s" if sc["generic_redirect"] else "/generic/files/%s"
+        result = {"url": ctx.app.base + path % job.id, "format": job.scen["format"],
+                  "rows": int(job.scen["rows"])}
+    err = None
+    if state == "failed":
+        err = {"message": (job.message if job.override else None) or job.error_message("export failed")}
+    return {"data": {"id": str(job.id), "state": state, "progress": int(job.progress),
+                     "created_at": iso(job.created), "result": result, "error": err}}
+
+
+def r_generic_start(ctx):
+    rj = reject_start(ctx)
+    if rj:
+        return rj
+    js = ctx.json()
+    params = js if js is not None else {k: v[-1] for k, v in ctx.form().items()}
+    st = ctx.app.state
+    with st.lock:
+        job = st.add_job("generic", "exp_%d" % st.next_id(), params)
+        job.extra["term_id"] = 1
+    return jresp(202, {"data": {"id": job.id, "state": "queued"}})
+
+
+def r_generic_status(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = st.job("generic", ctx.m["id"])
+        if job is None:
+            return jresp(404, {"error": {"message": "export not found"}})
+        job.step(ctx.now)
+        return jresp(200, generic_json(ctx, job))
+
+
+def r_generic_cancel(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = st.job("generic", ctx.m["id"])
+        if job is None:
+            return jresp(404, {"error": {"message": "export not found"}})
+        job.flags["cancel"] = True
+        job.peek(ctx.now)
+        if job.cur() not in TERMINAL:
+            job.set_override("canceled", ctx.now, message="canceled by client")
+        return jresp(200, generic_json(ctx, job))
+
+
+def generic_file(job):
+    ctype, headers, factory = job_body(job, fmt=job.scen["format"])
+    return Resp(200, None, ctype, headers, stream=factory)
+
+
+def r_generic_file(ctx):
+    job = ctx.app.state.job("generic", ctx.m["id"])
+    if job is None:
+        return jresp(404, {"error": {"message": "file not found"}})
+    return generic_file(job)
+
+
+def r_generic_redirect(ctx):
+    job = ctx.app.state.job("generic", ctx.m["id"])
+    if job is None:
+        return jresp(404, {"error": {"message": "file not found"}})
+    path = "/__storage/generic/%s" % job.id
+    sig = ctx.app.state.sign_url(path, ctx.now)
+    return redirect("%s%s?sig=%s" % (ctx.app.storage_base, path, sig))
+
+
+def r_generic_storage(ctx):
+    denied = check_signature(ctx, "sig")
+    if denied:
+        return denied
+    job = ctx.app.state.job("generic", ctx.m["id"])
+    if job is None:
+        return storage_denied(ctx, "NoSuchKey", "The specified key does not exist.")
+    return generic_file(job)
+
+
+# ---------------------------------------------------------------------------
+# Shared by Canvas Data 2 and Brightspace: OAuth tokens (HS256 JWT)
+# ---------------------------------------------------------------------------
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def make_jwt(sub, ttl, now, aud):
+    head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    claims = {"iss": "mock_lms", "aud": aud, "sub": sub, "iat": int(now), "exp": int(now + ttl),
+              "jti": str(uuid.uuid4())}
+    body = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    sig = b64url(hmac.new(SIGN_KEY, ("%s.%s" % (head, body)).encode(), hashlib.sha256).digest())
+    return "%s.%s.%s" % (head, body, sig)
+
+
+def check_jwt(token, now, aud):
+    """Claims of a token this mock issued and that has not expired, else None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    want = b64url(hmac.new(SIGN_KEY, ("%s.%s" % (parts[0], parts[1])).encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(want, parts[2]):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    if claims.get("aud") != aud or claims.get("exp", 0) <= now:
+        return None
+    return claims
+
+
+def basic_credentials(ctx):
+    """(client_id, secret) from Basic auth or from client_id/client_secret form fields."""
+    auth = ctx.header("Authorization") or ""
+    if auth[:6].lower() == "basic ":
+        try:
+            cid, _, sec = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
+            return cid, sec
+        except (ValueError, UnicodeDecodeError):
+            return None, None
+    form = ctx.form()
+    return (form.get("client_id") or [None])[-1], (form.get("client_secret") or [None])[-1]
+
+
+def credentials_ok(ctx, cid, sec):
+    sc = ctx.app.state.scen()
+    if not cid or not sec:
+        return False
+    if sc["client_id"] is not None and cid != sc["client_id"]:
+        return False
+    if sc["client_secret"] is not None and sec != sc["client_secret"]:
+        return False
+    return True
+
+
+T0 = 1704067200     # 2024-01-01T00:00:00Z, base of the generated timestamps
+
+
+def tstamp(sec):
+    return iso(T0 + sec)
+
+
+# ---------------------------------------------------------------------------
+# Family: Canvas Data 2 (DAP): /ids/auth/login, /dap[/beta]/...
+# ---------------------------------------------------------------------------
+
+# column: (name, type, nullable); types: int64 int32 float64 string boolean timestamp decimal
+def _sub_row(i):
+    score = None if i % 6 == 0 else round(((i * 29) % 101) * 1.0, 1)
+    late = i % 8 == 0
+    return {"course_id": 100 + i % 5, "user_id": 300 + i % 40, "assignment_id": 200 + i % 12,
+            "grader_id": None if score is None else (-1 if i % 9 == 0 else 40 + i % 3),
+            "score": score, "published_score": score, "grade": None if score is None else letter(score),
+            "published_grade": None if score is None else letter(score),
+            "attempt": None if score is None else 1 + i % 3,
+            "submitted_at": None if score is None else tstamp(i * 3600),
+            "graded_at": None if score is None else tstamp(i * 3600 + 1800),
+            "posted_at": None if score is None or i % 4 == 0 else tstamp(i * 3600 + 3600),
+            "excused": True if i % 17 == 0 else None,
+            "late_policy_status": "late" if late else None,
+            "points_deducted": 1.5 if late else None,
+            "grading_period_id": None if i % 5 else 70 + i % 2,
+            "workflow_state": "unsubmitted" if score is None else ("graded" if i % 7 else "submitted"),
+            "created_at": tstamp(i * 60), "updated_at": tstamp(i * 3600 + 1800)}
+
+
+def _score_row(i):
+    group = 30 + i % 3 if i % 4 == 0 else None
+    cur = round(((i * 37) % 1000) / 10, 1)
+    return {"enrollment_id": 5000 + i, "assignment_group_id": group,
+            "grading_period_id": 70 + i % 2 if i % 5 == 0 else None, "course_score": group is None,
+            "current_score": cur, "final_score": round(((i * 53) % 1000) / 10, 1),
+            "unposted_current_score": cur, "unposted_final_score": round(((i * 53) % 1000) / 10, 1),
+            "override_score": 95.0 if i % 11 == 0 else None,
+            "created_at": tstamp(i * 60), "updated_at": tstamp(i * 3600)}
+
+
+def _enr_row(i):
+    return {"user_id": 300 + i, "course_id": 100 + i % 5, "type": "StudentEnrollment",
+            "workflow_state": ("active", "completed", "inactive", "deleted")[(i - 1) % 4],
+            "course_section_id": 500 + i % 3, "role_id": 3,
+            "start_at": None, "end_at": None, "last_activity_at": None if i % 6 == 0 else tstamp(i * 7200),
+            "total_activity_time": (i * 97) % 5000,
+            "created_at": tstamp(i * 60), "updated_at": tstamp(i * 3600)}
+
+
+DAP_TABLES = {
+    "submissions": ([("course_id", "int64", False), ("user_id", "int64", False),
+                     ("assignment_id", "int64", False), ("grader_id", "int64", True),
+                     ("score", "float64", True), ("published_score", "float64", True),
+                     ("grade", "string", True), ("published_grade", "string", True),
+                     ("attempt", "int32", True), ("submitted_at", "timestamp", True),
+                     ("graded_at", "timestamp", True), ("posted_at", "timestamp", True),
+                     ("excused", "boolean", True), ("late_policy_status", "string", True),
+                     ("points_deducted", "decimal", True), ("grading_period_id", "int64", True),
+                     ("workflow_state", "string", False), ("created_at", "timestamp", False),
+                     ("updated_at", "timestamp", False)], _sub_row),
+    "scores": ([("enrollment_id", "int64", False), ("assignment_group_id", "int64", True),
+                ("grading_period_id", "int64", True), ("course_score", "boolean", False),
+                ("current_score", "float64", True), ("final_score", "float64", True),
+                ("unposted_current_score", "float64", True), ("unposted_final_score", "float64", True),
+                ("override_score", "float64", True), ("created_at", "timestamp", False),
+                ("updated_at", "timestamp", False)], _score_row),
+    "enrollments": ([("user_id", "int64", False), ("course_id", "int64", False),
+                     ("type", "string", False), ("workflow_state", "string", False),
+                     ("course_section_id", "int64", False), ("role_id", "int64", False),
+                     ("start_at", "timestamp", True), ("end_at", "timestamp", True),
+                     ("last_activity_at", "timestamp", True), ("total_activity_time", "int32", True),
+                     ("created_at", "timestamp", False), ("updated_at", "timestamp", False)], _enr_row),
+}
+DAP_NAMESPACES = ("canvas",)
+DAP_FORMATS = ("jsonl", "csv", "tsv", "parquet")
+JSON_TYPES = {"int64": {"type": "integer", "format": "int64"},
+              "int32": {"type": "integer", "format": "int32"},
+              "float64": {"type": "number", "format": "float64"},
+              "decimal": {"type": "number", "format": "decimal", "x-precision": 6, "x-scale": 2},
+              "string": {"type": "string", "maxLength": 255},
+              "boolean": {"type": "boolean"},
+              "timestamp": {"type": "string", "format": "date-time"}}
+
+
+def dap_error(status, etype, message, **extra):
+    err = {"type": etype, "uuid": str(uuid.uuid4()), "message": message}
+    err.update(extra)
+    return jresp(status, {"error": err})
+
+
+def dap_auth(ctx):
+    tok = bearer(ctx) or (ctx.header("x-instauth") or "").strip()
+    if not tok or check_jwt(tok, ctx.now, "dap") is None:
+        return dap_error(401, "AuthenticationError", "Authentication failed: missing, invalid or expired token")
+    ctx.token = tok
+    lim = ctx.app.state.scen()["dap_limits"] or {}
+    cat = ctx.auth_arg
+    if cat in lim:
+        st = ctx.app.state
+        with st.lock:
+            start, calls = st.dap_calls.get(cat, (ctx.now, 0))
+            if ctx.now - start >= 60:
+                start, calls = ctx.now, 0
+            if calls >= int(lim[cat]):
+                wait = max(1, int(60 - (ctx.now - start) + 0.999))
+                r = dap_error(429, "TooManyRequestsError", "rate limit exceeded for %s" % cat)
+                r.headers.append(("Retry-After", str(wait)))
+                return r
+            st.dap_calls[cat] = (start, calls + 1)
+    return None
+
+
+def r_dap_login(ctx):
+    cid, sec = basic_credentials(ctx)
+    grant = (ctx.form().get("grant_type") or [None])[-1]
+    if not credentials_ok(ctx, cid, sec):
+        return dap_error(401, "AuthenticationError", "Invalid client credentials")
+    if grant != "client_credentials":
+        return dap_error(400, "ValidationError", "grant_type must be client_credentials")
+    ttl = int(ctx.app.state.scen()["token_ttl_s"])
+    return jresp(200, {"access_token": make_jwt(cid, ttl, ctx.now, "dap"), "expires_in": ttl,
+                       "scope": "urn:mock:dap:query urn:mock:dap:job urn:mock:dap:object",
+                       "token_type": "Bearer"})
+
+
+def _dap_ns(ctx):
+    if ctx.m["ns"] not in DAP_NAMESPACES:
+        return dap_error(404, "NotFoundError", "namespace not found: %s" % ctx.m["ns"],
+                         id=ctx.m["ns"], kind="namespace")
+    return None
+
+
+def _dap_table(ctx):
+    bad = _dap_ns(ctx)
+    if bad:
+        return bad
+    if ctx.m["t"] not in DAP_TABLES:
+        return dap_error(404, "NotFoundError", "table not found: %s" % ctx.m["t"], id=ctx.m["t"], kind="table")
+    return None
+
+
+def r_dap_tables(ctx):
+    return _dap_ns(ctx) or jresp(200, {"tables": sorted(DAP_TABLES)})
+
+
+def dap_schema(table):
+    cols, _ = DAP_TABLES[table]
+    value = {"type": "object", "properties": {}, "required": [c for c, _, n in cols if not n]}
+    for c, t, _ in cols:
+        value["properties"][c] = dict(JSON_TYPES[t])
+    return {"type": "object",
+            "properties": {
+                "key": {"type": "object", "properties": {"id": dict(JSON_TYPES["int64"])}, "required": ["id"]},
+                "value": value,
+                "meta": {"type": "object", "properties": {
+                    "action": {"type": "string", "enum": ["U", "D"]},
+                    "ts": {"type": "string", "format": "date-time"}}, "required": ["action", "ts"]}},
+            "required": ["key", "meta"]}
+
+
+def r_dap_schema(ctx):
+    bad = _dap_table(ctx)
+    if bad:
+        return bad
+    return jresp(200, {"version": int(ctx.app.state.scen()["schema_version"]), "schema": dap_schema(ctx.m["t"])})
+
+
+def _parse_iso(s):
+    try:
+        return dt.datetime.fromisoformat(str(s).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def dap_job_json(ctx, job):
+    st = job.cur()
+    status = {"created": "waiting", "running": "running", "compiling": "running",
+              "complete": "complete"}.get(st, "failed" if st in TERMINAL else job.raw)
+    out = {"id": job.id, "status": status, "expires_at": iso(job.created + 86400)}
+    if status == "complete":
+        out["objects"] = [{"id": oid} for oid in job.extra["objects"]]
+        out["schema_version"] = int(job.scen["job_schema_version"] if job.scen["job_schema_version"] is not None
+                                    else job.scen["schema_version"])
+        if job.extra["since"]:
+            out["since"], out["until"] = job.extra["since"], job.extra["until"]
+        else:
+            out["at"] = iso(job.ended_at or ctx.now)
+    elif status == "failed":
+        out["error"] = {"type": "ProcessingError", "uuid": sign("err", job.id)[:8] + "-mock",
+                        "message": job.error_message("query processing failed")}
+    return jresp(200 if status in ("complete", "failed") else 202, out)
+
+
+def r_dap_query(ctx):
+    bad = _dap_table(ctx)
+    if bad:
+        return bad
+    rj = reject_start(ctx)
+    if rj:
+        return rj
+    body = ctx.json()
+    if not isinstance(body, dict):
+        return dap_error(400, "ValidationError", "request body must be a JSON object")
+    fmt = body.get("format")
+    if fmt not in DAP_FORMATS:
+        return dap_error(400, "ValidationError", "format must be one of jsonl, csv, tsv, parquet")
+    if fmt == "parquet":
+        return dap_error(400, "ValidationError", "parquet output is not available from this mock")
+    since, until = body.get("since"), body.get("until")
+    if since is not None:
+        s, u = _parse_iso(since), (_parse_iso(until) if until is not None else ctx.now)
+        if s is None or u is None:
+            return dap_error(400, "ValidationError", "since/until must be ISO 8601 timestamps")
+        if s < ctx.now - 30 * 86400:
+            return dap_error(400, "SnapshotRequiredError", "since is too old, take a snapshot",
+                             since=since, until=until)
+        if s > ctx.now or u < s:
+            return dap_error(400, "OutOfRangeError", "since/until outside the available range",
+                             since=since, until=until)
+    key = (ctx.m["ns"], ctx.m["t"], json.dumps(body, sort_keys=True))
+    st = ctx.app.state
+    with st.lock:
+        for j in reversed(st.job_order):
+            if j.kind == "dap" and j.extra["key"] == key and j.cur() != "error" \
+                    and ctx.now < j.created + 86400:
+                j.peek(ctx.now)
+                return dap_job_json(ctx, j)
+        jid = str(uuid.uuid4())
+        job = st.add_job("dap", jid, body)
+        n = max(1, int(job.scen["objects"]))
+        ext = {"jsonl": "jsonl", "csv": "csv", "tsv": "tsv"}[fmt]
+        job.extra.update(key=key, table=ctx.m["t"], format=fmt, since=since,
+                         until=(until or iso(ctx.now)) if since else None,
+                         objects=["%s/part-%05d.%s.gz" % (jid, k, ext) for k in range(n)])
+        for k, oid in enumerate(job.extra["objects"]):
+            st.objects[oid] = (job, k)
+    return jresp(202, {"id": job.id, "status": "waiting", "expires_at": iso(job.created + 86400)})
+
+
+def r_dap_job(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = st.job("dap", ctx.m["id"])
+        if job is None or ctx.now >= job.created + 86400:
+            return dap_error(404, "NotFoundError", "job not found: %s" % ctx.m["id"], id=ctx.m["id"], kind="job")
+        job.step(ctx.now)
+        return dap_job_json(ctx, job)
+
+
+def r_dap_object_url(ctx):
+    body = ctx.json()
+    if not isinstance(body, list) or not all(isinstance(o, dict) and "id" in o for o in body):
+        return dap_error(400, "ValidationError", 'body must be a list of {"id": ...} objects')
+    st = ctx.app.state
+    urls = {}
+    for o in body:
+        with st.lock:
+            known = o["id"] in st.objects
+        if not known:
+            return dap_error(404, "NotFoundError", "object not found: %s" % o["id"], id=o["id"], kind="object")
+        urls[o["id"]] = {"url": storage_url(ctx, "/__s3/" + o["id"])}
+    return jresp(200, {"urls": urls})
+
+
+def dap_part_rows(job, k):
+    """(first global row index, count) of object k."""
+    total, n = int(job.scen["rows"]), len(job.extra["objects"])
+    per, extra = divmod(total, n)
+    first = k * per + min(k, extra) + 1
+    return first, per + (1 if k < extra else 0)
+
+
+def dap_records(job, first, count):
+    cols, row_fn = DAP_TABLES[job.extra["table"]]
+    incremental = bool(job.extra["since"])
+    for i in range(first, first + count):
+        meta = {"action": "D" if incremental and i % 10 == 0 else "U", "ts": tstamp(i * 60 + 30)}
+        yield i, meta, (None if meta["action"] == "D" else row_fn(i))
+
+
+def dap_blocks(job, k):
+    first, count = dap_part_rows(job, k)
+    cols, _ = DAP_TABLES[job.extra["table"]]
+    fmt = job.extra["format"]
+    if fmt == "jsonl":
+        out = []
+        for i, meta, value in dap_records(job, first, count):
+            rec = {"key": {"id": i}, "meta": meta}
+            if value is not None:
+                rec["value"] = {c: v for c, v in value.items() if v is not None}
+            out.append(json.dumps(rec) + "\n")
+            if len(out) >= BLOCK_ROWS:
+                yield "".join(out).encode()
+                out = []
+        if out:
+            yield "".join(out).encode()
+        return
+    header = ["meta.action", "meta.ts", "key.id"] + ["value." + c for c, _, _ in cols]
+    recs = list(dap_records(job, first, count)) if count <= 100000 else None
+
+    def row(j):
+        i, meta, value = recs[j - 1] if recs is not None else next(dap_records(job, first + j - 1, 1))
+        vals = [None if value is None else value[c] for c, _, _ in cols]
+        vals = [("true" if v else "false") if isinstance(v, bool) else v for v in vals]
+        return tuple([meta["action"], meta["ts"], i] + vals)
+    yield from table_blocks(header, row, count, fmt, {"header": True})
+
+
+def r_dap_object(ctx):
+    denied = check_signature(ctx, "X-Amz-Signature")
+    if denied:
+        return denied
+    with ctx.app.state.lock:
+        hit = ctx.app.state.objects.get(ctx.m["oid"])
+    if hit is None:
+        return storage_denied(ctx, "NoSuchKey", "The specified key does not exist.")
+    job, k = hit
+    return Resp(200, None, "application/octet-stream", [], stream=lambda: gzip_blocks(dap_blocks(job, k)))
+
+
+# ---------------------------------------------------------------------------
+# Family: Brightspace Data Export + Brightspace Data Sets (/d2l/api/lp/:ver)
+# ---------------------------------------------------------------------------
+
+D2L_FILTERS = {
+    "startDate": {"Name": "startDate", "Type": 1, "Description": "Start date (UTC)", "DefaultValue": None},
+    "endDate": {"Name": "endDate", "Type": 1, "Description": "End date (UTC)", "DefaultValue": None},
+    "parentOrgUnitId": {"Name": "parentOrgUnitId", "Type": 2, "Description": "Parent org unit", "DefaultValue": "6606"},
+    "roles": {"Name": "roles", "Type": 3, "Description": "Comma-separated role ids", "DefaultValue": None},
+    "userId": {"Name": "userId", "Type": 4, "Description": "User id", "DefaultValue": None},
+}
+
+
+def _fg_row(i):
+    ou = 6800 + i % 5
+    num = round(((i * 37) % 1000) / 10, 1)
+    return (ou, "OU%d" % ou, "Course %d" % ou, 300 + i, "user%d" % i, "S%d" % i, "First%d" % i,
+            "Last%d" % i, num, 100, None if i % 10 == 0 else round(num / 100 * 80, 2), 80,
+            "%.1f %%" % num, tstamp(i * 3600).replace("Z", ".000Z"))
+
+
+def _ew_row(i):
+    ou = 6800 + i % 5
+    return (ou, "OU%d" % ou, "Course %d" % ou, 300 + i, "user%d" % i, "S%d" % i, "First%d" % i,
+            "Last%d" % i, "Student", "Unenroll" if i % 9 == 0 else "Enroll",
+            tstamp(i * 3600).replace("Z", ".000Z"))
+
+
+def _gr_row(i):
+    go = 7000 + (i - 1) % 10
+    num = None if i % 12 == 0 else round(((i * 29) % 101) * 1.0, 1)
+    return (go, 6800 + go % 3, 300 + (i - 1) // 10, num, 100, None if num is None else round(num / 10, 2), 10,
+            "False" if i % 6 == 0 else "True", "True" if i % 15 == 0 else "False",
+            None if num is None else tstamp(i * 3600).replace("Z", ".000Z"),
+            None if num is None else 40 + i % 3, "Well done" if i % 4 == 0 else None,
+            "checked" if i % 8 == 0 else None)
+
+
+D2L_SETS = {
+    "b6f4a2f3-1c7e-4c39-9a51-3e3f4b8a1f01": {
+        "Name": "Final Grades", "Category": "Grades",
+        "Description": "Final grade of every user in every org unit.",
+        "filters": ["startDate", "endDate", "parentOrgUnitId", "roles"],
+        "header": ["OrgUnitId", "OrgUnitCode", "OrgUnitName", "UserId", "UserName", "OrgDefinedId",
+                   "FirstName", "LastName", "PointsNumerator", "PointsDenominator", "WeightedNumerator",
+                   "WeightedDenominator", "GradeValue", "LastModified"],
+        "row": _fg_row},
+    "c27a1d0e-5b8f-4e62-8d14-7a9e2c6b3f02": {
+        "Name": "Enrollments and Withdrawals", "Category": "Enrollments",
+        "Description": "Enrollment and withdrawal events of users in org units.",
+        "filters": ["startDate", "endDate", "parentOrgUnitId", "roles"],
+        "header": ["OrgUnitId", "OrgUnitCode", "OrgUnitName", "UserId", "UserName", "OrgDefinedId",
+                   "FirstName", "LastName", "RoleName", "Action", "ActionDate"],
+        "row": _ew_row},
+}
+BDS_SETS = {
+    "9d8a96b4-8145-416d-bd18-11402bc58f8d": {
+        "Name": "Grade Results", "Description": "Grade results of users on grade objects.",
+        "header": ["GradeObjectId", "OrgUnitId", "UserId", "PointsNumerator", "PointsDenominator",
+                   "WeightedNumerator", "WeightedDenominator", "IsReleased", "IsDropped",
+                   "LastModified", "LastModifiedBy", "Comments", "PrivateComments"],
+        "row": _gr_row},
+}
+D2L_STATUS = {"created": 0, "running": 1, "compiling": 1, "complete": 2, "error": 3,
+              "deleted": 4, "aborted": 4, "canceled": 4}
+
+
+def d2l_auth(ctx):
+    tok = bearer(ctx)
+    if tok is None or (tok.count(".") == 2 and check_jwt(tok, ctx.now, "d2l") is None):
+        return Resp(401, b"", TEXT_CT, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+    ctx.token = tok
+    st = ctx.app.state
+    with st.lock:
+        b = st.scenario["d2l_bucket"]
+        start, used = st.d2l_window
+        window = float(b["window_s"])
+        if ctx.now - start >= window:
+            start, used = ctx.now, 0
+        reset_in = max(1, int(window - (ctx.now - start) + 0.999))
+        if used + int(b["cost"]) > int(b["limit"]):
+            st.d2l_window = [start, used]
+            return Resp(429, b"", TEXT_CT, [("Retry-After", str(reset_in))])
+        used += int(b["cost"])
+        st.d2l_window = [start, used]
+        ctx.d2l_headers = [("X-Rate-Limit-Remaining", str(int(b["limit"]) - used)),
+                           ("X-Rate-Limit-Reset", str(reset_in)), ("X-Request-Cost", str(int(b["cost"])))]
+    return None
+
+
+def d2l_post(ctx, resp):
+    if resp.status < 400 or resp.status == 404:
+        resp.headers.extend(getattr(ctx, "d2l_headers", []))
+
+
+def r_d2l_token(ctx):
+    cid, sec = basic_credentials(ctx)
+    form = ctx.form()
+    grant = (form.get("grant_type") or [None])[-1]
+    if not credentials_ok(ctx, cid, sec):
+        return jresp(401, {"error": "invalid_client"})
+    if grant not in ("refresh_token", "client_credentials"):
+        return jresp(400, {"error": "unsupported_grant_type"})
+    if grant == "refresh_token" and not (form.get("refresh_token") or [""])[-1]:
+        return jresp(400, {"error": "invalid_grant"})
+    ttl = int(ctx.app.state.scen()["token_ttl_s"])
+    scope = (form.get("scope") or ["datahub:dataexports:*"])[-1]
+    return jresp(200, {"access_token": make_jwt(cid, ttl, ctx.now, "d2l"), "token_type": "Bearer",
+                       "expires_in": ttl, "refresh_token": "rt-" + sign("refresh", cid, ctx.now)[:32],
+                       "scope": scope})
+
+
+def d2l_set_json(dsid):
+    s = D2L_SETS[dsid]
+    return {"DataSetId": dsid, "Name": s["Name"], "Description": s["Description"],
+            "Category": s["Category"], "Filters": [dict(D2L_FILTERS[f]) for f in s["filters"]]}
+
+
+def r_d2l_list(ctx):
+    return jresp(200, [d2l_set_json(k) for k in D2L_SETS])
+
+
+def r_d2l_list_one(ctx):
+    if ctx.m["dsid"] not in D2L_SETS:
+        return tresp(404, "Data set not found")
+    return jresp(200, d2l_set_json(ctx.m["dsid"]))
+
+
+def d2l_job_json(job):
+    st = job.cur()
+    status = D2L_STATUS.get(st)
+    if status is None:
+        status = int(job.raw) if str(job.raw).isdigit() else job.raw
+    s = D2L_SETS[job.extra["dsid"]]
+    return {"ExportJobId": job.id, "DataSetId": job.extra["dsid"], "Name": s["Name"],
+            "SubmitDate": iso(job.created).replace("Z", ".000Z"), "Status": status,
+            "Category": s["Category"]}
+
+
+def _d2l_bad_filter(name, value):
+    if name in ("startDate", "endDate"):
+        return _parse_iso(value) is None
+    if name in ("parentOrgUnitId", "userId"):
+        return not str(value).isdigit()
+    if name == "roles":
+        return not all(p.strip().isdigit() for p in str(value).split(",") if p.strip())
+    return False
+
+
+def r_d2l_create(ctx):
+    rj = reject_start(ctx)
+    if rj:
+        return rj
+    body = ctx.json()
+    if not isinstance(body, dict) or body.get("DataSetId") not in D2L_SETS:
+        return tresp(400, "Invalid DataSetId")
+    allowed = D2L_SETS[body["DataSetId"]]["filters"]
+    for f in body.get("Filters") or []:
+        if not isinstance(f, dict) or f.get("Name") not in allowed or _d2l_bad_filter(f["Name"], f.get("Value")):
+            return tresp(400, "Invalid filter: %s" % (f.get("Name") if isinstance(f, dict) else f))
+    st = ctx.app.state
+    with st.lock:
+        job = st.add_job("d2l", str(uuid.UUID(int=st.next_id() * 7919 + 0x5eed)), body)
+        job.extra["dsid"] = body["DataSetId"]
+        out = d2l_job_json(job)
+    out["Status"] = 0
+    return jresp(200, out)
+
+
+def r_d2l_job(ctx):
+    st = ctx.app.state
+    with st.lock:
+        job = st.job("d2l", ctx.m["id"])
+        if job is None:
+            return tresp(404, "Export job not found")
+        job.step(ctx.now)
+        return jresp(200, d2l_job_json(job))
+
+
+def r_d2l_jobs(ctx):
+    try:
+        page = max(1, int(ctx.qget("page", "1")))
+    except ValueError:
+        page = 1
+    st = ctx.app.state
+    with st.lock:
+        jobs = [j for j in reversed(st.job_order) if j.kind == "d2l"]
+        for j in jobs:
+            j.peek(ctx.now)
+        return jresp(200, [d2l_job_json(j) for j in jobs[(page - 1) * 100: page * 100]])
+
+
+class _Sink:
+    """Write-only file object collecting what ZipFile writes (streaming zip)."""
+
+    def __init__(self):
+        self.parts = []
+
+    def write(self, b):
+        self.parts.append(bytes(b))
+        return len(b)
+
+    def flush(self):
+        pass
+
+    def drain(self):
+        out = b"".join(self.parts)
+        self.parts.clear()
+        return out
+
+
+def zip_blocks(member, blocks, big=False):
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as zf:
+        info = zipfile.ZipInfo(member, date_time=time.gmtime(T0)[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zf.open(info, "w", force_zip64=big) as f:
+            for b in blocks:
+                f.write(b)
+                out = sink.drain()
+                if out:
+                    yield out
+    yield sink.drain()
+
+
+def d2l_zip(name, header, row_fn, rows, body_file=None):
+    member = name.replace(" ", "") + ".csv"
+    if body_file:
+        big = os.path.getsize(body_file) > (1 << 31) - (1 << 20)
+        factory = lambda: zip_blocks(member, file_blocks(body_file), big)      # noqa: E731
+    else:
+        factory = lambda: zip_blocks(member, table_blocks(                        # noqa: E731
+            header, row_fn, rows, "csv", {"header": True}))
+    return Resp(200, None, "application/zip",
+                [("Content-Disposition", 'attachment; filename="%s.zip"' % name.replace(" ", ""))],
+                stream=factory)
+
+
+def r_d2l_download(ctx):
+    job = ctx.app.state.job("d2l", ctx.m["id"])
+    if job is None:
+        return tresp(404, "Export job not found")
+    with ctx.app.state.lock:
+        job.peek(ctx.now)
+        state = job.cur()
+    if state != "complete":
+        return tresp(404 if state in TERMINAL else 400, "Export job is not complete")
+    s = D2L_SETS[job.extra["dsid"]]
+    return d2l_zip(s["Name"], s["header"], s["row"], int(job.scen["rows"]), job.scen["body_file"])
+
+
+_BDS_SIZES = {}
+
+
+def bds_json(ctx, pid, full=False):
+    s = BDS_SETS[pid]
+    sc = ctx.app.state.scen()
+    key = (pid, int(sc["rows"]), sc["body_file"])
+    if key not in _BDS_SIZES:
+        _BDS_SIZES[key] = stream_size(d2l_zip(s["Name"], s["header"], s["row"], key[1], key[2]).stream)
+    base = "%s/d2l/api/lp/%s/dataExport/bds" % (ctx.app.base, ctx.m["ver"])
+    out = {"PluginId": pid, "Name": s["Name"], "Description": s["Description"],
+           "CreatedDate": iso(T0 + 86400).replace("Z", ".000Z"),
+           "DownloadLink": "%s/download/%s" % (base, pid), "DownloadSize": _BDS_SIZES[key]}
+    if full:
+        out.update(FullDataSet=True, Version="1.0", PreviousDataSets=[], QueuedForProcessingDate=None,
+                   CurrentlyAvailable=True)
+    return out
+
+
+def r_bds_list(ctx):
+    return jresp(200, [bds_json(ctx, pid) for pid in BDS_SETS])
+
+
+def r_bds_page(ctx):
+    try:
+        page = max(1, int(ctx.qget("page", "1")))
+        size = max(1, int(ctx.qget("pageSize", "100")))
+    except ValueError:
+        return tresp(400, "Invalid paging parameters")
+    items = [bds_json(ctx, pid, True) for pid in BDS_SETS]
+    base = "%s/d2l/api/lp/%s/dataExport/bds" % (ctx.app.base, ctx.m["ver"])
+    nxt = "%s?page=%d&pageSize=%d" % (base, page + 1, size) if page * size < len(items) else None
+    prev = "%s?page=%d&pageSize=%d" % (base, page - 1, size) if page > 1 else None
+    return jresp(200, {"BrightspaceDataSets": items[(page - 1) * size: page * size],
+                       "NextPageUrl": nxt, "PrevPageUrl": prev})
+
+
+def r_bds_download(ctx):
+    s = BDS_SETS.get(ctx.m["pid"])
+    if s is None:
+        return tresp(404, "Data set not found")
+    sc = ctx.app.state.scen()
+    return d2l_zip(s["Name"], s["header"], s["row"], int(sc["rows"]), sc["body_file"])
+
+
+# ---------------------------------------------------------------------------
+# Route table
+# ---------------------------------------------------------------------------
+
+# auth: "canvas" = Bearer + leaky bucket headers, "bearer" = Bearer only, None = open,
+#       "dap:<limit category>" = DAP token + per-minute limits, "d2l" = token + credit bucket
+ROUTES = []
+
+
+def route(method, pattern, auth, fn):
+    ROUTES.append((method, re.compile("^" + pattern + "$"), auth, fn))
+
+
+A = r"/api/v1/accounts/(?P<aid>[^/]+)/reports"
+route("GET", A, "canvas", r_report_list)
+route("POST", A + r"/(?P<report>[^/]+)", "canvas", r_report_start)
+route("GET", A + r"/(?P<report>[^/]+)", "canvas", r_report_index)
+route("GET", A + r"/(?P<report>[^/]+)/(?P<id>\d+)", "canvas", r_report_status)
+route("PUT", A + r"/(?P<report>[^/]+)/(?P<id>\d+)/abort", "canvas", r_report_abort)
+route("DELETE", A + r"/(?P<report>[^/]+)/(?P<id>\d+)", "canvas", r_report_delete)
+route("GET", r"/accounts/(?P<aid>[^/]+)/files/(?P<fid>\d+)/download", "canvas", r_file_download)
+route("GET", r"/files/(?P<fid>\d+)/download", "canvas", r_file_download)
+route("GET", r"/__storage/(?P<fid>\d+)", None, r_storage)
+route("POST", r"(?:/api/v1)?/courses/(?P<cid>[^/]+)/gradebook_csv", "canvas", r_gradebook_start)
+route("GET", r"/api/v1/progress/(?P<id>\d+)", "canvas", r_progress)
+route("POST", r"/api/v1/progress/(?P<id>\d+)/cancel", "canvas", r_progress_cancel)
+route("GET", r"/api/v1/users/(?P<uid>[^/]+)/files/(?P<fid>\d+)", "canvas", r_user_file)
+
+route("POST", r"/generic/exports", "bearer", r_generic_start)
+route("GET", r"/generic/exports/(?P<id>[^/]+)", "bearer", r_generic_status)
+route("DELETE", r"/generic/exports/(?P<id>[^/]+)", "bearer", r_generic_cancel)
+route("GET", r"/generic/files/(?P<id>[^/]+)", "bearer", r_generic_file)
+route("GET", r"/generic/redirect/(?P<id>[^/]+)", "bearer", r_generic_redirect)
+route("GET", r"/__storage/generic/(?P<id>[^/]+)", None, r_generic_storage)
+
+D = r"/dap(?:/beta)?"
+route("POST", r"/ids/auth/login", None, r_dap_login)
+route("GET", D + r"/query/(?P<ns>[^/]+)/table", "dap:list", r_dap_tables)
+route("GET", D + r"/query/(?P<ns>[^/]+)/table/(?P<t>[^/]+)/schema", "dap:schema", r_dap_schema)
+route("POST", D + r"/query/(?P<ns>[^/]+)/table/(?P<t>[^/]+)/data", "dap:create", r_dap_query)
+route("GET", D + r"/job/(?P<id>[^/]+)", "dap:job", r_dap_job)
+route("POST", D + r"/object/url", "dap:url", r_dap_object_url)
+route("GET", r"/__s3/(?P<oid>.+)", None, r_dap_object)
+
+L = r"/d2l/api/lp/(?P<ver>1\.\d+)/dataExport"
+route("POST", r"/core/connect/token", None, r_d2l_token)
+route("GET", L + r"/list", "d2l", r_d2l_list)
+route("GET", L + r"/list/(?P<dsid>[^/]+)", "d2l", r_d2l_list_one)
+route("POST", L + r"/create", "d2l", r_d2l_create)
+route("GET", L + r"/jobs", "d2l", r_d2l_jobs)
+route("GET", L + r"/jobs/(?P<id>[^/]+)", "d2l", r_d2l_job)
+route("GET", L + r"/download/(?P<id>[^/]+)", "d2l", r_d2l_download)
+route("GET", L + r"/bds/list", "d2l", r_bds_list)
+route("GET", L + r"/bds", "d2l", r_bds_page)
+route("GET", L + r"/bds/download/(?P<pid>[^/]+)", "d2l", r_bds_download)
+route("GET", L + r"/bds/(?P<pid>[^/]+)/(?P<ident>[^/]+)", "d2l", r_bds_download)
+
+# family auth checks (run after routing; may refuse) and response hooks
+AUTH_CHECKS = {"dap": dap_auth, "d2l": d2l_auth}
+POST_HOOKS = {"d2l": d2l_post}
+
+
+# ---------------------------------------------------------------------------
+# Auth and the Canvas leaky bucket
+# ---------------------------------------------------------------------------
+
+def bearer(ctx):
+    auth = ctx.header("Authorization") or ""
+    if auth[:7].lower() == "bearer " and auth[7:].strip():
+        return auth[7:].strip()
+    return None
+
+
+def canvas_401():
+    return jresp(401, {"errors": [{"message": "Invalid access token."}]},
+                 [("WWW-Authenticate", 'Bearer realm="canvas-lms"')])
+
+
+def check_bearer(ctx):
+    tok = bearer(ctx)
+    want = ctx.app.state.scen()["require_token"]
+    if tok is None or (want is not None and tok != want):
+        return canvas_401()
+    ctx.token = tok
+    return None
+
+
+def fmt_float(x):
+    return repr(round(float(x), 4))
+
+
+class Bucket:
+    """Per-token leaky bucket following the Canvas request throttle."""
+
+    @staticmethod
+    def pre(ctx):
+        st = ctx.app.state
+        with st.lock:
+            sc = st.scenario
+            b = sc["bucket"]
+            key = hashlib.sha256(ctx.token.encode()).hexdigest()
+            count, last = st.buckets.get(key, (0.0, ctx.now))
+            count = max(0.0, count - float(b["outflow"]) * max(0.0, ctx.now - last))
+            count = min(float(b["max"]), count + float(b["up_front"]))
+            throttled = sc["throttle"] != "off" and count >= float(b["hwm"])
+            if throttled:   # rejected request: the up-front cost is given back
+                count = max(0.0, count - float(b["up_front"]))
+            st.buckets[key] = (count, ctx.now)
+            if not throttled:
+                return None
+            status = 403 if sc["throttle"] == "legacy" else 429
+            return tresp(status, "403 Forbidden (Rate Limit Exceeded)\n",
+                         headers=[("X-Rate-Limit-Remaining", fmt_float(float(b["hwm"]) - count))])
+
+    @staticmethod
+    def post(ctx, resp):
+        st = ctx.app.state
+        with st.lock:
+            b = st.scenario["bucket"]
+            key = hashlib.sha256(ctx.token.encode()).hexdigest()
+            count, last = st.buckets.get(key, (0.0, ctx.now))
+            now = time.time()
+            count = max(0.0, count - float(b["outflow"]) * max(0.0, now - last))
+            count = min(float(b["max"]), max(0.0, count + float(b["cost"]) - float(b["up_front"])))
+            st.buckets[key] = (count, now)
+            resp.headers.append(("X-Request-Cost", fmt_float(b["cost"])))
+            resp.headers.append(("X-Rate-Limit-Remaining", fmt_float(float(b["hwm"]) - count)))
+
+
+def fault_response(f):
+    kind = f.get("kind")
+    headers = list((f.get("headers") or {}).items())
+    if kind in ("canvas_throttle_403", "canvas_throttle_429"):
+        status = 403 if kind == "canvas_throttle_403" else 429
+        return tresp(status, "403 Forbidden (Rate Limit Exceeded)\n",
+                     headers=[("X-Rate-Limit-Remaining", "0.0")] + headers)
+    body = f.get("body")
+    status = int(f.get("status", 500))
+    if isinstance(body, (dict, list)):
+        return Resp(status, json.dumps(body).encode(), f.get("content_type") or JSON_CT, headers)
+    if body is None:
+        body = ""
+    return Resp(status, str(body).encode(), f.get("content_type") or TEXT_CT, headers)
+
+
+# ---------------------------------------------------------------------------
+# Control API (/__mock/*)
+# ---------------------------------------------------------------------------
+
+def control(ctx):
+    st = ctx.app.state
+    p, m = ctx.path, ctx.method
+    if p == "/__mock/reset" and m == "POST":
+        st.reset()
+        return jresp(200, {"ok": True})
+    if p == "/__mock/scenario" and m == "GET":
+        return jresp(200, st.scen())
+    if p == "/__mock/scenario" and m == "POST":
+        js = ctx.json()
+        if not isinstance(js, dict):
+            return jresp(400, {"error": "scenario body must be a JSON object"})
+        with st.lock:
+            try:
+                st.scenario = merge_scenario(st.scenario, js)
+            except ValueError as e:
+                return jresp(400, {"error": str(e)})
+            # new limits start from an empty bucket / window
+            if "bucket" in js:
+                st.buckets = {}
+            if "d2l_bucket" in js:
+                st.d2l_window = [0.0, 0]
+            if "dap_limits" in js:
+                st.dap_calls = {}
+            return jresp(200, st.scen())
+    if p == "/__mock/requests" and m == "GET":
+        with st.lock:
+            return jresp(200, list(st.log))
+    if p == "/__mock/jobs" and m == "GET":
+        with st.lock:
+            for j in st.job_order:
+                j.peek(ctx.now)
+            return jresp(200, [j.summary() for j in st.job_order])
+    return jresp(404, {"error": "unknown control endpoint %s %s" % (m, p)})
+
+
+# ---------------------------------------------------------------------------
+# HTTP plumbing
+# ---------------------------------------------------------------------------
+
+class Truncated(Exception):
+    pass
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "mock_lms/1.0"
+    disable_nagle_algorithm = True      # headers and body go out in separate writes
+    sys_version = ""
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, fmt, *args):
+        if not self.server.app.quiet:
+            sys.stderr.write("[%s] %s %s\n" % (self.server.listener, self.address_string(), fmt % args))
+
+    def do_GET(self):
+        self.dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_GET
+
+    # -- request body ------------------------------------------------------
+    def read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            parts = []
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                parts.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(parts)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    # -- main entry ----------------------------------------------------------
+    def dispatch(self):
+        app = self.server.app
+        listener = self.server.listener
+        url = urllib.parse.urlsplit(self.path)
+        path, query = url.path, url.query
+        try:
+            body = self.read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        ctx = Ctx(app, self, self.command, path, query, body, listener)
+        if path.startswith("/__mock/"):
+            self.send(control(ctx), ctx)
+            return
+        auth = self.headers.get("Authorization")
+        entry = {"seq": 0, "t": ctx.now, "listener": listener, "method": self.command,
+                 "path": path, "query": query, "client_port": self.client_address[1],
+                 "authorization": auth is not None,
+                 "auth_scheme": auth.split(" ", 1)[0] if auth else None,
+                 "status": None, "body": body[:2000].decode("utf-8", "replace")}
+        with app.state.lock:
+            entry["seq"] = len(app.state.log) + 1
+            app.state.log.append(entry)
+        self.entry = entry
+        try:
+            resp = self.handle_request(ctx)
+        except Exception:                                   # noqa: BLE001
+            traceback.print_exc()
+            resp = jresp(500, {"errors": [{"message": "mock internal error"}]})
+        if resp is None:
+            return
+        self.send(resp, ctx)
+
+    def handle_request(self, ctx):
+        app = ctx.app
+        fault = app.state.take_fault(ctx.method, ctx.path, ctx.listener)
+        delay = 0.0
+        if fault:
+            kind = fault.get("kind")
+            if kind == "reset":
+                self.entry["status"] = 0
+                self.hard_reset()
+                return None
+            if kind == "delay":
+                delay = float(fault.get("delay_s", 1))
+            else:
+                return fault_response(fault)
+        for method, rx, auth, fn in ROUTES:
+            mm = rx.match(ctx.path)
+            if mm and (method == ctx.method or (method == "GET" and ctx.method == "HEAD")):
+                break
+        else:
+            if any(rx.match(ctx.path) for _, rx, _, _ in ROUTES):
+                return jresp(405, {"errors": [{"message": "method not allowed"}]})
+            return canvas_404()
+        ctx.m = mm.groupdict()
+        family, _, ctx.auth_arg = (auth or "").partition(":")
+        if auth in ("canvas", "bearer"):
+            denied = check_bearer(ctx)
+            if denied:
+                return denied
+        elif auth is not None:
+            denied = AUTH_CHECKS[family](ctx)
+            if denied:
+                return denied
+        if auth == "canvas":
+            throttled = Bucket.pre(ctx)
+            if throttled:
+                return throttled
+        if delay:
+            time.sleep(delay)
+        resp = fn(ctx)
+        if auth == "canvas":
+            Bucket.post(ctx, resp)
+        elif family in POST_HOOKS:
+            POST_HOOKS[family](ctx, resp)
+        return resp
+
+    def hard_reset(self):
+        """Close the connection with no response (RST)."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            os.close(self.connection.detach())
+        except OSError:
+            pass
+
+    # -- response writing ---------------------------------------------------
+    def send(self, resp, ctx):
+        if getattr(self, "entry", None) is not None and not ctx.path.startswith("/__mock/"):
+            self.entry["status"] = resp.status
+        try:
+            if resp.stream is None:
+                self.send_plain(resp)
+            else:
+                self.send_stream(resp, ctx)
+        except Truncated:
+            self.close_connection = True
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def head(self, resp, extra):
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.ctype)
+        for k, v in resp.headers + extra:
+            self.send_header(k, v)
+        self.end_headers()
+
+    def send_plain(self, resp):
+        body = resp.body or b""
+        self.head(resp, [("Content-Length", str(len(body)))])
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_stream(self, resp, ctx):
+        sc = ctx.app.state.scen()
+        trunc = sc["truncate_at"]
+        trunc = int(trunc) if trunc is not None else None
+        length_mode = trunc is not None and sc["truncate_mode"] == "length"
+        if length_mode:
+            self.head(resp, [("Content-Length", str(stream_size(resp.stream)))])
+        else:
+            self.head(resp, [("Transfer-Encoding", "chunked")])
+        if self.command == "HEAD":
+            if not length_mode:
+                self.wfile.write(b"0\r\n\r\n")
+            return
+        chunked = not length_mode
+        csize = max(1, int(sc["chunk_size"] or 8192))
+        delay = float(sc["chunk_delay_ms"] or 0) / 1000.0
+        stall_at = sc["stall_after"]
+        stall_at = int(stall_at) if stall_at is not None else None
+        stall_s = float(sc["stall_s"] or 0)
+        w = self.wfile
+        sent = 0
+        frames = []
+
+        def flush():
+            if frames:
+                w.write(b"".join(frames))
+                frames.clear()
+
+        def frame(piece):
+            return b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else bytes(piece)
+
+        def checkpoints():
+            nonlocal stall_at
+            if stall_at is not None and sent >= stall_at:
+                flush()
+                time.sleep(stall_s)
+                stall_at = None
+            if trunc is not None and sent >= trunc:
+                flush()
+                raise Truncated()
+
+        checkpoints()
+        for block in resp.stream():
+            mv = memoryview(block)
+            pos = 0
+            while pos < len(mv):
+                n = min(csize, len(mv) - pos)
+                if trunc is not None:
+                    n = min(n, trunc - sent)
+                if stall_at is not None:
+                    n = min(n, stall_at - sent)
+                frames.append(frame(mv[pos:pos + n]))
+                pos += n
+                sent += n
+                if delay:
+                    flush()
+                    time.sleep(delay)
+                checkpoints()
+            flush()
+        if chunked:
+            w.write(b"0\r\n\r\n")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, addr, app, listener):
+        self.app = app
+        self.listener = listener
+        super().__init__(addr, Handler)
+
+    def server_bind(self):
+        # skip the reverse DNS lookup HTTPServer does
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = self.server_address[:2]
+
+
+class App:
+    def __init__(self, quiet=False):
+        self.state = State()
+        self.quiet = quiet
+        self.base = ""
+        self.storage_base = ""
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="mock LMS server for the lms_fdw tests")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--storage-host", default="127.0.0.2")
+    ap.add_argument("--port-file")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.host.startswith("127."):
+        ap.error("--host must be a loopback address")
+    if args.storage_host and not args.storage_host.startswith("127."):
+        ap.error("--storage-host must be a loopback address (or empty)")
+
+    app = App(args.quiet)
+    main_srv = Server((args.host, args.port), app, "main")
+    port = main_srv.server_address[1]
+    app.base = "http://%s:%d" % (args.host, port)
+    servers = [main_srv]
+    if args.storage_host:
+        try:
+            st_srv = Server((args.storage_host, port), app, "storage")
+        except OSError:
+            st_srv = Server((args.storage_host, 0), app, "storage")
+        servers.append(st_srv)
+        app.storage_base = "http://%s:%d" % (args.storage_host, st_srv.server_address[1])
+    else:
+        app.storage_base = app.base
+
+    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+               for s in servers]
+    for t in threads:
+        t.start()
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    if args.port_file:
+        tmp = args.port_file + ".tmp.%d" % os.getpid()
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.rename(tmp, args.port_file)
+    print("mock_lms listening on %s storage %s" % (app.base, app.storage_base), flush=True)
+
+    while not stop.wait(0.5):
+        pass
+    for s in servers:
+        s.shutdown()
+        s.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

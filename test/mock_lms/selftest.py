@@ -1,0 +1,859 @@
+#!/usr/bin/env python3
+"""Self-test of mock_lms.py: starts it on an ephemeral port as a subprocess and
+exercises it with http.client.  Exits non-zero on failure; the last line is
+`selftest: N passed, M failed`."""
+
+import csv
+import gzip
+import http.client
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.parse
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MOCK = os.path.join(HERE, "mock_lms.py")
+HEADER = ("student name,student id,student sis,course,course id,course sis,section,section id,"
+          "section sis,term,term id,term sis,current score,final score,enrollment state,"
+          "unposted current score,unposted final score,current grade,final grade,"
+          "unposted current grade,unposted final grade").split(",")
+TOKEN = "selftest-token"
+AUTH = {"Authorization": "Bearer " + TOKEN}
+
+PORT = None
+PROC = None
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+
+class R:
+    def __init__(self, resp, body):
+        self.status = resp.status
+        self.headers = resp.msg
+        self.body = body
+
+    def header(self, name):
+        return self.headers.get(name)
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def text(self):
+        return self.body.decode("utf-8")
+
+
+def conn(host="127.0.0.1", port=None):
+    return http.client.HTTPConnection(host, port or PORT, timeout=20)
+
+
+def req(method, path, body=None, headers=None, c=None, host="127.0.0.1", port=None):
+    own = c is None
+    c = c or conn(host, port)
+    hdrs = dict(headers or {})
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body).encode()
+        hdrs.setdefault("Content-Type", "application/json")
+    elif isinstance(body, str):
+        body = body.encode()
+        hdrs.setdefault("Content-Type", "application/x-www-form-urlencoded")
+    c.request(method, path, body=body, headers=hdrs)
+    resp = c.getresponse()
+    data = resp.read()
+    r = R(resp, data)
+    if own:
+        c.close()
+    return r
+
+
+def get_url(url, headers=None, c=None):
+    u = urllib.parse.urlsplit(url)
+    path = u.path + ("?" + u.query if u.query else "")
+    if c is None:
+        return req("GET", path, headers=headers, host=u.hostname, port=u.port)
+    return req("GET", path, headers=headers, c=c)
+
+
+def mock(method, path, body=None):
+    r = req(method, "/__mock/" + path, body)
+    assert r.status == 200, (path, r.status, r.body)
+    return r.json()
+
+
+def scenario(**kw):
+    return mock("POST", "scenario", kw)
+
+
+def reset(**kw):
+    mock("POST", "reset")
+    if kw:
+        scenario(**kw)
+
+
+def log():
+    return mock("GET", "requests")
+
+
+def parse_csv(data):
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def eq(a, b, what=""):
+    assert a == b, "%s: expected %r, got %r" % (what, b, a)
+
+
+def start_report(term="parameters[enrollment_term_id]=7", report="grade_export_csv", account=1):
+    r = req("POST", "/api/v1/accounts/%s/reports/%s" % (account, report), term, AUTH)
+    eq(r.status, 200, "start status")
+    return r.json()
+
+
+def poll_report(rep, n, report="grade_export_csv", account=1):
+    out = []
+    for _ in range(n):
+        r = req("GET", "/api/v1/accounts/%s/reports/%s/%s" % (account, report, rep["id"]), headers=AUTH)
+        eq(r.status, 200, "poll status")
+        out.append(r.json())
+    return out
+
+
+def run_report_to_complete(**scen):
+    reset(**scen)
+    rep = start_report()
+    polls = poll_report(rep, 4)
+    eq(polls[-1]["status"], "complete", "final status")
+    return rep, polls
+
+
+def download_storage(url):
+    r = req("GET", urllib.parse.urlsplit(url).path + "?" + urllib.parse.urlsplit(url).query,
+            host=urllib.parse.urlsplit(url).hostname, port=urllib.parse.urlsplit(url).port)
+    return r
+
+
+# ---------------------------------------------------------------------------
+# tests
+# ---------------------------------------------------------------------------
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+@test
+def canvas_happy_path():
+    reset(rows=40)
+    rep = start_report()
+    eq(rep["status"], "created", "status")
+    eq(rep["progress"], 0, "progress")
+    eq(rep["file_url"], None, "file_url")
+    eq(rep["parameters"], {"enrollment_term_id": "7"}, "parameters")
+    for k in ("current_line", "started_at", "ended_at"):
+        eq(rep[k], None, k)
+    polls = poll_report(rep, 5)
+    eq([p["status"] for p in polls], ["created", "running", "running", "complete", "complete"], "sequence")
+    eq([p["progress"] for p in polls], [0, 30, 60, 100, 100], "progress")
+    assert polls[1]["current_line"] is not None
+    done = polls[-1]
+    assert done["started_at"] and done["ended_at"]
+    eq(done["file_url"], "http://127.0.0.1:%d/accounts/1/files/%d/download" % (PORT, done["attachment"]["id"]), "file_url")
+    att = done["attachment"]
+    eq(att["content-type"], "text/csv", "attachment content-type")
+    eq(att["url"], "http://127.0.0.1:%d/files/%d/download?download_frd=1&verifier=v%d" % (PORT, att["id"], att["id"]), "url")
+    r = get_url(done["file_url"], AUTH)
+    eq(r.status, 302, "download status")
+    loc = urllib.parse.urlsplit(r.header("Location"))
+    eq(loc.hostname, "127.0.0.2", "storage host")
+    eq(loc.port, PORT, "storage port")
+    q = urllib.parse.parse_qs(loc.query)
+    assert "X-Amz-Signature" in q and q["X-Amz-Expires"] == ["900"], q
+    assert r.header("Content-Length") is not None
+    s = get_url(r.header("Location"))
+    eq(s.status, 200, "storage status")
+    assert s.header("Content-Type").startswith("text/csv")
+    eq(s.header("Transfer-Encoding"), "chunked", "transfer-encoding")
+    eq(len(s.body), att["size"], "attachment size")
+    rows = parse_csv(s.body)
+    eq(rows[0], HEADER, "header")
+    eq(len(rows) - 1, 40, "row count")
+    rec = [dict(zip(HEADER, r)) for r in rows[1:]]
+    eq(rec[0]["student name"], "Student 1", "row 1 name")
+    eq(rec[6]["student name"], "O'Neil, Pat \"PJ\" 7", "row 7 name")
+    eq(rec[12]["student name"], "Line\nBreak 13", "row 13 name")
+    eq(rec[4]["student sis"], "", "row 5 sis")
+    eq(rec[9]["current score"], "", "row 10 score")
+    eq(rec[0]["term id"], "7", "term id")
+    eq(rec[0]["current score"], "3.7", "row 1 score")
+    eq(rec[1]["enrollment state"], "concluded", "row 2 state")
+    # file_url and attachment url both work; the storage request carried no auth
+    r2 = get_url(att["url"], AUTH)
+    eq(r2.status, 302, "attachment url")
+    st = [e for e in log() if e["listener"] == "storage"]
+    assert st and st[-1]["authorization"] is False and st[-1]["status"] == 200, st
+
+
+@test
+def canvas_start_variants():
+    reset()
+    r = req("POST", "/api/v1/accounts/1/reports/grade_export_csv", {"parameters": {"enrollment_term_id": 3}}, AUTH)
+    eq(r.status, 200, "json start")
+    eq(r.json()["parameters"], {"enrollment_term_id": 3}, "json parameters")
+    r = req("POST", "/api/v1/accounts/1/reports/grade_export_csv", "parameters[enrollment_term_id]=x", AUTH)
+    eq(r.status, 400, "bad term")
+    eq(r.json(), {"error": "invalid enrollment_term_id 'x'"}, "bad term body")
+    r = req("POST", "/api/v1/accounts/1/reports/nope_csv", "", AUTH)
+    eq(r.status, 404, "unknown report")
+    eq(r.json(), {"errors": [{"message": "The specified resource does not exist."}]}, "404 body")
+    r = req("GET", "/api/v1/accounts/1/reports/grade_export_csv/999999", headers=AUTH)
+    eq(r.status, 404, "unknown id")
+    scenario(reject_start={"status": 400, "body": {"error": "invalid enrollment_term_id 'q'"}})
+    r = req("POST", "/api/v1/accounts/1/reports/grade_export_csv", "", AUTH)
+    eq(r.status, 400, "reject_start")
+    eq(r.json()["error"], "invalid enrollment_term_id 'q'", "reject body")
+
+
+@test
+def canvas_error_with_message():
+    reset(statuses=["created", "running", {"status": "error", "progress": 45}], error_message="disk full")
+    rep = start_report()
+    polls = poll_report(rep, 3)
+    eq(polls[-1]["status"], "error", "status")
+    eq(polls[-1]["message"], "disk full", "message")
+    eq(polls[-1]["progress"], 45, "progress")
+    eq(polls[-1]["file_url"], None, "file_url")
+
+
+@test
+def canvas_abort_delete_and_jobs():
+    reset()
+    rep = start_report()
+    base = "/api/v1/accounts/1/reports/grade_export_csv/%d" % rep["id"]
+    eq(req("PUT", base + "/abort", headers=AUTH).status, 404, "abort while created")
+    poll_report(rep, 2)
+    r = req("PUT", base + "/abort", headers=AUTH)
+    eq(r.status, 200, "abort")
+    eq(r.json()["status"], "aborted", "aborted")
+    eq(poll_report(rep, 1)[0]["status"], "aborted", "sticky aborted")
+    rep2 = start_report()
+    r = req("DELETE", "/api/v1/accounts/1/reports/grade_export_csv/%d" % rep2["id"], headers=AUTH)
+    eq(r.json()["status"], "deleted", "deleted")
+    jobs = {j["id"]: j for j in mock("GET", "jobs")}
+    assert jobs[rep["id"]]["abort_received"] and jobs[rep["id"]]["state"] == "aborted"
+    assert jobs[rep2["id"]]["delete_received"]
+    eq(jobs[rep["id"]]["polls"], 3, "polls")
+    eq(jobs[rep["id"]]["kind"], "report", "kind")
+
+
+@test
+def canvas_list_and_index():
+    reset()
+    ids = [start_report()["id"] for _ in range(3)]
+    r = req("GET", "/api/v1/accounts/1/reports/grade_export_csv?per_page=2", headers=AUTH)
+    eq(r.status, 200, "index")
+    eq([x["id"] for x in r.json()], ids[::-1][:2], "newest first")
+    link = r.header("Link")
+    assert 'rel="next"' in link and 'rel="current"' in link and "page=2" in link, link
+    r = req("GET", "/api/v1/accounts/1/reports", headers=AUTH)
+    names = {x["report"]: x for x in r.json()}
+    assert "grade_export_csv" in names and names["grade_export_csv"]["last_run"]["id"] == ids[-1]
+
+
+@test
+def canvas_direct_and_ttl():
+    rep, polls = run_report_to_complete(direct=True, rows=5)
+    r = get_url(polls[-1]["file_url"], AUTH)
+    eq(r.status, 200, "direct")
+    eq(len(parse_csv(r.body)), 6, "direct rows")
+    rep, polls = run_report_to_complete(storage_ttl_s=1, rows=5)
+    loc = get_url(polls[-1]["file_url"], AUTH).header("Location")
+    eq(get_url(loc).status, 200, "fresh url")
+    time.sleep(1.3)
+    r = get_url(loc)
+    eq(r.status, 403, "expired url")
+    assert b"<Code>AccessDenied</Code>" in r.body, r.body
+
+
+@test
+def progress_gradebook_flow():
+    reset(rows=3)
+    r = req("POST", "/api/v1/courses/55/gradebook_csv", "", AUTH)
+    eq(r.status, 200, "start")
+    g = r.json()
+    assert g["filename"].endswith("_Grades-Course_55.csv"), g
+    states = []
+    for _ in range(4):
+        p = req("GET", "/api/v1/progress/%d" % g["progress_id"], headers=AUTH).json()
+        states.append((p["workflow_state"], p["completion"], "results" in p))
+    eq(states, [("queued", 0.0, False), ("running", 30.0, False), ("running", 60.0, False),
+                ("completed", 100.0, True)], "progress states")
+    f = req("GET", "/api/v1/users/self/files/%d" % g["attachment_id"], headers=AUTH).json()
+    assert "/files/%d/download?download_frd=1" % g["attachment_id"] in f["url"]
+    r = get_url(f["url"], AUTH)
+    eq(r.status, 302, "file download")
+    eq(len(parse_csv(get_url(r.header("Location")).body)), 4, "rows")
+    # failure default message, then cancel
+    reset(statuses=["queued", "failed"])
+    g = req("POST", "/api/v1/courses/55/gradebook_csv", "", AUTH).json()
+    ps = [req("GET", "/api/v1/progress/%d" % g["progress_id"], headers=AUTH).json() for _ in range(2)]
+    eq(ps[1]["workflow_state"], "failed", "failed")
+    eq(ps[1]["message"], "Unexpected error, ID: 42", "failure message")
+    reset()
+    g = req("POST", "/api/v1/courses/55/gradebook_csv", "", AUTH).json()
+    p = req("POST", "/api/v1/progress/%d/cancel" % g["progress_id"], "message=stop", AUTH).json()
+    eq((p["workflow_state"], p["message"]), ("failed", "stop"), "cancel")
+    assert mock("GET", "jobs")[0]["cancel_received"]
+
+
+@test
+def faults_429_retry_after():
+    reset()
+    scenario(faults=[{"method": "GET", "path": r"/reports/grade_export_csv/\d+$", "status": 429,
+                      "headers": {"Retry-After": "2"}, "body": {"errors": [{"message": "slow down"}]},
+                      "count": 1}])
+    rep = start_report()
+    r = req("GET", "/api/v1/accounts/1/reports/grade_export_csv/%d" % rep["id"], headers=AUTH)
+    eq(r.status, 429, "faulted")
+    eq(r.header("Retry-After"), "2", "Retry-After")
+    eq(r.json()["errors"][0]["message"], "slow down", "body")
+    eq(poll_report(rep, 1)[0]["status"], "created", "fault did not consume a poll")
+    eq(log()[-2]["status"], 429, "logged status")
+
+
+@test
+def faults_canvas_throttle_403():
+    reset(faults=[{"kind": "canvas_throttle_403", "count": 1}, {"kind": "canvas_throttle_429", "count": 1,
+                                                                  "headers": {"Retry-After": "3"}}])
+    r = req("GET", "/api/v1/accounts/1/reports", headers=AUTH)
+    eq(r.status, 403, "403")
+    eq(r.header("Content-Type"), "text/plain; charset=utf-8", "ctype")
+    eq(r.text(), "403 Forbidden (Rate Limit Exceeded)\n", "body")
+    eq(r.header("X-Rate-Limit-Remaining"), "0.0", "remaining")
+    eq(r.header("Retry-After"), None, "no Retry-After")
+    r = req("GET", "/api/v1/accounts/1/reports", headers=AUTH)
+    eq((r.status, r.header("Retry-After")), (429, "3"), "429")
+    eq(req("GET", "/api/v1/accounts/1/reports", headers=AUTH).status, 200, "after faults")
+
+
+@test
+def faults_5xx_count_reset_delay():
+    reset(faults=[{"path": "^/api/v1/accounts/1/reports$", "status": 503, "count": 2, "body": ""}])
+    got = [req("GET", "/api/v1/accounts/1/reports", headers=AUTH).status for _ in range(3)]
+    eq(got, [503, 503, 200], "5xx count")
+    scenario(faults=[{"path": "reports$", "kind": "reset", "count": 1}])
+    try:
+        req("GET", "/api/v1/accounts/1/reports", headers=AUTH)
+        raise AssertionError("expected a connection error")
+    except (ConnectionError, http.client.HTTPException, OSError):
+        pass
+    eq(log()[-1]["status"], 0, "reset logged as 0")
+    scenario(faults=[{"path": "reports$", "kind": "delay", "delay_s": 0.4, "count": 1}])
+    t0 = time.time()
+    eq(req("GET", "/api/v1/accounts/1/reports", headers=AUTH).status, 200, "delayed")
+    assert time.time() - t0 >= 0.35
+    scenario(faults=[{"listener": "storage", "status": 500, "count": -1}])
+    eq(req("GET", "/api/v1/accounts/1/reports", headers=AUTH).status, 200, "main unaffected")
+    eq(req("GET", "/__storage/1", host="127.0.0.2").status, 500, "storage faulted")
+    eq(req("GET", "/__storage/1", host="127.0.0.2").status, 500, "storage faulted forever")
+
+
+@test
+def truncation_chunked_and_length():
+    rep, polls = run_report_to_complete(rows=200)
+    loc = get_url(polls[-1]["file_url"], AUTH).header("Location")
+    full = get_url(loc).body
+    scenario(truncate_at=1000, chunk_size=300)
+    u = urllib.parse.urlsplit(loc)
+    for mode in ("chunked", "length"):
+        scenario(truncate_mode=mode)
+        c = conn(u.hostname, u.port)
+        c.request("GET", u.path + "?" + u.query)
+        resp = c.getresponse()
+        if mode == "length":
+            eq(int(resp.getheader("Content-Length")), len(full), "full Content-Length")
+        else:
+            eq(resp.getheader("Transfer-Encoding"), "chunked", "chunked")
+        try:
+            resp.read()
+            raise AssertionError("expected IncompleteRead (%s)" % mode)
+        except http.client.IncompleteRead as e:
+            eq(e.partial, full[:1000], "partial body (%s)" % mode)
+        c.close()
+
+
+@test
+def chunk_size_and_stall():
+    rep, polls = run_report_to_complete(rows=30, chunk_size=100, stall_after=150, stall_s=0.5)
+    loc = urllib.parse.urlsplit(get_url(polls[-1]["file_url"], AUTH).header("Location"))
+    s = socket.create_connection((loc.hostname, loc.port), timeout=10)
+    s.sendall(("GET %s?%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % (loc.path, loc.query)).encode())
+    t0 = time.time()
+    raw = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        raw += b
+    s.close()
+    assert time.time() - t0 >= 0.45, "stall"
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    sizes = []
+    while True:
+        line, _, rest = rest.partition(b"\r\n")
+        n = int(line, 16)
+        sizes.append(n)
+        if n == 0:
+            break
+        rest = rest[n + 2:]
+    assert max(sizes) <= 100 and sizes[-1] == 0 and 50 in sizes, sizes
+
+
+@test
+def require_token_401():
+    reset(require_token="sekret")
+    for hdrs in ({}, AUTH, {"Authorization": "Basic dTpw"}):
+        r = req("GET", "/api/v1/accounts/1/reports", headers=hdrs)
+        eq(r.status, 401, "401 for %r" % hdrs)
+        eq(r.header("WWW-Authenticate"), 'Bearer realm="canvas-lms"', "WWW-Authenticate")
+        eq(r.json(), {"errors": [{"message": "Invalid access token."}]}, "401 body")
+    eq(req("GET", "/api/v1/accounts/1/reports", headers={"Authorization": "Bearer sekret"}).status, 200, "ok")
+    eq(req("GET", "/generic/exports/x", headers=AUTH).status, 401, "generic 401")
+    reset()
+    eq(req("GET", "/api/v1/accounts/1/reports", headers={"Authorization": "Bearer "}).status, 401, "empty bearer")
+
+
+@test
+def leaky_bucket_legacy_modern_off():
+    for mode, code in (("legacy", 403), ("modern", 429)):
+        reset(throttle=mode, bucket={"hwm": 100, "up_front": 50, "cost": 30, "outflow": 0})
+        rs = [req("GET", "/api/v1/accounts/1/reports", headers=AUTH) for _ in range(3)]
+        eq([r.status for r in rs], [200, 200, code], mode)
+        eq(rs[0].header("X-Request-Cost"), "30.0", "cost")
+        eq(rs[0].header("X-Rate-Limit-Remaining"), "70.0", "remaining 1")
+        eq(rs[1].header("X-Rate-Limit-Remaining"), "40.0", "remaining 2")
+        eq(rs[2].header("X-Request-Cost"), None, "no cost on throttled")
+        eq(rs[2].header("X-Rate-Limit-Remaining"), "40.0", "remaining throttled")
+        eq(rs[2].text(), "403 Forbidden (Rate Limit Exceeded)\n", "throttled body")
+        eq(rs[2].header("Content-Type"), "text/plain; charset=utf-8", "throttled ctype")
+        eq(rs[2].header("Retry-After"), None, "no Retry-After")
+        # other tokens have their own bucket
+        eq(req("GET", "/api/v1/accounts/1/reports", headers={"Authorization": "Bearer other"}).status, 200, "per token")
+    reset(bucket={"hwm": 100, "up_front": 50, "cost": 30, "outflow": 0})
+    rs = [req("GET", "/api/v1/accounts/1/reports", headers=AUTH) for _ in range(5)]
+    eq([r.status for r in rs], [200] * 5, "off never throttles")
+    assert all(r.header("X-Request-Cost") and r.header("X-Rate-Limit-Remaining") for r in rs)
+    # leak: outflow 100/s drains the bucket
+    reset(throttle="legacy", bucket={"hwm": 100, "up_front": 50, "cost": 30, "outflow": 100})
+    for _ in range(2):
+        req("GET", "/api/v1/accounts/1/reports", headers=AUTH)
+    time.sleep(0.7)
+    eq(req("GET", "/api/v1/accounts/1/reports", headers=AUTH).status, 200, "leaked")
+
+
+def generic_run(fmt, n=4, **scen):
+    scen.setdefault("rows", 12)
+    reset(format=fmt, **scen)
+    r = req("POST", "/generic/exports", {"dataset": "grades", "term": 3}, AUTH)
+    eq(r.status, 202, "start")
+    jid = r.json()["data"]["id"]
+    eq(r.json()["data"]["state"], "queued", "queued")
+    states = [req("GET", "/generic/exports/" + jid, headers=AUTH).json()["data"] for _ in range(n)]
+    return jid, states
+
+
+@test
+def generic_csv():
+    jid, states = generic_run("csv")
+    eq([s["state"] for s in states], ["queued", "processing", "processing", "done"], "states")
+    eq([s["progress"] for s in states], [0, 30, 60, 100], "progress")
+    assert states[0]["result"] is None and states[-1]["error"] is None
+    url = states[-1]["result"]["url"]
+    eq(url, "http://127.0.0.1:%d/generic/files/%s" % (PORT, jid), "result url")
+    eq(get_url(url).status, 401, "file needs auth")
+    r = get_url(url, AUTH)
+    rows = parse_csv(r.body)
+    eq(rows[0], HEADER, "header")
+    eq(len(rows), 13, "rows")
+    jobs = mock("GET", "jobs")
+    eq(jobs[0]["params"], {"dataset": "grades", "term": 3}, "params recorded")
+
+
+@test
+def generic_jsonl_json_tsv_gzip():
+    jid, states = generic_run("jsonl")
+    r = get_url(states[-1]["result"]["url"], AUTH)
+    eq(r.header("Content-Type"), "application/x-ndjson", "jsonl ctype")
+    recs = [json.loads(line) for line in r.text().splitlines()]
+    eq(len(recs), 12, "jsonl rows")
+    eq(list(recs[0].keys()), HEADER, "jsonl keys")
+    eq((recs[0]["student id"], recs[9]["current score"], recs[0]["current score"]), (1001, None, 3.7), "values")
+    jid, states = generic_run("json")
+    eq(len(json.loads(get_url(states[-1]["result"]["url"], AUTH).body)), 12, "json")
+    jid, states = generic_run("json_nested")
+    eq(len(json.loads(get_url(states[-1]["result"]["url"], AUTH).body)["data"]["rows"]), 12, "json_nested")
+    jid, states = generic_run("tsv", rows=14)
+    lines = get_url(states[-1]["result"]["url"], AUTH).text().split("\n")
+    eq(len(lines), 16, "tsv lines")
+    eq(lines[0].split("\t"), HEADER, "tsv header")
+    assert "Line\\nBreak 13" in lines[13] and lines[10].split("\t")[12] == "\\N", lines[13]
+    jid, states = generic_run("csv", gzip=True)
+    r = get_url(states[-1]["result"]["url"], AUTH)
+    eq(r.header("Content-Encoding"), "gzip", "gzip header")
+    eq(len(parse_csv(gzip.decompress(r.body))), 13, "gzip rows")
+    jid, states = generic_run("csv", gzip=True, gzip_header=False, crlf=True, bom=True)
+    r = get_url(states[-1]["result"]["url"], AUTH)
+    eq((r.header("Content-Type"), r.header("Content-Encoding")), ("application/gzip", None), "raw gzip")
+    data = gzip.decompress(r.body)
+    assert data.startswith(b"\xef\xbb\xbfstudent name,") and b"\r\n" in data
+
+
+@test
+def generic_fail_cancel_redirect():
+    jid, states = generic_run("csv", n=3, statuses=["queued", "error"], error_message="quota")
+    eq((states[-1]["state"], states[-1]["error"]), ("failed", {"message": "quota"}), "failed")
+    jid, states = generic_run("csv", n=1)
+    r = req("DELETE", "/generic/exports/" + jid, headers=AUTH)
+    eq(r.json()["data"]["state"], "failed", "canceled")
+    assert mock("GET", "jobs")[0]["cancel_received"]
+    jid, states = generic_run("csv", generic_redirect=True)
+    url = states[-1]["result"]["url"]
+    eq(urllib.parse.urlsplit(url).path, "/generic/redirect/" + jid, "redirect url")
+    r = get_url(url, AUTH)
+    eq(r.status, 302, "302")
+    loc = urllib.parse.urlsplit(r.header("Location"))
+    eq((loc.hostname, loc.path), ("127.0.0.2", "/__storage/generic/" + jid), "storage location")
+    assert "sig=" in loc.query
+    eq(len(parse_csv(get_url(r.header("Location")).body)), 13, "rows via storage")
+
+
+@test
+def wall_clock_duration():
+    reset(duration_s=1.0)
+    rep = start_report()
+    a = poll_report(rep, 1)[0]
+    time.sleep(0.5)
+    b = poll_report(rep, 1)[0]
+    time.sleep(0.7)
+    c = poll_report(rep, 1)[0]
+    eq(a["status"], "created", "first")
+    assert b["status"] == "running" and 30 <= b["progress"] <= 80, b
+    eq(c["status"], "complete", "done")
+
+
+@test
+def request_log_fields():
+    reset()
+    req("POST", "/api/v1/accounts/1/reports/grade_export_csv?x=1", "parameters[enrollment_term_id]=2", AUTH)
+    req("GET", "/api/v1/accounts/1/reports", headers={"Authorization": "Basic dTpw"})
+    req("GET", "/nowhere")
+    entries = log()
+    eq([e["seq"] for e in entries], [1, 2, 3], "seq")
+    e = entries[0]
+    eq((e["listener"], e["method"], e["path"], e["query"], e["authorization"], e["auth_scheme"], e["status"]),
+       ("main", "POST", "/api/v1/accounts/1/reports/grade_export_csv", "x=1", True, "Bearer", 200), "entry 1")
+    eq(e["body"], "parameters[enrollment_term_id]=2", "body")
+    assert isinstance(e["t"], float) and isinstance(e["client_port"], int)
+    assert TOKEN not in json.dumps(entries)
+    eq((entries[1]["auth_scheme"], entries[1]["status"]), ("Basic", 401), "entry 2")
+    eq((entries[2]["authorization"], entries[2]["auth_scheme"], entries[2]["status"]), (False, None, 404), "entry 3")
+    # control requests are not logged
+    eq(len(log()), 3, "no control requests")
+
+
+@test
+def keep_alive_reuse():
+    rep, polls = run_report_to_complete(rows=50)
+    mock("POST", "reset")
+    c = conn()
+    rep = req("POST", "/api/v1/accounts/1/reports/grade_export_csv", "", AUTH, c=c).json()
+    for _ in range(4):
+        req("GET", "/api/v1/accounts/1/reports/grade_export_csv/%d" % rep["id"], headers=AUTH, c=c)
+    scenario(direct=True)
+    r = req("GET", "/files/%d/download" % rep["attachment"]["id"] if "attachment" in rep else
+            "/files/%d/download" % mock("GET", "jobs")[0]["extra"]["file_id"], headers=AUTH, c=c)
+    eq(r.status, 200, "streamed body on the kept connection")
+    req("GET", "/api/v1/accounts/1/reports", headers=AUTH, c=c)
+    c.close()
+    ports = {e["client_port"] for e in log()}
+    eq(len(log()), 7, "requests")
+    eq(len(ports), 1, "one client port")
+    # small replies on a kept-alive connection must not wait on delayed ACKs
+    c = conn()
+    t0 = time.time()
+    for _ in range(50):
+        eq(req("GET", "/api/v1/accounts/1/reports", headers=AUTH, c=c).status, 200, "fast reuse")
+    c.close()
+    assert time.time() - t0 < 1.5, "50 kept-alive requests took %.2fs" % (time.time() - t0)
+
+
+@test
+def scenario_validation():
+    reset()
+    r = req("POST", "/__mock/scenario", {"nope": 1})
+    eq(r.status, 400, "unknown key")
+    r = req("POST", "/__mock/scenario", {"format": "xml"})
+    eq(r.status, 400, "bad format")
+    s = scenario(bucket={"hwm": 5})
+    eq((s["bucket"]["hwm"], s["bucket"]["max"]), (5, 800), "bucket merged")
+    eq(mock("GET", "scenario")["rows"], 25, "default rows")
+
+
+# -- Canvas Data 2 ------------------------------------------------------------
+
+def b64json(seg):
+    import base64
+    return json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))
+
+
+def dap_login(cid="client-1", secret="s3cret"):
+    import base64
+    basic = base64.b64encode(("%s:%s" % (cid, secret)).encode()).decode()
+    return req("POST", "/ids/auth/login", "grant_type=client_credentials", {"Authorization": "Basic " + basic})
+
+
+def dap_token():
+    r = dap_login()
+    eq(r.status, 200, "login")
+    return {"Authorization": "Bearer " + r.json()["access_token"]}
+
+
+@test
+def dap_login_jwt():
+    reset(client_id="client-1", client_secret="s3cret", token_ttl_s=1)
+    r = dap_login()
+    tok = r.json()
+    eq((tok["token_type"], tok["expires_in"]), ("Bearer", 1), "token fields")
+    head, claims = b64json(tok["access_token"].split(".")[0]), b64json(tok["access_token"].split(".")[1])
+    eq(head["alg"], "HS256", "alg")
+    eq(claims["sub"], "client-1", "sub")
+    assert claims["exp"] - claims["iat"] == 1, claims
+    bad = dap_login(secret="wrong")
+    eq(bad.status, 401, "bad credentials")
+    eq(bad.json()["error"]["type"], "AuthenticationError", "error type")
+    hdr = {"Authorization": "Bearer " + tok["access_token"]}
+    eq(req("GET", "/dap/query/canvas/table", headers=hdr).status, 200, "token works")
+    eq(req("GET", "/dap/query/canvas/table", headers={"x-instauth": tok["access_token"]}).status, 200, "x-instauth")
+    time.sleep(2.1)
+    r = req("GET", "/dap/query/canvas/table", headers=hdr)
+    eq(r.status, 401, "expired token")
+    assert r.header("Content-Type").startswith("application/json")
+    eq(req("GET", "/dap/query/canvas/table", headers=AUTH).status, 401, "foreign token")
+
+
+@test
+def dap_snapshot_jsonl():
+    reset(rows=25, objects=3)
+    hdr = dap_token()
+    eq(req("GET", "/dap/beta/query/canvas/table", headers=hdr).json()["tables"],
+       ["enrollments", "scores", "submissions"], "tables")
+    sch = req("GET", "/dap/query/canvas/table/submissions/schema", headers=hdr).json()
+    eq(sch["version"], 3, "schema version")
+    assert "score" in sch["schema"]["properties"]["value"]["properties"]
+    r = req("GET", "/dap/query/canvas/table/nope/schema", headers=hdr)
+    eq((r.status, r.json()["error"]["kind"]), (404, "table"), "unknown table")
+    r = req("POST", "/dap/query/canvas/table/submissions/data", {"format": "xml"}, hdr)
+    eq((r.status, r.json()["error"]["type"]), (400, "ValidationError"), "bad format")
+    r = req("POST", "/dap/query/canvas/table/submissions/data", {"format": "jsonl", "mode": "expanded"}, hdr)
+    eq((r.status, r.json()["status"]), (202, "waiting"), "start")
+    jid = r.json()["id"]
+    r2 = req("POST", "/dap/beta/query/canvas/table/submissions/data", {"mode": "expanded", "format": "jsonl"}, hdr)
+    eq(r2.json()["id"], jid, "idempotent")
+    codes = []
+    for _ in range(4):
+        j = req("GET", "/dap/job/" + jid, headers=hdr)
+        codes.append((j.status, j.json()["status"]))
+    eq(codes, [(202, "waiting"), (202, "running"), (202, "running"), (200, "complete")], "job polls")
+    job = j.json()
+    eq((len(job["objects"]), job["schema_version"]), (3, 3), "objects")
+    assert "at" in job and "since" not in job
+    r = req("POST", "/dap/object/url", job["objects"], hdr)
+    urls = r.json()["urls"]
+    recs = []
+    for o in job["objects"]:
+        u = urls[o["id"]]["url"]
+        eq(urllib.parse.urlsplit(u).hostname, "127.0.0.2", "storage host")
+        g = get_url(u)
+        eq((g.status, g.header("Content-Type")), (200, "application/octet-stream"), "object")
+        recs += [json.loads(line) for line in gzip.decompress(g.body).decode().splitlines()]
+    eq([x["key"]["id"] for x in recs], list(range(1, 26)), "record keys")
+    eq(recs[0]["meta"]["action"], "U", "action")
+    assert "score" not in recs[5]["value"], "null properties omitted"
+    eq(req("POST", "/dap/object/url", [{"id": "nope"}], hdr).status, 404, "unknown object")
+    eq(req("GET", "/dap/job/nope", headers=hdr).json()["error"]["kind"], "job", "unknown job")
+
+
+@test
+def dap_csv_incremental_failed_limits():
+    reset(rows=10, objects=1)
+    hdr = dap_token()
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
+    jid = req("POST", "/dap/query/canvas/table/scores/data", {"format": "csv", "since": since}, hdr).json()["id"]
+    for _ in range(4):
+        job = req("GET", "/dap/job/" + jid, headers=hdr).json()
+    eq((job["since"], "at" in job), (since, False), "incremental")
+    u = req("POST", "/dap/object/url", job["objects"], hdr).json()["urls"][job["objects"][0]["id"]]["url"]
+    rows = parse_csv(gzip.decompress(get_url(u).body))
+    eq(rows[0][:4], ["meta.action", "meta.ts", "key.id", "value.enrollment_id"], "csv header")
+    eq((len(rows), rows[10][0]), (11, "D"), "rows and a delete")
+    r = req("POST", "/dap/query/canvas/table/scores/data", {"format": "csv", "since": "2000-01-01T00:00:00Z"}, hdr)
+    eq(r.json()["error"]["type"], "SnapshotRequiredError", "too old")
+    scenario(statuses=["running", "failed"], error_message="boom", job_schema_version=4)
+    jid = req("POST", "/dap/query/canvas/table/scores/data", {"format": "tsv"}, hdr).json()["id"]
+    rs = [req("GET", "/dap/job/" + jid, headers=hdr) for _ in range(2)]
+    eq((rs[1].status, rs[1].json()["status"], rs[1].json()["error"]["message"]), (200, "failed", "boom"), "failed")
+    scenario(dap_limits={"list": 2})
+    got = [req("GET", "/dap/query/canvas/table", headers=hdr) for _ in range(3)]
+    eq([g.status for g in got], [200, 200, 429], "list limit")
+    assert int(got[2].header("Retry-After")) >= 1 and "error" in got[2].json()
+
+
+# -- Brightspace --------------------------------------------------------------
+
+L = "/d2l/api/lp/1.28/dataExport"
+
+
+def d2l_token():
+    import base64
+    basic = base64.b64encode(b"app:secret").decode()
+    r = req("POST", "/core/connect/token", "grant_type=refresh_token&refresh_token=rt1&scope=datahub:dataexports:*",
+            {"Authorization": "Basic " + basic})
+    eq(r.status, 200, "token")
+    t = r.json()
+    assert t["refresh_token"] and t["token_type"] == "Bearer" and t["access_token"].count(".") == 2
+    return {"Authorization": "Bearer " + t["access_token"]}
+
+
+def unzip_one(data):
+    import zipfile
+    z = zipfile.ZipFile(io.BytesIO(data))
+    names = z.namelist()
+    eq(len(names), 1, "one member")
+    return names[0], z.read(names[0])
+
+
+@test
+def d2l_export_job():
+    reset(rows=15)
+    hdr = d2l_token()
+    sets = req("GET", L + "/list", headers=hdr).json()
+    by = {s["Name"]: s for s in sets}
+    assert {"Final Grades", "Enrollments and Withdrawals"} <= set(by), by
+    fg = by["Final Grades"]
+    assert any(f["Name"] == "startDate" and f["Type"] == 1 for f in fg["Filters"])
+    eq(req("POST", L + "/create", {"DataSetId": "nope"}, hdr).status, 400, "bad data set")
+    eq(req("POST", L + "/create", {"DataSetId": fg["DataSetId"],
+                                   "Filters": [{"Name": "startDate", "Value": "yesterday"}]}, hdr).status, 400, "bad filter")
+    r = req("POST", L + "/create", {"DataSetId": fg["DataSetId"], "Filters": [
+        {"Name": "startDate", "Value": "2024-01-01T00:00:00.000Z"}, {"Name": "parentOrgUnitId", "Value": "6606"}]}, hdr)
+    job = r.json()
+    eq((r.status, job["Status"], job["Name"]), (200, 0, "Final Grades"), "create")
+    eq(req("GET", L + "/download/" + job["ExportJobId"], headers=hdr).status, 400, "download too early")
+    sts = [req("GET", L + "/jobs/" + job["ExportJobId"], headers=hdr).json()["Status"] for _ in range(4)]
+    eq(sts, [0, 1, 1, 2], "status sequence")
+    eq(req("GET", L + "/jobs", headers=hdr).json()[0]["ExportJobId"], job["ExportJobId"], "jobs list")
+    r = req("GET", L + "/download/" + job["ExportJobId"], headers=hdr)
+    eq((r.status, r.header("Content-Type")), (200, "application/zip"), "download")
+    eq(r.header("Content-Disposition"), 'attachment; filename="FinalGrades.zip"', "disposition")
+    name, data = unzip_one(r.body)
+    rows = parse_csv(data)
+    eq((name, len(rows), rows[0][0], rows[0][3]), ("FinalGrades.csv", 16, "OrgUnitId", "UserId"), "csv")
+    assert r.header("X-Rate-Limit-Remaining") and r.header("X-Request-Cost") == "10"
+    eq(req("GET", L + "/jobs/nope", headers=hdr).status, 404, "unknown job")
+    eq(req("GET", L + "/list", headers={}).status, 401, "no token")
+
+
+@test
+def d2l_bds_and_rate_limit():
+    reset(rows=30)
+    hdr = d2l_token()
+    lst = req("GET", L + "/bds/list", headers=hdr).json()
+    gr = [x for x in lst if x["Name"] == "Grade Results"][0]
+    eq(gr["PluginId"], "9d8a96b4-8145-416d-bd18-11402bc58f8d", "plugin id")
+    page = req("GET", L + "/bds?page=1&pageSize=10", headers=hdr).json()
+    eq(page["NextPageUrl"], None, "one page")
+    r = get_url(gr["DownloadLink"], hdr)
+    eq(len(r.body), gr["DownloadSize"], "DownloadSize")
+    name, data = unzip_one(r.body)
+    rows = parse_csv(data)
+    eq(rows[0], ["GradeObjectId", "OrgUnitId", "UserId", "PointsNumerator", "PointsDenominator",
+                 "WeightedNumerator", "WeightedDenominator", "IsReleased", "IsDropped", "LastModified",
+                 "LastModifiedBy", "Comments", "PrivateComments"], "grade results header")
+    eq(len(rows), 31, "rows")
+    eq(len({(x[0], x[1], x[2]) for x in rows[1:]}), 30, "primary key unique")
+    scenario(d2l_bucket={"limit": 30, "window_s": 60})
+    got = [req("GET", L + "/list", headers=hdr) for _ in range(4)]
+    eq([g.status for g in got], [200, 200, 200, 429], "credits")
+    eq([g.header("X-Rate-Limit-Remaining") for g in got[:3]], ["20", "10", "0"], "remaining")
+    assert int(got[3].header("Retry-After")) >= 1
+    eq((got[3].header("X-Rate-Limit-Remaining"), got[3].header("X-Request-Cost")), (None, None), "no rate headers on 429")
+
+
+# ---------------------------------------------------------------------------
+# runner
+# ---------------------------------------------------------------------------
+
+def start_mock(tmp):
+    global PORT, PROC
+    pf = os.path.join(tmp, "port")
+    errf = open(os.path.join(tmp, "mock.log"), "w")
+    PROC = subprocess.Popen([sys.executable, MOCK, "--port", "0", "--port-file", pf, "--quiet"],
+                            stdout=errf, stderr=errf)
+    for _ in range(200):
+        if os.path.exists(pf):
+            PORT = int(open(pf).read().strip())
+            return
+        if PROC.poll() is not None:
+            break
+        time.sleep(0.05)
+    raise SystemExit("selftest: mock did not start:\n" + open(os.path.join(tmp, "mock.log")).read())
+
+
+def main():
+    only = sys.argv[1:]
+    with tempfile.TemporaryDirectory() as tmp:
+        start_mock(tmp)
+        passed = failed = 0
+        try:
+            for t in TESTS:
+                if only and t.__name__ not in only:
+                    continue
+                try:
+                    t()
+                    passed += 1
+                    print("ok   %s" % t.__name__)
+                except Exception:                           # noqa: BLE001
+                    failed += 1
+                    print("FAIL %s" % t.__name__)
+                    traceback.print_exc(file=sys.stdout)
+        finally:
+            PROC.terminate()
+            try:
+                rc = PROC.wait(10)
+            except subprocess.TimeoutExpired:
+                PROC.kill()
+                rc = None
+            if rc != 0:
+                failed += 1
+                print("FAIL clean exit on SIGTERM (rc=%r)" % rc)
+            else:
+                passed += 1
+                print("ok   clean_exit_on_sigterm")
+            log_text = open(os.path.join(tmp, "mock.log")).read()
+            if "Traceback" in log_text:
+                failed += 1
+                print("FAIL mock stderr has a traceback:\n" + log_text[-3000:])
+    print("selftest: %d passed, %d failed" % (passed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
