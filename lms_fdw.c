@@ -41,8 +41,10 @@
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
+#include "optimizer/clauses.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -61,7 +63,8 @@ PG_MODULE_MAGIC;
 /* fdw_private of a ForeignScan plan */
 enum FdwScanPrivateIndex
 {
-	FdwScanPrivateParams,		/* list of String: name, value, name, value... */
+	FdwScanPrivateParams,		/* list of String: parameter names; their
+								 * values are the plan's fdw_exprs */
 	FdwScanPrivateUsedAttrs,	/* integer list of attnums used (0: whole row) */
 	FdwScanPrivateDescription	/* String: the EXPLAIN "LMS" line */
 };
@@ -70,7 +73,8 @@ enum FdwScanPrivateIndex
 typedef struct LmsPlanState
 {
 	LmsOptions *opts;
-	List	   *params;			/* of LmsParam * */
+	List	   *param_names;	/* of String */
+	List	   *param_exprs;	/* of Expr, the values, in the same order */
 	Bitmapset  *attrs_used;
 } LmsPlanState;
 
@@ -78,7 +82,8 @@ typedef struct LmsPlanState
 typedef struct LmsFdwScanState
 {
 	LmsOptions *opts;
-	List	   *params;
+	List	   *param_names;	/* of String */
+	List	   *param_states;	/* of ExprState, their values */
 	LmsColumnMap *map;
 	MemoryContext scan_cxt;		/* the current job, its stream and reader */
 	LmsJob	   *job;
@@ -179,16 +184,20 @@ executing_user(ForeignScanState *node)
 }
 
 /*
- * The export parameters the quals give: "param_column = constant".
- * The first value for a parameter wins; the quals stay as local filters,
- * so a contradicting second qual still filters every row out.
+ * The export parameters the quals give: "param_column = value", where the
+ * value is a constant or anything computed once per scan (a query
+ * parameter $1, an outer reference) - no column of this table and nothing
+ * volatile.  The first value for a parameter wins; the quals stay as local
+ * filters, so a contradicting second qual still filters every row out.
  */
-static List *
-extract_export_params(RelOptInfo *baserel, Oid relid)
+static void
+extract_export_params(RelOptInfo *baserel, Oid relid, List **names,
+					  List **exprs)
 {
-	List	   *params = NIL;
 	ListCell   *lc;
 
+	*names = NIL;
+	*exprs = NIL;
 	foreach(lc, baserel->baserestrictinfo)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
@@ -196,12 +205,8 @@ extract_export_params(RelOptInfo *baserel, Oid relid)
 		Node	   *left,
 				   *right;
 		Var		   *var;
-		Const	   *cnst;
 		char	   *param;
 		char	   *opname;
-		Oid			outfunc;
-		bool		isvarlena;
-		LmsParam   *p;
 		ListCell   *lc2;
 		bool		seen = false;
 
@@ -212,19 +217,21 @@ extract_export_params(RelOptInfo *baserel, Oid relid)
 			continue;
 		left = strip_implicit_coercions(linitial(op->args));
 		right = strip_implicit_coercions(lsecond(op->args));
-		if (IsA(right, Var) && IsA(left, Const))
+		if (!IsA(left, Var))
 		{
 			Node	   *tmp = left;
 
 			left = right;
 			right = tmp;
 		}
-		if (!IsA(left, Var) || !IsA(right, Const))
+		if (!IsA(left, Var))
 			continue;
 		var = (Var *) left;
-		cnst = (Const *) right;
 		if (var->varno != baserel->relid || var->varlevelsup != 0 ||
-			var->varattno <= 0 || cnst->constisnull)
+			var->varattno <= 0)
+			continue;
+		if (contain_var_clause(right) || contain_volatile_functions(right) ||
+			(IsA(right, Const) && ((Const *) right)->constisnull))
 			continue;
 		opname = get_opname(op->opno);
 		if (opname == NULL || strcmp(opname, "=") != 0)
@@ -232,19 +239,14 @@ extract_export_params(RelOptInfo *baserel, Oid relid)
 		param = lmsfdw_column_option(relid, var->varattno, "param");
 		if (param == NULL)
 			continue;
-		foreach(lc2, params)
-			if (strcmp(((LmsParam *) lfirst(lc2))->name, param) == 0)
+		foreach(lc2, *names)
+			if (strcmp(strVal(lfirst(lc2)), param) == 0)
 				seen = true;
 		if (seen)
 			continue;
-
-		getTypeOutputInfo(cnst->consttype, &outfunc, &isvarlena);
-		p = palloc(sizeof(LmsParam));
-		p->name = param;
-		p->value = OidOutputFunctionCall(outfunc, cnst->constvalue);
-		params = lappend(params, p);
+		*names = lappend(*names, makeString(param));
+		*exprs = lappend(*exprs, right);
 	}
-	return params;
 }
 
 /*
@@ -259,7 +261,8 @@ lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	ListCell   *lc;
 
 	ps->opts = lmsfdw_get_options(foreigntableid, planning_user(root, baserel));
-	ps->params = extract_export_params(baserel, foreigntableid);
+	extract_export_params(baserel, foreigntableid, &ps->param_names,
+						  &ps->param_exprs);
 
 	/* the columns the query reads, as file_fdw collects them */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
@@ -310,28 +313,19 @@ lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				  Plan *outer_plan)
 {
 	LmsPlanState *ps = (LmsPlanState *) baserel->fdw_private;
-	List	   *params = NIL;
 	List	   *used = NIL;
 	List	   *fdw_private;
-	ListCell   *lc;
 	int			k;
 
-	foreach(lc, ps->params)
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-
-		params = lappend(params, makeString(p->name));
-		params = lappend(params, makeString(p->value));
-	}
 	k = -1;
 	while ((k = bms_next_member(ps->attrs_used, k)) >= 0)
 		used = lappend_int(used, k + FirstLowInvalidHeapAttributeNumber);
 
-	fdw_private = list_make3(params, used,
+	fdw_private = list_make3(ps->param_names, used,
 							 makeString(ps->opts->provider->describe(ps->opts)));
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
-	return make_foreignscan(tlist, scan_clauses, baserel->relid, NIL,
-							fdw_private, NIL, NIL, outer_plan);
+	return make_foreignscan(tlist, scan_clauses, baserel->relid,
+							ps->param_exprs, fdw_private, NIL, NIL, outer_plan);
 }
 
 /*
@@ -347,7 +341,6 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	Relation	rel = node->ss.ss_currentRelation;
 	LmsFdwScanState *state;
 	Oid			userid;
-	List	   *pairs;
 	Bitmapset  *attrs_used = NULL;
 	ListCell   *lc;
 
@@ -359,15 +352,9 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	state->opts = lmsfdw_get_options(RelationGetRelid(rel), userid);
 	lmsfdw_check_credentials(state->opts, userid);
 
-	pairs = (List *) list_nth(plan->fdw_private, FdwScanPrivateParams);
-	for (lc = list_head(pairs); lc; lc = lnext(pairs, lnext(pairs, lc)))
-	{
-		LmsParam   *p = palloc(sizeof(LmsParam));
-
-		p->name = strVal(lfirst(lc));
-		p->value = strVal(lfirst(lnext(pairs, lc)));
-		state->params = lappend(state->params, p);
-	}
+	state->param_names = (List *) list_nth(plan->fdw_private,
+										   FdwScanPrivateParams);
+	state->param_states = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
 	foreach(lc, (List *) list_nth(plan->fdw_private, FdwScanPrivateUsedAttrs))
 		attrs_used = bms_add_member(attrs_used,
 									lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
@@ -386,17 +373,59 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 }
 
-/* Start the job and open its result. */
-static void
-start_export(LmsFdwScanState *state)
+/*
+ * The export parameters of this scan: the values of the param quals, as
+ * text.  False when one is NULL: "column = NULL" matches no row, so there
+ * is nothing to export.
+ */
+static bool
+eval_export_params(ForeignScanState *node, LmsFdwScanState *state,
+				   List **params)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	ListCell   *ln,
+			   *ls;
+
+	*params = NIL;
+	forboth(ln, state->param_names, ls, state->param_states)
+	{
+		ExprState  *es = (ExprState *) lfirst(ls);
+		bool		isnull;
+		Datum		value;
+		Oid			outfunc;
+		bool		isvarlena;
+		LmsParam   *p;
+
+		value = ExecEvalExpr(es, econtext, &isnull);
+		if (isnull)
+			return false;
+		getTypeOutputInfo(exprType((Node *) es->expr), &outfunc, &isvarlena);
+		p = palloc(sizeof(LmsParam));
+		p->name = strVal(lfirst(ln));
+		p->value = OidOutputFunctionCall(outfunc, value);
+		*params = lappend(*params, p);
+	}
+	return true;
+}
+
+/* Start the job and open its result; false if there is nothing to export. */
+static bool
+start_export(ForeignScanState *node, LmsFdwScanState *state)
 {
 	MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
+	List	   *params;
 
-	state->job = lmsfdw_job_create(state->opts, state->params);
+	if (!eval_export_params(node, state, &params))
+	{
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	state->job = lmsfdw_job_create(state->opts, params);
 	lmsfdw_job_run(state->job);
 	state->stream = lmsfdw_stream_open(state->job, state->job->result_url);
 	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
 	MemoryContextSwitchTo(old);
+	return true;
 }
 
 /* Close the current result and count its job as done. */
@@ -430,12 +459,16 @@ finish_export(LmsFdwScanState *state)
 
 /* The next row of the export into slot; false at its end. */
 static bool
-next_export_row(LmsFdwScanState *state, TupleTableSlot *slot)
+next_export_row(ForeignScanState *node, LmsFdwScanState *state,
+				TupleTableSlot *slot)
 {
 	if (state->exhausted)
 		return false;
-	if (state->rows == NULL)
-		start_export(state);
+	if (state->rows == NULL && !start_export(node, state))
+	{
+		state->exhausted = true;
+		return false;
+	}
 	if (lmsfdw_rows_next(state->rows, slot))
 		return true;
 	finish_export(state);
@@ -460,7 +493,7 @@ lmsIterateForeignScan(ForeignScanState *node)
 			tuplestore_gettupleslot(state->spool, true, false,
 									state->spool_slot))
 			return ExecCopySlot(slot, state->spool_slot);
-		if (next_export_row(state, slot))
+		if (next_export_row(node, state, slot))
 		{
 			tuplestore_puttupleslot(state->spool, slot);
 			return slot;
@@ -468,7 +501,7 @@ lmsIterateForeignScan(ForeignScanState *node)
 		return ExecClearTuple(slot);
 	}
 
-	if (next_export_row(state, slot))
+	if (next_export_row(node, state, slot))
 		return slot;
 	return ExecClearTuple(slot);
 }
@@ -482,11 +515,15 @@ lmsReScanForeignScan(ForeignScanState *node)
 {
 	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
 
-	if (state->spool)
+	/* the same parameters: replay what has been read */
+	if (state->spool && node->ss.ps.chgParam == NULL)
 	{
 		tuplestore_rescan(state->spool);
 		return;
 	}
+	/* new parameter values (or no spool): the next row starts a new job */
+	if (state->spool)
+		tuplestore_clear(state->spool);
 	finish_export(state);
 	MemoryContextReset(state->scan_cxt);
 	state->exhausted = false;
@@ -527,20 +564,39 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
 	List	   *fdw_private = ((ForeignScan *) node->ss.ps.plan)->fdw_private;
 	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
-	List	   *pairs = (List *) list_nth(fdw_private, FdwScanPrivateParams);
+	ForeignScan *plan = (ForeignScan *) node->ss.ps.plan;
+	List	   *names = (List *) list_nth(fdw_private, FdwScanPrivateParams);
 
 	ExplainPropertyText("LMS",
 						strVal(list_nth(fdw_private, FdwScanPrivateDescription)),
 						es);
-	if (pairs != NIL)
+	if (names != NIL)
 	{
+		List	   *context = set_deparse_context_plan(es->deparse_cxt,
+													   (Plan *) plan, NIL);
 		StringInfoData buf;
-		ListCell   *lc;
+		ListCell   *ln,
+				   *le;
 
 		initStringInfo(&buf);
-		for (lc = list_head(pairs); lc; lc = lnext(pairs, lnext(pairs, lc)))
+		forboth(ln, names, le, plan->fdw_exprs)
+		{
+			Node	   *value = (Node *) lfirst(le);
+			char	   *text;
+
+			if (IsA(value, Const))
+			{
+				Oid			outfunc;
+				bool		isvarlena;
+
+				getTypeOutputInfo(((Const *) value)->consttype, &outfunc, &isvarlena);
+				text = OidOutputFunctionCall(outfunc, ((Const *) value)->constvalue);
+			}
+			else
+				text = deparse_expression(value, context, false, false);
 			appendStringInfo(&buf, "%s%s=%s", buf.len ? "," : "",
-							 strVal(lfirst(lc)), strVal(lfirst(lnext(pairs, lc))));
+							 strVal(lfirst(ln)), text);
+		}
 		ExplainPropertyText("Export Parameters", buf.data, es);
 	}
 
