@@ -16,6 +16,13 @@ EXPLAIN (COSTS OFF) SELECT * FROM explain_grades;
 -- an equality on a param column becomes an export parameter, and stays a filter
 EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE term_id = 3;
 EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE 3 = term_id AND current_score > 50;
+-- a value computed once per scan: a query parameter of a generic plan
+SET plan_cache_mode = force_generic_plan;
+PREPARE by_term(bigint) AS SELECT * FROM explain_grades WHERE term_id = $1;
+EXPLAIN (COSTS OFF) EXECUTE by_term(7);
+DEALLOCATE by_term;
+RESET plan_cache_mode;
+EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE term_id = 2 + 1;
 -- other comparisons are only filters
 EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE term_id > 3;
 EXPLAIN (COSTS OFF) SELECT * FROM explain_grades WHERE student_id = 7;
