@@ -276,18 +276,37 @@ lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 	job_wait(job, ms);
 }
 
-/* Note rate-limit headers, and wait before sending if they say so. */
-static void
-job_pace(LmsJob *job)
+/*
+ * lmsfdw_job_pace
+ *		Wait before a request to the LMS if the rate-limit headers seen so far
+ *		say so.  The wait is stretched by up to 20% at random, never
+ *		shortened: scans that saw the same quota must not come back in
+ *		lockstep.
+ */
+void
+lmsfdw_job_pace(LmsJob *job)
 {
 	double		delay = lms_pacer_delay_ms(&job->pacer, lmsfdw_now_ms());
 
 	if (delay > 0)
 	{
+		delay *= 1.0 + 0.2 * lms_rng_uniform(&job->rng);
 		elog(DEBUG1, "lms_fdw: pacing requests for %.0f ms (rate limit remaining %.1f)",
 			 delay, job->pacer.remaining);
 		job_wait(job, delay);
 	}
+}
+
+/*
+ * lmsfdw_job_observe
+ *		Note an answer's rate-limit headers for pacing.
+ */
+void
+lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res)
+{
+	if (res->rate_remaining >= 0)
+		lms_pacer_observe(&job->pacer, lmsfdw_now_ms(), res->rate_remaining,
+						  res->request_cost, res->rate_reset);
 }
 
 /*
@@ -305,11 +324,9 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 	{
 		LmsRetryClass cls;
 
-		job_pace(job);
+		lmsfdw_job_pace(job);
 		lmsfdw_http_request(job->conn, opts, spec, res);
-		if (res->rate_remaining >= 0)
-			lms_pacer_observe(&job->pacer, lmsfdw_now_ms(), res->rate_remaining,
-							  res->request_cost, res->rate_reset);
+		lmsfdw_job_observe(job, res);
 		if (lmsfdw_http_ok(res))
 			return;
 

@@ -267,6 +267,8 @@ extern void lmsfdw_job_run(LmsJob *job);
 extern void lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 								  const LmsHttpResult *res, int attempt);
 extern void lmsfdw_job_cancel_remote(LmsJob *job);
+extern void lmsfdw_job_pace(LmsJob *job);
+extern void lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res);
 extern void lmsfdw_job_note(LmsJob *job, const char *error);
 extern const char *lmsfdw_job_state_name(LmsJobState state);
 extern double lmsfdw_now_ms(void);

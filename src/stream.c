@@ -289,9 +289,13 @@ lmsfdw_stream_open(LmsJob *job, const char *url)
 	{
 		LmsRetryClass cls;
 
+		/* the file is usually fetched through the LMS's API host first */
+		if (lmsfdw_same_origin(url, opts->base_url))
+			lmsfdw_job_pace(job);
 		s->xfer = lmsfdw_transfer_start(job->conn, opts, url,
 										LMS_STREAM_BUFFER);
 		lmsfdw_transfer_wait_headers(s->xfer, &res);
+		lmsfdw_job_observe(job, &res);
 		if (lmsfdw_http_ok(&res))
 			break;
 		lmsfdw_transfer_close(s->xfer);

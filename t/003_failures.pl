@@ -36,6 +36,23 @@ like($err, qr/CONTEXT:  lms_fdw export job $job on server "canvas", phase resolv
 is($node->safe_psql('postgres', 'SELECT count(*) FROM snapshot'), '0',
 	'the failed INSERT ... SELECT loaded nothing');
 
+# poll_timeout: the job never finishes; ERROR naming it and its last
+# state, and the job is cancelled at the LMS (a running report: abort)
+$mock->reset;
+$mock->scenario(statuses => [ 'created', { status => 'running', progress => 12 } ]);
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE grades OPTIONS (ADD poll_timeout '600ms')});
+$err = run_failing('SELECT count(*) FROM grades');
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE grades OPTIONS (DROP poll_timeout)});
+($job) = map { $_->{id} } @{ $mock->jobs };
+is(sqlstate_of($err), 'HV000', 'poll_timeout is HV000');
+like($err, qr/export job $job on server "canvas" did not finish within poll_timeout \(600 ms\)/,
+	'naming the job and the limit');
+like($err, qr/Its last state was "running" after \d+ status checks; the job was cancelled at the LMS/,
+	'with its last state and the cancel');
+my ($abort) = grep { $_->{method} eq 'PUT' } @{ $mock->requests };
+like($abort->{path}, qr{/reports/grade_export_csv/$job/abort$}, 'the running report was aborted');
+ok($mock->jobs->[0]{abort_received}, 'and the LMS recorded the abort');
+
 # The body is cut short after 20 kB, some rows in
 $mock->reset;
 $mock->scenario(rows => 2000, truncate_at => 20000, chunk_size => 4096);

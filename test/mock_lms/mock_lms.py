@@ -2025,6 +2025,12 @@ class Handler(BaseHTTPRequestHandler):
     def send(self, resp, ctx):
         if getattr(self, "entry", None) is not None and not ctx.path.startswith("/__mock/"):
             self.entry["status"] = resp.status
+            # the rate-limit figures the client was told, for pacing assertions
+            for k, v in resp.headers:
+                if k.lower() == "x-rate-limit-remaining":
+                    self.entry["rate_remaining"] = float(v)
+                elif k.lower() == "x-request-cost":
+                    self.entry["request_cost"] = float(v)
         try:
             if resp.stream is None:
                 self.send_plain(resp)
