@@ -14,6 +14,8 @@ OBJS = \
 	src/providers/generic.o \
 	src/stream.o \
 	src/csv_reader.o \
+	src/tsv_reader.o \
+	src/json_reader.o \
 	src/tuple.o
 
 EXTENSION = lms_fdw
@@ -22,7 +24,7 @@ PGFILEDESC = "lms_fdw - foreign-data wrapper for LMS bulk exports"
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson zlib libarchive)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK = $(shell pkg-config --libs libcurl jansson zlib libarchive) -lm
+SHLIB_LINK = $(shell pkg-config --libs libcurl jansson zlib libarchive) -lyajl -lm
 
 # pg_regress suites in sql/ (they need the mock LMS: see test/run_tests.sh)
 REGRESS = options explain select
@@ -43,3 +45,12 @@ unit:
 	$(MAKE) -C test/unit check
 
 .PHONY: unit
+
+# the streaming benchmark (as root; not part of the tests)
+bench:
+	bash bench/run.sh
+
+.PHONY: bench
+
+# PGXS tracks no header dependencies: every object depends on every header
+$(OBJS): $(wildcard $(srcdir)/src/*.h)

@@ -117,6 +117,8 @@ typedef struct LmsRequestSpec
 	char	   *url;			/* absolute */
 	char	   *body;			/* NULL for none */
 	const char *content_type;	/* of body */
+	const char *bearer;			/* token to send; NULL: the mapping's token */
+	bool		basic_auth;		/* send client_id:client_secret instead */
 } LmsRequestSpec;
 
 /* What came back from one request (after redirects). */
@@ -162,7 +164,8 @@ extern void lmsfdw_wait_ms(double ms);
 
 /* streaming transfers (used by stream.c) */
 extern LmsTransfer *lmsfdw_transfer_start(LmsConn *conn, const LmsOptions *opts,
-										  const char *url, size_t buffer_size);
+										  const char *url, const char *bearer,
+										  size_t buffer_size);
 extern bool lmsfdw_transfer_read(LmsTransfer *xfer, const char **data,
 								 size_t *len);
 extern void lmsfdw_transfer_wait_headers(LmsTransfer *xfer,
@@ -233,7 +236,8 @@ typedef struct LmsJob
 	char	   *remote_state;	/* the LMS's own word for the state */
 	double		progress;		/* 0..100, or -1 */
 	char	   *message;		/* the LMS's message on failure */
-	char	   *result_url;
+	List	   *result_urls;	/* of char *: the result files, in order */
+	char	   *bearer;			/* a token the provider obtained, or NULL */
 	const char *phase;			/* for errcontext */
 
 	TimestampTz started;
@@ -242,7 +246,8 @@ typedef struct LmsJob
 	LmsRng		rng;
 	LmsPollSchedule poll;
 	LmsRatePacer pacer;
-	double		not_before_ms;	/* monotonic ms: next request not earlier */
+	double		start_ms;		/* monotonic ms when the job was started */
+	double		next_check_ms;	/* monotonic ms of the next status check */
 	bool		cancel_sent;
 	int			history_slot;	/* index in the backend's job list */
 } LmsJob;
@@ -263,7 +268,18 @@ typedef struct LmsJobRecord
 
 extern int	lmsfdw_job_history(LmsJobRecord **records, int *first);
 extern LmsJob *lmsfdw_job_create(const LmsOptions *opts, List *params);
+extern void lmsfdw_job_start(LmsJob *job);
+extern bool lmsfdw_job_check(LmsJob *job);
 extern void lmsfdw_job_run(LmsJob *job);
+
+/* several jobs of one scan, run concurrently */
+typedef struct LmsJobSet LmsJobSet;
+
+extern LmsJobSet *lmsfdw_jobset_create(const LmsOptions *opts, List *param_sets);
+extern LmsJob *lmsfdw_jobset_next(LmsJobSet *set);
+extern void lmsfdw_jobset_poll(LmsJobSet *set);
+extern double lmsfdw_jobset_next_due(LmsJobSet *set);
+extern int	lmsfdw_jobset_started(LmsJobSet *set);
 extern void lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 								  const LmsHttpResult *res, int attempt);
 extern void lmsfdw_job_cancel_remote(LmsJob *job);
@@ -295,10 +311,25 @@ typedef struct LmsProvider
 	const char *name;
 	const char *default_format;
 	bool		start_idempotent;	/* may the start request be repeated? */
+	/*
+	 * Where a column without a field option is looked for after its own
+	 * name, in order (Canvas Data 2: "key", "value", "meta"); NULL: nowhere.
+	 */
+	const char *const *field_prefixes;
 	/* required table options, checked at plan time */
 	void		(*check_table) (const LmsOptions *opts);
 	/* "canvas report grade_export_csv (account self)" */
 	char	   *(*describe) (const LmsOptions *opts);
+	/*
+	 * Optional steps before the start (a token, a name to look up) and
+	 * after completion (result URLs to ask for): while the *_request
+	 * function fills req and returns true, the job sends it and hands the
+	 * answer to the matching read function.
+	 */
+	bool		(*prepare_request) (LmsJob *job, int step, LmsRequestSpec *req);
+	void		(*read_prepare) (LmsJob *job, int step, LmsDoc *doc);
+	bool		(*resolve_request) (LmsJob *job, int step, LmsRequestSpec *req);
+	void		(*read_resolve) (LmsJob *job, int step, LmsDoc *doc);
 	void		(*start_request) (LmsJob *job, LmsRequestSpec *req);
 	void		(*read_start) (LmsJob *job, LmsDoc *doc);
 	void		(*status_request) (LmsJob *job, LmsRequestSpec *req);
@@ -317,6 +348,8 @@ typedef struct LmsStream LmsStream;
 
 extern LmsStream *lmsfdw_stream_open(LmsJob *job, const char *url);
 extern bool lmsfdw_stream_read(LmsStream *stream, const char **data,
+							   size_t *len);
+extern bool lmsfdw_stream_peek(LmsStream *stream, const char **data,
 							   size_t *len);
 extern void lmsfdw_stream_describe(LmsStream *stream, const char **content_type,
 								   const char **name);

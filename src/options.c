@@ -72,7 +72,7 @@ typedef struct LmsOptionDef
 } LmsOptionDef;
 
 static const char *const provider_choices[] = {"canvas", "generic", NULL};
-static const char *const format_choices[] = {"auto", "csv", NULL};
+static const char *const format_choices[] = {"auto", "csv", "tsv", "jsonl", "json", NULL};
 static const char *const method_choices[] = {"POST", "GET", "PUT", NULL};
 static const char *const meta_choices[] = {"job_id", "fetched_at", NULL};
 

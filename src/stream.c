@@ -68,6 +68,11 @@ struct LmsStream
 	bool		z_member_done;
 	char	   *out;			/* palloc'd, LMS_INFLATE_BUFFER */
 
+	/* decoded bytes read ahead by lmsfdw_stream_peek */
+	const char *peeked;
+	size_t		peeked_len;
+	bool		have_peeked;
+
 	/* zip */
 	struct archive *ar;
 	ErrorData  *ar_error;		/* raised inside the read callback */
@@ -181,7 +186,7 @@ zip_read_callback(struct archive *a, void *client_data, const void **buffer)
 
 	PG_TRY();
 	{
-		s->raw_len = 0;
+		/* the first chunk, read to sniff the format, comes first */
 		if (raw_fill(s))
 		{
 			*buffer = s->raw;
@@ -292,7 +297,7 @@ lmsfdw_stream_open(LmsJob *job, const char *url)
 		/* the file is usually fetched through the LMS's API host first */
 		if (lmsfdw_same_origin(url, opts->base_url))
 			lmsfdw_job_pace(job);
-		s->xfer = lmsfdw_transfer_start(job->conn, opts, url,
+		s->xfer = lmsfdw_transfer_start(job->conn, opts, url, job->bearer,
 										LMS_STREAM_BUFFER);
 		lmsfdw_transfer_wait_headers(s->xfer, &res);
 		lmsfdw_job_observe(job, &res);
@@ -348,6 +353,27 @@ lmsfdw_stream_describe(LmsStream *s, const char **content_type,
 	*name = s->name;
 }
 
+static bool stream_read_decoded(LmsStream *s, const char **data, size_t *len);
+
+/*
+ * lmsfdw_stream_peek
+ *		The first decoded bytes, without consuming them: the next
+ *		lmsfdw_stream_read returns them again.  False for an empty body.
+ */
+bool
+lmsfdw_stream_peek(LmsStream *s, const char **data, size_t *len)
+{
+	if (!s->have_peeked)
+	{
+		s->have_peeked = true;
+		if (!stream_read_decoded(s, &s->peeked, &s->peeked_len))
+			s->peeked_len = 0;
+	}
+	*data = s->peeked;
+	*len = s->peeked_len;
+	return s->peeked_len > 0;
+}
+
 /*
  * lmsfdw_stream_read
  *		The next decoded bytes (valid until the next call), or false at the
@@ -355,6 +381,23 @@ lmsfdw_stream_describe(LmsStream *s, const char **content_type,
  */
 bool
 lmsfdw_stream_read(LmsStream *s, const char **data, size_t *len)
+{
+	if (s->have_peeked)
+	{
+		s->have_peeked = false;
+		if (s->peeked_len > 0)
+		{
+			*data = s->peeked;
+			*len = s->peeked_len;
+			return true;
+		}
+		return false;
+	}
+	return stream_read_decoded(s, data, len);
+}
+
+static bool
+stream_read_decoded(LmsStream *s, const char **data, size_t *len)
 {
 	bool		got;
 

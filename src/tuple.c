@@ -26,6 +26,7 @@
 #include "access/htup_details.h"
 #include "access/sysattr.h"
 #include "access/tupdesc.h"
+#include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "csv_reader.h"
 #include "lms_fdw.h"
@@ -34,6 +35,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "json_reader.h"
+#include "tsv_reader.h"
 
 typedef enum LmsColumnSource
 {
@@ -53,11 +56,14 @@ typedef struct LmsColumn
 	bool		used;			/* referenced by the query */
 	LmsColumnSource source;
 	int			field_index;	/* in the record, once the header is read */
+	int			nalternatives;	/* JSON: further paths tried, in order */
+	char	   *param_value;	/* JSON: the job's value for a param column */
 	bool		const_isnull;	/* meta/param: value fixed for the job */
 	Datum		const_value;
 	FmgrInfo	in;
 	Oid			ioparam;
 	int32		typmod;
+	bool		is_text;		/* text: built directly, no input function */
 } LmsColumn;
 
 struct LmsColumnMap
@@ -67,12 +73,76 @@ struct LmsColumnMap
 	LmsColumn  *columns;
 };
 
+/*
+ * A record reader, whatever the format: bytes in, records of fields out.
+ * CSV and TSV records are positional, bound to columns by a header record;
+ * JSON records are extracted by path, one field per column.
+ */
+typedef struct LmsRecordReader
+{
+	const char *kind;			/* "CSV", "TSV", "JSON", for messages */
+	bool		by_header;
+	void	   *state;
+	bool		(*feed) (void *state, const char *data, size_t len);
+	void		(*finish) (void *state);
+	CsvStatus	(*next) (void *state, const CsvField **fields, int *nfields);
+	const char *(*error) (const void *state);
+	uint64_t	(*position) (const void *state);	/* line or record number */
+	void		(*destroy) (void *state);
+} LmsRecordReader;
+
+/*
+ * Adapters from a reader's own typed functions to LmsRecordReader's: one
+ * set per reader, all alike.
+ */
+#define RECORD_READER_ADAPTERS(prefix, Type, position_fn) \
+static bool \
+prefix##_feed(void *r, const char *d, size_t n) \
+{ \
+	return prefix##_reader_feed((Type *) r, d, n); \
+} \
+static void \
+prefix##_finish(void *r) \
+{ \
+	prefix##_reader_finish((Type *) r); \
+} \
+static CsvStatus \
+prefix##_next(void *r, const CsvField **f, int *n) \
+{ \
+	return prefix##_reader_next((Type *) r, f, n); \
+} \
+static const char * \
+prefix##_error(const void *r) \
+{ \
+	return prefix##_reader_error((const Type *) r); \
+} \
+static uint64_t \
+prefix##_position(const void *r) \
+{ \
+	return position_fn((const Type *) r); \
+} \
+static void \
+prefix##_destroy(void *r) \
+{ \
+	prefix##_reader_free((Type *) r); \
+}
+
+RECORD_READER_ADAPTERS(csv, CsvReader, csv_reader_line)
+RECORD_READER_ADAPTERS(tsv, TsvReader, tsv_reader_line)
+RECORD_READER_ADAPTERS(json, JsonReader, json_reader_record_number)
+
+/* fill *r with a reader's adapters */
+#define RECORD_READER_SET(r, prefix) \
+	((r)->feed = prefix##_feed, (r)->finish = prefix##_finish, \
+	 (r)->next = prefix##_next, (r)->error = prefix##_error, \
+	 (r)->position = prefix##_position, (r)->destroy = prefix##_destroy)
+
 struct LmsRowSource
 {
 	LmsColumnMap *map;
 	LmsJob	   *job;
 	LmsStream  *stream;
-	CsvReader  *csv;
+	LmsRecordReader reader;
 	MemoryContextCallback cleanup;
 	bool		header_done;
 	int			nfields;		/* of the header */
@@ -146,6 +216,7 @@ lmsfdw_column_map_create(Relation rel, Bitmapset *attrs_used)
 		else if (col->meta && strcmp(col->meta, "fetched_at") == 0)
 			col->source = LMS_COL_META_FETCHED_AT;
 		getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
+		col->is_text = att->atttypid == TEXTOID;
 		fmgr_info(infunc, &col->in);
 		col->typmod = att->atttypmod;
 	}
@@ -176,9 +247,193 @@ rows_cleanup(void *arg)
 {
 	LmsRowSource *src = (LmsRowSource *) arg;
 
-	if (src->csv)
-		csv_reader_free(src->csv);
-	src->csv = NULL;
+	if (src->reader.state)
+		src->reader.destroy(src->reader.state);
+	src->reader.state = NULL;
+}
+
+/* The value of the job parameter named name, or NULL. */
+static char *
+job_param_value(LmsJob *job, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, job->params)
+	{
+		LmsParam   *p = (LmsParam *) lfirst(lc);
+
+		if (strcmp(p->name, name) == 0)
+			return p->value;
+	}
+	return NULL;
+}
+
+typedef enum LmsFormat
+{
+	LMS_FORMAT_CSV,
+	LMS_FORMAT_TSV,
+	LMS_FORMAT_JSONL,
+	LMS_FORMAT_JSON
+} LmsFormat;
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t		n = strlen(s),
+				m = strlen(suffix);
+
+	return n >= m && pg_strcasecmp(s + n - m, suffix) == 0;
+}
+
+/*
+ * The result's format: the format option, else the media type, else the
+ * file name, else the provider's default.
+ */
+static LmsFormat
+choose_format(LmsRowSource *src)
+{
+	const LmsOptions *opts = src->job->opts;
+	const char *format = opts->format;
+	const char *ctype;
+	const char *name;
+
+	if (strcmp(format, "auto") == 0)
+	{
+		lmsfdw_stream_describe(src->stream, &ctype, &name);
+		format = opts->provider->default_format;
+		if (ctype && pg_strncasecmp(ctype, "text/csv", 8) == 0)
+			format = "csv";
+		else if (ctype && pg_strncasecmp(ctype, "text/tab-separated-values", 25) == 0)
+			format = "tsv";
+		else if (ctype && (pg_strncasecmp(ctype, "application/x-ndjson", 20) == 0 ||
+						   pg_strncasecmp(ctype, "application/jsonl", 17) == 0 ||
+						   pg_strncasecmp(ctype, "application/x-jsonl", 19) == 0))
+			format = "jsonl";
+		else if (ctype && pg_strncasecmp(ctype, "application/json", 16) == 0)
+			format = "json";
+		else if (ends_with(name, ".csv"))
+			format = "csv";
+		else if (ends_with(name, ".tsv") || ends_with(name, ".tab"))
+			format = "tsv";
+		else if (ends_with(name, ".jsonl") || ends_with(name, ".ndjson"))
+			format = "jsonl";
+		else if (ends_with(name, ".json"))
+			format = "json";
+		else
+		{
+			/* no hint at all: look at the first bytes */
+			const char *data;
+			size_t		len,
+						i = 0;
+
+			if (lmsfdw_stream_peek(src->stream, &data, &len))
+			{
+				if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+					i = 3;
+				while (i < len && (data[i] == ' ' || data[i] == '\n' ||
+								   data[i] == '\r' || data[i] == '\t'))
+					i++;
+				if (i < len && data[i] == '{')
+					format = opts->rows_path ? "json" : "jsonl";
+				else if (i < len && data[i] == '[')
+					format = "json";
+			}
+		}
+	}
+	if (strcmp(format, "tsv") == 0)
+		return LMS_FORMAT_TSV;
+	if (strcmp(format, "jsonl") == 0)
+		return LMS_FORMAT_JSONL;
+	if (strcmp(format, "json") == 0)
+		return LMS_FORMAT_JSON;
+	return LMS_FORMAT_CSV;
+}
+
+/*
+ * A JSON reader extracting one path per column the query uses (the field
+ * option exactly, else the column's name by the matching rule), plus the
+ * provider's fallbacks; columns are bound to their paths at once.
+ */
+static JsonReader *
+open_json_reader(LmsRowSource *src, JsonFormat format)
+{
+	LmsColumnMap *map = src->map;
+	const char *const *prefixes = src->job->opts->provider->field_prefixes;
+	int			nprefixes = 0;
+	JsonWantedPath *wanted;
+	int			nwanted = 0;
+	int			i;
+
+	while (prefixes && prefixes[nprefixes])
+		nprefixes++;
+	wanted = palloc(sizeof(JsonWantedPath) * (map->ncolumns * (nprefixes + 1) + 1));
+
+	for (i = 0; i < map->ncolumns; i++)
+	{
+		LmsColumn  *col = &map->columns[i];
+
+		if (col->source != LMS_COL_FIELD || !col->used)
+			continue;
+		col->field_index = nwanted;
+		col->nalternatives = 0;
+		wanted[nwanted].path = col->field ? col->field : col->name;
+		wanted[nwanted].loose = col->field == NULL;
+		nwanted++;
+		/* without a field option: also the provider's prefixes, in order */
+		if (col->field == NULL)
+		{
+			int			p;
+
+			for (p = 0; p < nprefixes; p++)
+			{
+				wanted[nwanted].path = psprintf("%s.%s", prefixes[p], col->name);
+				wanted[nwanted].loose = true;
+				nwanted++;
+				col->nalternatives++;
+			}
+		}
+		if (col->param)
+			col->param_value = job_param_value(src->job, col->param);
+	}
+	src->nfields = nwanted;
+	src->header_done = true;
+	return json_reader_create(format, src->job->opts->rows_path,
+							  nwanted ? wanted : NULL, nwanted,
+							  LMS_MAX_RECORD_BYTES);
+}
+
+static void
+open_reader(LmsRowSource *src)
+{
+	LmsRecordReader *r = &src->reader;
+
+	switch (choose_format(src))
+	{
+		case LMS_FORMAT_JSONL:
+		case LMS_FORMAT_JSON:
+			r->kind = "JSON";
+			r->by_header = false;
+			r->state = open_json_reader(src, choose_format(src) == LMS_FORMAT_JSON ?
+										JSON_FORMAT_ARRAY : JSON_FORMAT_LINES);
+			RECORD_READER_SET(r, json);
+			break;
+		case LMS_FORMAT_TSV:
+			r->kind = "TSV";
+			r->by_header = true;
+			r->state = tsv_reader_create(LMS_MAX_RECORD_BYTES);
+			RECORD_READER_SET(r, tsv);
+			break;
+		case LMS_FORMAT_CSV:
+			r->kind = "CSV";
+			r->by_header = true;
+			r->state = csv_reader_create(',', LMS_MAX_RECORD_BYTES);
+			RECORD_READER_SET(r, csv);
+			break;
+	}
+	if (r->state == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
 }
 
 /*
@@ -201,11 +456,7 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 	src->cleanup.func = rows_cleanup;
 	src->cleanup.arg = src;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &src->cleanup);
-	src->csv = csv_reader_create(',', LMS_MAX_RECORD_BYTES);
-	if (src->csv == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+	open_reader(src);
 	src->verify_utf8 = GetDatabaseEncoding() == PG_UTF8;
 	src->convert_utf8 = !src->verify_utf8 &&
 		GetDatabaseEncoding() != PG_SQL_ASCII;
@@ -226,22 +477,6 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 				column_input(col, (char *) timestamptz_to_str(job->finished));
 	}
 	return src;
-}
-
-/* The value of the job parameter named name, or NULL. */
-static char *
-job_param_value(LmsJob *job, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, job->params)
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-
-		if (strcmp(p->name, name) == 0)
-			return p->value;
-	}
-	return NULL;
 }
 
 /* Bind the columns to the fields named by the header record. */
@@ -279,10 +514,20 @@ bind_header(LmsRowSource *src, const CsvField *fields, int nfields)
 		}
 		else
 		{
+			const char *const *prefix = src->job->opts->provider->field_prefixes;
+
 			want = normalize_name(col->name);
 			for (j = 0; j < nfields; j++)
 				if (strcmp(normalized[j], want) == 0)
 					break;
+			/* then the provider's prefixes, in order: key.id, value.id ... */
+			for (; j == nfields && prefix && *prefix; prefix++)
+			{
+				want = normalize_name(psprintf("%s.%s", *prefix, col->name));
+				for (j = 0; j < nfields; j++)
+					if (strcmp(normalized[j], want) == 0)
+						break;
+			}
 		}
 		if (j < nfields)
 		{
@@ -327,17 +572,22 @@ static void raise_malformed(LmsRowSource *src) pg_attribute_noreturn();
 static void
 raise_malformed(LmsRowSource *src)
 {
-	if (strcmp(csv_reader_error(src->csv), "out of memory") == 0)
+	const char *error = src->reader.error(src->reader.state);
+
+	if (strcmp(error, "out of memory") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("out of memory while reading the result of export job %s",
 						src->job->remote_id)));
 	ereport(ERROR,
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-			 errmsg("malformed CSV in the result of export job %s: %s",
-					src->job->remote_id, csv_reader_error(src->csv)),
+			 errmsg("malformed %s in the result of export job %s: %s",
+					src->reader.kind, src->job->remote_id, error),
+			 src->reader.by_header ?
 			 errdetail("The bad record begins on line %llu of the file.",
-					   (unsigned long long) csv_reader_line(src->csv))));
+					   (unsigned long long) src->reader.position(src->reader.state)) :
+			 errdetail("The bad record is record %llu of the file.",
+					   (unsigned long long) src->reader.position(src->reader.state))));
 }
 
 /*
@@ -351,16 +601,17 @@ store_record(LmsRowSource *src, const CsvField *fields, int nfields,
 	Datum	   *values = slot->tts_values;
 	bool	   *nulls = slot->tts_isnull;
 	ErrorContextCallback errcb;
-	int			i;
+	int			i,
+				a;
 
-	if (nfields != src->nfields)
+	if (src->reader.by_header && nfields != src->nfields)
 		ereport(ERROR,
 				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
 				 errmsg("data row %llu of export job %s has %d fields, the header has %d",
 						(unsigned long long) src->row, src->job->remote_id,
 						nfields, src->nfields),
 				 errdetail("The row begins on line %llu of the file.",
-						   (unsigned long long) csv_reader_line(src->csv))));
+						   (unsigned long long) src->reader.position(src->reader.state))));
 
 	memset(nulls, true, sizeof(bool) * map->tupdesc->natts);
 
@@ -385,15 +636,30 @@ store_record(LmsRowSource *src, const CsvField *fields, int nfields,
 			continue;
 		}
 		f = &fields[col->field_index];
+		for (a = 1; f->is_null && a <= col->nalternatives; a++)
+			f = &fields[col->field_index + a];
 		if (f->is_null)
+		{
+			/* JSON leaves out what it does not have: a param column's value */
+			if (col->param_value)
+			{
+				src->current = col;
+				values[k] = column_input(col, col->param_value);
+				nulls[k] = false;
+			}
 			continue;
+		}
 		src->current = col;
 		text = (char *) f->value;
 		if (src->verify_utf8)
 			(void) pg_verifymbstr(text, (int) f->len, false);
 		else if (src->convert_utf8)
 			text = pg_any_to_server(text, (int) f->len, PG_UTF8);
-		values[k] = column_input(col, text);
+		/* text needs no parsing, and the reader knows its length */
+		if (col->is_text && text == f->value)
+			values[k] = PointerGetDatum(cstring_to_text_with_len(text, (int) f->len));
+		else
+			values[k] = column_input(col, text);
 		nulls[k] = false;
 	}
 	src->current = NULL;
@@ -420,7 +686,7 @@ lmsfdw_rows_next(LmsRowSource *src, TupleTableSlot *slot)
 		const char *data;
 		size_t		len;
 
-		switch (csv_reader_next(src->csv, &fields, &nfields))
+		switch (src->reader.next(src->reader.state, &fields, &nfields))
 		{
 			case CSV_RECORD:
 				if (!src->header_done)
@@ -437,14 +703,14 @@ lmsfdw_rows_next(LmsRowSource *src, TupleTableSlot *slot)
 			case CSV_NEED_MORE:
 				if (lmsfdw_stream_read(src->stream, &data, &len))
 				{
-					if (!csv_reader_feed(src->csv, data, len))
+					if (!src->reader.feed(src->reader.state, data, len))
 						ereport(ERROR,
 								(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 								 errmsg("out of memory while reading the result of export job %s",
 										src->job->remote_id)));
 				}
 				else
-					csv_reader_finish(src->csv);
+					src->reader.finish(src->reader.state);
 				continue;
 			case CSV_EOF:
 				MemoryContextSwitchTo(old);

@@ -54,6 +54,7 @@ DEFAULT_SCENARIO = {
     "header": True,
     "gzip": False,
     "gzip_header": True,
+    "zip": False,
     "crlf": False,
     "bom": False,
     "body_file": None,
@@ -86,7 +87,7 @@ DEFAULT_SCENARIO = {
 
 # keys copied into a job when it is created
 JOB_KEYS = ("rows", "statuses", "duration_s", "error_message", "format", "header",
-            "gzip", "gzip_header", "crlf", "bom", "body_file", "objects",
+            "gzip", "gzip_header", "zip", "crlf", "bom", "body_file", "objects",
             "schema_version", "job_schema_version")
 
 FORMATS = ("csv", "jsonl", "json", "json_nested", "tsv")
@@ -506,6 +507,9 @@ def job_body(job, fmt=None, header=GRADE_HEADER, rows_fn=None, gz=None):
     else:
         opts = {"crlf": sc["crlf"], "bom": sc["bom"], "header": sc["header"]}
         raw = lambda: table_blocks(header, rows_fn, int(sc["rows"]), fmt, opts)  # noqa: E731
+    if sc.get("zip"):
+        member = "export." + ("json" if fmt == "json_nested" else fmt)
+        return "application/zip", headers, lambda: zip_blocks(member, raw())
     if gz:
         if sc["gzip_header"]:
             headers.append(("Content-Encoding", "gzip"))
@@ -1844,6 +1848,9 @@ def fault_response(f):
     status = int(f.get("status", 500))
     if isinstance(body, (dict, list)):
         return Resp(status, json.dumps(body).encode(), f.get("content_type") or JSON_CT, headers)
+    if f.get("body_base64") is not None:
+        return Resp(status, base64.b64decode(f["body_base64"]), f.get("content_type") or TEXT_CT,
+                    headers)
     if body is None:
         body = ""
     return Resp(status, str(body).encode(), f.get("content_type") or TEXT_CT, headers)
