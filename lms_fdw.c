@@ -42,6 +42,7 @@
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
 #include "optimizer/clauses.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
@@ -66,15 +67,15 @@ enum FdwScanPrivateIndex
 	FdwScanPrivateParams,		/* list of String: parameter names; their
 								 * values are the plan's fdw_exprs */
 	FdwScanPrivateUsedAttrs,	/* integer list of attnums used (0: whole row) */
-	FdwScanPrivateDescription	/* String: the EXPLAIN "LMS" line */
+	FdwScanPrivateDescription,	/* String: the EXPLAIN "LMS" line */
+	FdwScanPrivateParamIsList	/* integer list: 1 where the value is an array
+								 * (IN, = ANY), 0 for one value */
 };
 
 /* planner state in baserel->fdw_private */
 typedef struct LmsPlanState
 {
 	LmsOptions *opts;
-	List	   *param_names;	/* of String */
-	List	   *param_exprs;	/* of Expr, the values, in the same order */
 	Bitmapset  *attrs_used;
 } LmsPlanState;
 
@@ -84,9 +85,13 @@ typedef struct LmsFdwScanState
 	LmsOptions *opts;
 	List	   *param_names;	/* of String */
 	List	   *param_states;	/* of ExprState, their values */
+	List	   *param_is_list;	/* integer list: value is an array */
 	LmsColumnMap *map;
 	MemoryContext scan_cxt;		/* the current job, its stream and reader */
-	LmsJob	   *job;
+	LmsJobSet  *jobs;			/* this scan's jobs, or NULL before the first row */
+	LmsJob	   *job;			/* the job whose rows are being read */
+	ListCell   *next_url;		/* the next result file of the job */
+	int			rows_since_poll;
 	LmsStream  *stream;
 	LmsRowSource *rows;
 	bool		exhausted;		/* the current result has been read to its end */
@@ -184,56 +189,77 @@ executing_user(ForeignScanState *node)
 }
 
 /*
- * The export parameters the quals give: "param_column = value", where the
- * value is a constant or anything computed once per scan (a query
- * parameter $1, an outer reference) - no column of this table and nothing
- * volatile.  The first value for a parameter wins; the quals stay as local
- * filters, so a contradicting second qual still filters every row out.
+ * The export parameters the quals give: "param_column = value" or
+ * "param_column IN (...)" / "= ANY (array)", where the value is a constant
+ * or anything computed once per scan (a query parameter $1, an outer
+ * reference) - no column of this table and nothing volatile.  Several values
+ * mean one job each.  The first qual for a parameter wins; the quals stay as
+ * local filters, so a contradicting second qual still filters rows out.
  */
 static void
-extract_export_params(RelOptInfo *baserel, Oid relid, List **names,
-					  List **exprs)
+extract_export_params(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
+					  List *clauses, List **names, List **exprs,
+					  List **is_list)
 {
 	ListCell   *lc;
 
 	*names = NIL;
 	*exprs = NIL;
-	foreach(lc, baserel->baserestrictinfo)
+	*is_list = NIL;
+	foreach(lc, clauses)
 	{
 		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
-		OpExpr	   *op;
+		Expr	   *clause = rinfo->clause;
 		Node	   *left,
 				   *right;
+		Oid			opno;
+		bool		list;
 		Var		   *var;
 		char	   *param;
 		char	   *opname;
 		ListCell   *lc2;
 		bool		seen = false;
 
-		if (!IsA(rinfo->clause, OpExpr))
-			continue;
-		op = (OpExpr *) rinfo->clause;
-		if (list_length(op->args) != 2)
-			continue;
-		left = strip_implicit_coercions(linitial(op->args));
-		right = strip_implicit_coercions(lsecond(op->args));
-		if (!IsA(left, Var))
+		if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
 		{
-			Node	   *tmp = left;
+			OpExpr	   *op = (OpExpr *) clause;
 
-			left = right;
-			right = tmp;
+			opno = op->opno;
+			list = false;
+			left = strip_implicit_coercions(linitial(op->args));
+			right = strip_implicit_coercions(lsecond(op->args));
+			if (!IsA(left, Var))
+			{
+				Node	   *tmp = left;
+
+				left = right;
+				right = tmp;
+			}
 		}
+		else if (IsA(clause, ScalarArrayOpExpr) &&
+				 ((ScalarArrayOpExpr *) clause)->useOr)
+		{
+			ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) clause;
+
+			opno = op->opno;
+			list = true;
+			left = strip_implicit_coercions(linitial(op->args));
+			right = lsecond(op->args);
+		}
+		else
+			continue;
+
 		if (!IsA(left, Var))
 			continue;
 		var = (Var *) left;
 		if (var->varno != baserel->relid || var->varlevelsup != 0 ||
 			var->varattno <= 0)
 			continue;
-		if (contain_var_clause(right) || contain_volatile_functions(right) ||
+		if (bms_is_member(baserel->relid, pull_varnos(root, right)) ||
+			contain_volatile_functions(right) ||
 			(IsA(right, Const) && ((Const *) right)->constisnull))
 			continue;
-		opname = get_opname(op->opno);
+		opname = get_opname(opno);
 		if (opname == NULL || strcmp(opname, "=") != 0)
 			continue;
 		param = lmsfdw_column_option(relid, var->varattno, "param");
@@ -246,6 +272,7 @@ extract_export_params(RelOptInfo *baserel, Oid relid, List **names,
 			continue;
 		*names = lappend(*names, makeString(param));
 		*exprs = lappend(*exprs, right);
+		*is_list = lappend_int(*is_list, list ? 1 : 0);
 	}
 }
 
@@ -261,8 +288,6 @@ lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	ListCell   *lc;
 
 	ps->opts = lmsfdw_get_options(foreigntableid, planning_user(root, baserel));
-	extract_export_params(baserel, foreigntableid, &ps->param_names,
-						  &ps->param_exprs);
 
 	/* the columns the query reads, as file_fdw collects them */
 	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid,
@@ -314,18 +339,25 @@ lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 {
 	LmsPlanState *ps = (LmsPlanState *) baserel->fdw_private;
 	List	   *used = NIL;
+	List	   *names;
+	List	   *exprs;
+	List	   *is_list;
 	List	   *fdw_private;
 	int			k;
 
+	/* scan_clauses holds a parameterized path's join clauses too */
+	extract_export_params(root, baserel, foreigntableid, scan_clauses,
+						  &names, &exprs, &is_list);
 	k = -1;
 	while ((k = bms_next_member(ps->attrs_used, k)) >= 0)
 		used = lappend_int(used, k + FirstLowInvalidHeapAttributeNumber);
 
-	fdw_private = list_make3(ps->param_names, used,
-							 makeString(ps->opts->provider->describe(ps->opts)));
+	fdw_private = list_make4(names, used,
+							 makeString(ps->opts->provider->describe(ps->opts)),
+							 is_list);
 	scan_clauses = extract_actual_clauses(scan_clauses, false);
 	return make_foreignscan(tlist, scan_clauses, baserel->relid,
-							ps->param_exprs, fdw_private, NIL, NIL, outer_plan);
+							exprs, fdw_private, NIL, NIL, outer_plan);
 }
 
 /*
@@ -355,6 +387,8 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	state->param_names = (List *) list_nth(plan->fdw_private,
 										   FdwScanPrivateParams);
 	state->param_states = ExecInitExprList(plan->fdw_exprs, (PlanState *) node);
+	state->param_is_list = (List *) list_nth(plan->fdw_private,
+											 FdwScanPrivateParamIsList);
 	foreach(lc, (List *) list_nth(plan->fdw_private, FdwScanPrivateUsedAttrs))
 		attrs_used = bms_add_member(attrs_used,
 									lfirst_int(lc) - FirstLowInvalidHeapAttributeNumber);
@@ -373,59 +407,131 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 }
 
+/* A value as text, through its type's output function. */
+static char *
+datum_text(Datum value, Oid type)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+
+	getTypeOutputInfo(type, &outfunc, &isvarlena);
+	return OidOutputFunctionCall(outfunc, value);
+}
+
 /*
- * The export parameters of this scan: the values of the param quals, as
- * text.  False when one is NULL: "column = NULL" matches no row, so there
- * is nothing to export.
+ * The parameter sets of this scan, one per job: the values of the param
+ * quals as text, and for IN lists every combination.  NIL when a value is
+ * NULL or a list is empty: no row can match, so there is nothing to export.
  */
-static bool
-eval_export_params(ForeignScanState *node, LmsFdwScanState *state,
-				   List **params)
+static List *
+eval_export_params(ForeignScanState *node, LmsFdwScanState *state)
 {
 	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	List	   *sets = list_make1(NIL);
 	ListCell   *ln,
-			   *ls;
+			   *ls,
+			   *ll;
 
-	*params = NIL;
-	forboth(ln, state->param_names, ls, state->param_states)
+	forthree(ln, state->param_names, ls, state->param_states,
+			 ll, state->param_is_list)
 	{
 		ExprState  *es = (ExprState *) lfirst(ls);
+		Oid			type = exprType((Node *) es->expr);
+		List	   *values = NIL;
+		List	   *next = NIL;
+		ListCell   *lv,
+				   *lsets;
 		bool		isnull;
 		Datum		value;
-		Oid			outfunc;
-		bool		isvarlena;
-		LmsParam   *p;
 
 		value = ExecEvalExpr(es, econtext, &isnull);
 		if (isnull)
-			return false;
-		getTypeOutputInfo(exprType((Node *) es->expr), &outfunc, &isvarlena);
-		p = palloc(sizeof(LmsParam));
-		p->name = strVal(lfirst(ln));
-		p->value = OidOutputFunctionCall(outfunc, value);
-		*params = lappend(*params, p);
+			return NIL;
+		if (lfirst_int(ll))
+		{
+			ArrayType  *arr = DatumGetArrayTypeP(value);
+			Oid			elemtype = ARR_ELEMTYPE(arr);
+			int16		typlen;
+			bool		typbyval;
+			char		typalign;
+			Datum	   *elems;
+			bool	   *elemnulls;
+			int			n,
+						i;
+
+			get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+			deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+							  &elems, &elemnulls, &n);
+			for (i = 0; i < n; i++)
+			{
+				char	   *text;
+
+				if (elemnulls[i])
+					continue;
+				text = datum_text(elems[i], elemtype);
+				/* IN (3, 3) is one job */
+				foreach(lv, values)
+					if (strcmp((char *) lfirst(lv), text) == 0)
+						break;
+				if (lv == NULL)
+					values = lappend(values, text);
+			}
+		}
+		else
+			values = list_make1(datum_text(value, type));
+		if (values == NIL)
+			return NIL;
+
+		foreach(lsets, sets)
+		{
+			foreach(lv, values)
+			{
+				LmsParam   *p = palloc(sizeof(LmsParam));
+
+				p->name = strVal(lfirst(ln));
+				p->value = (char *) lfirst(lv);
+				next = lappend(next, lappend(list_copy((List *) lfirst(lsets)), p));
+			}
+		}
+		sets = next;
 	}
+	return sets;
+}
+
+/* Open the job's next result file; false when there is none. */
+static bool
+open_next_file(LmsFdwScanState *state)
+{
+	MemoryContext old;
+
+	if (state->rows)
+		lmsfdw_rows_close(state->rows);
+	if (state->stream)
+		lmsfdw_stream_close(state->stream);
+	state->rows = NULL;
+	state->stream = NULL;
+	if (state->next_url == NULL)
+		return false;
+	old = MemoryContextSwitchTo(state->scan_cxt);
+	state->stream = lmsfdw_stream_open(state->job,
+									   (const char *) lfirst(state->next_url));
+	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
+	state->next_url = lnext(state->job->result_urls, state->next_url);
+	MemoryContextSwitchTo(old);
 	return true;
 }
 
-/* Start the job and open its result; false if there is nothing to export. */
+/* Plan this scan's jobs; false if there is nothing to export. */
 static bool
 start_export(ForeignScanState *node, LmsFdwScanState *state)
 {
 	MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
-	List	   *params;
+	List	   *sets = eval_export_params(node, state);
 
-	if (!eval_export_params(node, state, &params))
-	{
-		MemoryContextSwitchTo(old);
-		return false;
-	}
-	state->job = lmsfdw_job_create(state->opts, params);
-	lmsfdw_job_run(state->job);
-	state->stream = lmsfdw_stream_open(state->job, state->job->result_url);
-	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
+	if (sets != NIL)
+		state->jobs = lmsfdw_jobset_create(state->opts, sets);
 	MemoryContextSwitchTo(old);
-	return true;
+	return sets != NIL;
 }
 
 /* Close the current result and count its job as done. */
@@ -457,21 +563,54 @@ finish_export(LmsFdwScanState *state)
 	state->job = NULL;
 }
 
-/* The next row of the export into slot; false at its end. */
+/* rows between two looks at the other jobs' status checks */
+#define LMS_ROWS_PER_POLL 256
+
+/*
+ * The next row of the scan's exports into slot; false at their end.  The
+ * jobs run concurrently; each one's rows are read as soon as it is ready,
+ * and the others are looked after between rows.
+ */
 static bool
 next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 				TupleTableSlot *slot)
 {
 	if (state->exhausted)
 		return false;
-	if (state->rows == NULL && !start_export(node, state))
+	if (state->jobs == NULL && !start_export(node, state))
 	{
 		state->exhausted = true;
 		return false;
 	}
-	if (lmsfdw_rows_next(state->rows, slot))
-		return true;
-	finish_export(state);
+	for (;;)
+	{
+		MemoryContext old;
+		LmsJob	   *job;
+
+		if (state->rows)
+		{
+			if (lmsfdw_rows_next(state->rows, slot))
+			{
+				if (++state->rows_since_poll >= LMS_ROWS_PER_POLL)
+				{
+					state->rows_since_poll = 0;
+					lmsfdw_jobset_poll(state->jobs);
+				}
+				return true;
+			}
+			if (open_next_file(state))
+				continue;
+			finish_export(state);
+		}
+		old = MemoryContextSwitchTo(state->scan_cxt);
+		job = lmsfdw_jobset_next(state->jobs);
+		MemoryContextSwitchTo(old);
+		if (job == NULL)
+			break;
+		state->job = job;
+		state->next_url = list_head(job->result_urls);
+		open_next_file(state);
+	}
 	state->exhausted = true;
 	return false;
 }
@@ -525,6 +664,7 @@ lmsReScanForeignScan(ForeignScanState *node)
 	if (state->spool)
 		tuplestore_clear(state->spool);
 	finish_export(state);
+	state->jobs = NULL;
 	MemoryContextReset(state->scan_cxt);
 	state->exhausted = false;
 }
@@ -576,22 +716,44 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 													   (Plan *) plan, NIL);
 		StringInfoData buf;
 		ListCell   *ln,
-				   *le;
+				   *le,
+				   *ll;
 
 		initStringInfo(&buf);
-		forboth(ln, names, le, plan->fdw_exprs)
+		forthree(ln, names, le, plan->fdw_exprs, ll,
+				 (List *) list_nth(fdw_private, FdwScanPrivateParamIsList))
 		{
 			Node	   *value = (Node *) lfirst(le);
 			char	   *text;
 
-			if (IsA(value, Const))
+			if (IsA(value, Const) && lfirst_int(ll))
 			{
-				Oid			outfunc;
-				bool		isvarlena;
+				/* several values print as name=1,2,3 */
+				Const	   *c = (Const *) value;
+				ArrayType  *arr = DatumGetArrayTypeP(c->constvalue);
+				Oid			elemtype = ARR_ELEMTYPE(arr);
+				int16		typlen;
+				bool		typbyval;
+				char		typalign;
+				Datum	   *elems;
+				bool	   *elemnulls;
+				int			n,
+							i;
+				StringInfoData list;
 
-				getTypeOutputInfo(((Const *) value)->consttype, &outfunc, &isvarlena);
-				text = OidOutputFunctionCall(outfunc, ((Const *) value)->constvalue);
+				get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+				deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+								  &elems, &elemnulls, &n);
+				initStringInfo(&list);
+				for (i = 0; i < n; i++)
+					if (!elemnulls[i])
+						appendStringInfo(&list, "%s%s", list.len ? "," : "",
+										 datum_text(elems[i], elemtype));
+				text = list.data;
 			}
+			else if (IsA(value, Const))
+				text = datum_text(((Const *) value)->constvalue,
+								  ((Const *) value)->consttype);
 			else
 				text = deparse_expression(value, context, false, false);
 			appendStringInfo(&buf, "%s%s=%s", buf.len ? "," : "",

@@ -46,6 +46,8 @@ struct LmsTransfer
 {
 	LmsConn    *conn;
 	const LmsOptions *opts;
+	const char *bearer;			/* token for base_url's origin */
+	bool		basic_auth;		/* client_id:client_secret instead */
 	int			slot;
 	CURL	   *easy;
 	struct curl_slist *headers;
@@ -482,14 +484,21 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 		x->headers = curl_slist_append(x->headers, "Accept: application/json");
 
 	/* the credential goes to base_url's origin only, never to storage */
-	if (opts->token && lmsfdw_same_origin(url, opts->base_url))
+	if (x->basic_auth && opts->client_id && lmsfdw_same_origin(url, opts->base_url))
 	{
-		size_t		n = strlen(opts->token) + 32;
+		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		curl_easy_setopt(easy, CURLOPT_USERNAME, opts->client_id);
+		curl_easy_setopt(easy, CURLOPT_PASSWORD,
+						 opts->client_secret ? opts->client_secret : "");
+	}
+	else if (x->bearer && lmsfdw_same_origin(url, opts->base_url))
+	{
+		size_t		n = strlen(x->bearer) + 32;
 		char	   *line = malloc(n);
 
 		if (line)
 		{
-			snprintf(line, n, "Authorization: Bearer %s", opts->token);
+			snprintf(line, n, "Authorization: Bearer %s", x->bearer);
 			x->headers = curl_slist_append(x->headers, line);
 			explicit_bzero(line, n);
 			free(line);
@@ -808,6 +817,8 @@ lmsfdw_http_request(LmsConn *conn, const LmsOptions *opts,
 
 		MemoryContextSwitchTo(cxt);
 		x = transfer_create(conn, opts, LMS_EASY_API, false, 0);
+		x->bearer = spec->bearer ? spec->bearer : opts->token;
+		x->basic_auth = spec->basic_auth && hops == 0;
 		x->hops = hops;
 		transfer_hop(x, spec->method, url, hops == 0 ? spec->body : NULL,
 					 spec->content_type);
@@ -848,15 +859,17 @@ lmsfdw_http_ok(const LmsHttpResult *res)
  * lmsfdw_transfer_start
  *		Begin a GET of url whose 2xx body will be read with
  *		lmsfdw_transfer_read, holding at most about buffer_size unread
- *		bytes.  The transfer belongs to the current memory context.
+ *		bytes.  bearer: the token for base_url's origin (NULL: the user
+ *		mapping's).  The transfer belongs to the current memory context.
  */
 LmsTransfer *
 lmsfdw_transfer_start(LmsConn *conn, const LmsOptions *opts, const char *url,
-					  size_t buffer_size)
+					  const char *bearer, size_t buffer_size)
 {
 	LmsTransfer *x = transfer_create(conn, opts, LMS_EASY_DOWNLOAD, true,
 									 buffer_size);
 
+	x->bearer = bearer ? bearer : opts->token;
 	transfer_hop(x, "GET", url, NULL, NULL);
 	return x;
 }

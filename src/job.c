@@ -320,6 +320,11 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 	bool		start_rules = starting && !opts->provider->start_idempotent;
 	int			attempt;
 
+	LmsRequestSpec authed = *spec;
+
+	if (authed.bearer == NULL)
+		authed.bearer = job->bearer;
+	spec = &authed;
 	for (attempt = 0;; attempt++)
 	{
 		LmsRetryClass cls;
@@ -460,94 +465,306 @@ job_raise_timeout(LmsJob *job)
 			 errhint("Raise poll_timeout on the server or the foreign table.")));
 }
 
+/* The provider's optional steps: send each request it describes. */
+static void
+job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
+		  void (*read) (LmsJob *, int, LmsDoc *), const char *what)
+{
+	LmsRequestSpec spec;
+	int			step;
+
+	if (describe == NULL)
+		return;
+	for (step = 0;; step++)
+	{
+		MemoryContext tmp;
+		MemoryContext old;
+		LmsHttpResult res;
+		LmsDoc	   *doc;
+
+		memset(&spec, 0, sizeof(spec));
+		if (!describe(job, step, &spec))
+			break;
+		tmp = AllocSetContextCreate(job->cxt, "lms_fdw answer", ALLOCSET_DEFAULT_SIZES);
+		old = MemoryContextSwitchTo(tmp);
+		job_request(job, &spec, &res, false, what);
+		doc = lmsfdw_json_parse(res.body.data, res.body.len, what);
+		MemoryContextSwitchTo(job->cxt);
+		read(job, step, doc);
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(tmp);
+	}
+}
+
+/* Push the errcontext naming the job; pop with job_context_pop. */
+#define job_context_push(job, errcb) \
+	do { \
+		(errcb)->callback = job_error_context; \
+		(errcb)->arg = (job); \
+		(errcb)->previous = error_context_stack; \
+		error_context_stack = (errcb); \
+	} while (0)
+#define job_context_pop(errcb) (error_context_stack = (errcb)->previous)
+
 /*
- * lmsfdw_job_run
- *		Start the job, wait for it to end, and leave its result URL in
- *		job->result_url; ERROR if it fails.
+ * lmsfdw_job_start
+ *		Initiate: the provider's preparing steps, then the start request.
+ *		Sets the time of the first status check.
  */
 void
-lmsfdw_job_run(LmsJob *job)
+lmsfdw_job_start(LmsJob *job)
 {
-	const LmsOptions *opts = job->opts;
-	const LmsProvider *provider = opts->provider;
+	const LmsProvider *provider = job->opts->provider;
 	ErrorContextCallback errcb;
 	LmsRequestSpec spec;
-	double		start_ms;
-	double		deadline_ms;
-	double		wait_ms;
 
-	errcb.callback = job_error_context;
-	errcb.arg = job;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-
-	/* initiate */
+	job_context_push(job, &errcb);
 	job->phase = "initiate";
+	job_steps(job, provider->prepare_request, provider->read_prepare,
+			  "preparing the export");
 	memset(&spec, 0, sizeof(spec));
 	provider->start_request(job, &spec);
 	job_exchange(job, &spec, true, "starting the export", provider->read_start);
 	job->started = GetCurrentTimestamp();
 	if (job->state == LMS_JOB_NEW)
 		job->state = LMS_JOB_PENDING;
-	lmsfdw_job_note(job, NULL);
-	start_ms = lmsfdw_now_ms();
-	deadline_ms = start_ms + opts->poll_timeout_ms;
-
-	/* monitor */
+	job->start_ms = lmsfdw_now_ms();
+	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
 	job->phase = "monitor";
-	wait_ms = lms_poll_first_wait(&job->poll, &job->rng);
-	while (!job_terminal(job))
-	{
-		double		now = lmsfdw_now_ms();
+	lmsfdw_job_note(job, NULL);
+	job_context_pop(&errcb);
+}
 
-		if (now + wait_ms > deadline_ms)
-		{
-			job_wait(job, deadline_ms - now);
-			job_raise_timeout(job);
-		}
-		job_wait(job, wait_ms);
+/* Resolve a finished job: its result URLs, or the ERROR of a failure. */
+static void
+job_resolve(LmsJob *job)
+{
+	const LmsOptions *opts = job->opts;
+	const LmsProvider *provider = opts->provider;
+	ListCell   *lc;
 
-		memset(&spec, 0, sizeof(spec));
-		provider->status_request(job, &spec);
-		job_exchange(job, &spec, false, "checking the export's status",
-					 provider->read_status);
-		job->counters.status_checks++;
-		now = lmsfdw_now_ms();
-		if (!job_terminal(job))
-			wait_ms = lms_poll_next_wait(&job->poll, &job->rng,
-										 now - start_ms, job->progress);
-		elog(DEBUG1, "lms_fdw: job %s status check %d: state %s, progress %s, next wait %s",
-			 job->remote_id, job->counters.status_checks,
-			 job->remote_state ? job->remote_state : "?",
-			 job->progress >= 0 ? psprintf("%.1f", job->progress) : "unknown",
-			 job_terminal(job) ? "none" : psprintf("%.0f ms", wait_ms));
-		lmsfdw_job_note(job, NULL);
-	}
 	job->finished = GetCurrentTimestamp();
-
-	/* resolve */
 	job->phase = "resolve";
 	if (job->state == LMS_JOB_FAILED)
 		job_raise_failed(job);
-	if (job->result_url == NULL)
+	job_steps(job, provider->resolve_request, provider->read_resolve,
+			  "asking for the export's files");
+	if (job->result_urls == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("export job %s completed without a result to download",
 						job->remote_id)));
+	foreach(lc, job->result_urls)
 	{
-		const char *problem = lmsfdw_url_problem(job->result_url, opts->allow_http);
+		const char *url = (const char *) lfirst(lc);
+		const char *problem = lmsfdw_url_problem(url, opts->allow_http);
 
 		if (problem)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_ERROR),
 					 errmsg("export job %s points at a result the FDW may not download: %s",
 							job->remote_id, problem),
-					 errdetail("The result is at %s.",
-							   lmsfdw_redact_url(job->result_url))));
+					 errdetail("The result is at %s.", lmsfdw_redact_url(url))));
 	}
 	lmsfdw_job_note(job, NULL);
 	job->phase = "download";
-	error_context_stack = errcb.previous;
+}
+
+/*
+ * lmsfdw_job_check
+ *		One status check, made now (the caller waited until
+ *		job->next_check_ms).  Returns true once the job has ended: then it is
+ *		resolved (its result URLs known), or this raised its failure.
+ *		poll_timeout is enforced here.
+ */
+bool
+lmsfdw_job_check(LmsJob *job)
+{
+	const LmsProvider *provider = job->opts->provider;
+	ErrorContextCallback errcb;
+	LmsRequestSpec spec;
+	double		now;
+	double		wait_ms = 0;
+
+	job_context_push(job, &errcb);
+	if (lmsfdw_now_ms() >= job->start_ms + job->opts->poll_timeout_ms)
+		job_raise_timeout(job);
+
+	memset(&spec, 0, sizeof(spec));
+	provider->status_request(job, &spec);
+	job_exchange(job, &spec, false, "checking the export's status",
+				 provider->read_status);
+	job->counters.status_checks++;
+	now = lmsfdw_now_ms();
+	if (!job_terminal(job))
+	{
+		double		deadline = job->start_ms + job->opts->poll_timeout_ms;
+
+		wait_ms = lms_poll_next_wait(&job->poll, &job->rng,
+									 now - job->start_ms, job->progress);
+		/* never sleep past poll_timeout: the last check is at the deadline */
+		job->next_check_ms = Min(now + wait_ms, deadline);
+	}
+	elog(DEBUG1, "lms_fdw: job %s status check %d: state %s, progress %s, next wait %s",
+		 job->remote_id, job->counters.status_checks,
+		 job->remote_state ? job->remote_state : "?",
+		 job->progress >= 0 ? psprintf("%.1f", job->progress) : "unknown",
+		 job_terminal(job) ? "none" : psprintf("%.0f ms", wait_ms));
+	lmsfdw_job_note(job, NULL);
+	if (job_terminal(job))
+		job_resolve(job);
+	job_context_pop(&errcb);
+	return job_terminal(job);
+}
+
+/*
+ * lmsfdw_job_run
+ *		Start the job, wait for it to end, and leave its result URLs in
+ *		job->result_urls; ERROR if it fails.
+ */
+void
+lmsfdw_job_run(LmsJob *job)
+{
+	lmsfdw_job_start(job);
+	for (;;)
+	{
+		job_wait(job, job->next_check_ms - lmsfdw_now_ms());
+		if (lmsfdw_job_check(job))
+			break;
+	}
+}
+
+/* ----------------------------------------------------------------
+ * Job sets: several exports of one scan, run concurrently
+ * ----------------------------------------------------------------
+ */
+
+struct LmsJobSet
+{
+	const LmsOptions *opts;
+	MemoryContext cxt;
+	List	   *todo;			/* parameter lists of jobs not started */
+	List	   *running;		/* LmsJob *: started, not ended */
+	List	   *ready;			/* LmsJob *: ended and resolved, rows unread */
+	int			started;
+};
+
+/*
+ * lmsfdw_jobset_create
+ *		Jobs for each of param_sets (a List of parameter Lists), to be run
+ *		at most max_parallel_jobs at a time.  Nothing is sent yet.
+ */
+LmsJobSet *
+lmsfdw_jobset_create(const LmsOptions *opts, List *param_sets)
+{
+	LmsJobSet  *set = palloc0(sizeof(LmsJobSet));
+
+	set->opts = opts;
+	set->cxt = CurrentMemoryContext;
+	set->todo = param_sets;
+	return set;
+}
+
+/* Start jobs while there are free slots. */
+static void
+jobset_fill(LmsJobSet *set)
+{
+	while (set->todo != NIL && list_length(set->running) < set->opts->max_parallel_jobs)
+	{
+		MemoryContext old = MemoryContextSwitchTo(set->cxt);
+		List	   *params = (List *) linitial(set->todo);
+		LmsJob	   *job;
+
+		set->todo = list_delete_first(set->todo);
+		job = lmsfdw_job_create(set->opts, params);
+		set->running = lappend(set->running, job);
+		set->started++;
+		MemoryContextSwitchTo(old);
+		lmsfdw_job_start(job);
+	}
+}
+
+/*
+ * lmsfdw_jobset_poll
+ *		Without waiting: start jobs for free slots and make the status
+ *		checks that are due.  Called between rows, so other jobs progress
+ *		while one's rows stream.
+ */
+void
+lmsfdw_jobset_poll(LmsJobSet *set)
+{
+	ListCell   *lc;
+	double		now;
+
+	jobset_fill(set);
+	now = lmsfdw_now_ms();
+	foreach(lc, set->running)
+	{
+		LmsJob	   *job = (LmsJob *) lfirst(lc);
+
+		if (job->next_check_ms <= now && lmsfdw_job_check(job))
+		{
+			MemoryContext old = MemoryContextSwitchTo(set->cxt);
+
+			set->ready = lappend(set->ready, job);
+			set->running = foreach_delete_current(set->running, lc);
+			MemoryContextSwitchTo(old);
+			now = lmsfdw_now_ms();
+		}
+	}
+	jobset_fill(set);
+}
+
+/* When the next status check of the set is due (monotonic ms). */
+double
+lmsfdw_jobset_next_due(LmsJobSet *set)
+{
+	ListCell   *lc;
+	double		due = -1;
+
+	foreach(lc, set->running)
+	{
+		LmsJob	   *job = (LmsJob *) lfirst(lc);
+
+		if (due < 0 || job->next_check_ms < due)
+			due = job->next_check_ms;
+	}
+	return due;
+}
+
+/*
+ * lmsfdw_jobset_next
+ *		The next job whose result is ready, waiting for one if needed; NULL
+ *		when every job's result has been handed out.
+ */
+LmsJob *
+lmsfdw_jobset_next(LmsJobSet *set)
+{
+	for (;;)
+	{
+		double		due;
+
+		lmsfdw_jobset_poll(set);
+		if (set->ready != NIL)
+		{
+			LmsJob	   *job = (LmsJob *) linitial(set->ready);
+
+			set->ready = list_delete_first(set->ready);
+			return job;
+		}
+		if (set->running == NIL)
+			return NULL;
+		/* count the wait once, against the first running job */
+		due = lmsfdw_jobset_next_due(set);
+		job_wait((LmsJob *) linitial(set->running), due - lmsfdw_now_ms());
+	}
+}
+
+/* Jobs started so far. */
+int
+lmsfdw_jobset_started(LmsJobSet *set)
+{
+	return set->started;
 }
 
 /*

@@ -110,7 +110,7 @@ canvas_read_report(LmsJob *job, LmsDoc *doc)
 		if (file_url == NULL)
 			file_url = lmsfdw_json_string(doc, "attachment.url");
 		if (file_url)
-			job->result_url = lmsfdw_resolve_url(job->opts->base_url, file_url);
+			job->result_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, file_url));
 	}
 }
 
