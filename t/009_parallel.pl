@@ -1,0 +1,81 @@
+# One query, many exports: an IN list on a param column starts one job per
+# value, run concurrently up to max_parallel_jobs on one multi handle, with
+# their rows streamed as each becomes ready.
+use strict;
+use warnings;
+use lib 't';
+use LmsTest;
+use List::Util qw(max min);
+use Test::More;
+
+my $mock = start_mock();
+my $node = new_lms_node('parallel');
+create_canvas_objects($node, $mock, poll_initial => '100ms', poll_max => '500ms');
+
+# each job takes 1.5 s at the LMS
+$mock->scenario(duration_s => 1.5);
+my $out = $node->safe_psql('postgres',
+	'SELECT term_id, count(*), count(DISTINCT job) FROM grades '
+	  . 'WHERE term_id IN (1, 2, 3, 4) GROUP BY 1 ORDER BY 1');
+is($out, "1|25|1\n2|25|1\n3|25|1\n4|25|1", 'four terms, one job each, every row once');
+
+# The jobs' lives (start to the status check that saw it complete) overlap
+sub job_spans
+{
+	my @reqs = @{ $mock->requests };
+	my %span;
+	my @starts = grep { $_->{method} eq 'POST' } @reqs;
+	for my $job (@{ $mock->jobs })
+	{
+		my @polls = grep { $_->{method} eq 'GET' && $_->{path} =~ m{/reports/grade_export_csv/$job->{id}$} } @reqs;
+		$span{ $job->{id} } = [ $polls[0]{t}, $polls[-1]{t} ];
+	}
+	return \%span;
+}
+my $span = job_spans();
+is(scalar(keys %$span), 4, 'four jobs ran');
+my $latest_start = max(map { $_->[0] } values %$span);
+my $earliest_end = min(map { $_->[1] } values %$span);
+cmp_ok($latest_start, '<', $earliest_end,
+	'every job was being polled before any of them had finished');
+my @body = map { $_->{body} } grep { $_->{method} eq 'POST' } @{ $mock->requests };
+is_deeply([ sort map { /enrollment_term_id%5D=(\d+)/ ? $1 : '' } @body ], [ 1, 2, 3, 4 ],
+	'each job was started with its own term');
+
+# max_parallel_jobs 2: never more than two jobs running at the LMS at once
+$mock->reset;
+$mock->scenario(duration_s => 1.0);
+$node->safe_psql('postgres', q{ALTER SERVER canvas OPTIONS (ADD max_parallel_jobs '2')});
+$out = $node->safe_psql('postgres',
+	'SELECT count(*) FROM grades WHERE term_id = ANY (ARRAY[5, 6, 7, 8, 8])');
+is($out, '100', 'four distinct terms of = ANY, the duplicate ignored');
+$span = job_spans();
+my @events;
+for my $s (values %$span)
+{
+	push @events, [ $s->[0], 1 ], [ $s->[1], -1 ];
+}
+my ($running, $peak) = (0, 0);
+for my $e (sort { $a->[0] <=> $b->[0] || $a->[1] <=> $b->[1] } @events)
+{
+	$running += $e->[1];
+	$peak = $running if $running > $peak;
+}
+is(scalar(keys %$span), 4, 'four jobs ran');
+is($peak, 2, 'at most two jobs were being polled at once');
+
+# EXPLAIN shows the list and ANALYZE the jobs
+my $plan = $node->safe_psql('postgres',
+	'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) '
+	  . 'SELECT count(*) FROM grades WHERE term_id IN (1, 2, 3)');
+like($plan, qr/Export Parameters: enrollment_term_id=1,2,3/, 'EXPLAIN lists the values');
+like($plan, qr/Jobs: 3 completed/, 'EXPLAIN ANALYZE counts three jobs');
+
+# an empty list or only NULLs: nothing to export, no job at all
+$mock->reset;
+is($node->safe_psql('postgres', 'SELECT count(*) FROM grades WHERE term_id IN (NULL)'), '0',
+	'IN (NULL) returns nothing');
+is(scalar(@{ $mock->requests }), 0, 'and asks the LMS nothing');
+
+$node->stop;
+done_testing();
