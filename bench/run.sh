@@ -24,3 +24,5 @@ as_user python3 bench/gen_export.py "$rows" "$WORKDIR/data" >/dev/null
 as_user python3 bench/gen_export.py 10000 "$WORKDIR/data" >/dev/null
 as_user python3 bench/bench.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
   --mock-port "$MOCK_LMS_PORT" --data "$WORKDIR/data" --rows "$rows"
+as_user python3 bench/parallel.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
+  --mock-port "$MOCK_LMS_PORT"
