@@ -11,8 +11,11 @@ OBJS = \
 	src/job.o \
 	src/document.o \
 	src/providers/canvas.o \
+	src/providers/canvas_dap.o \
+	src/providers/brightspace.o \
 	src/providers/generic.o \
 	src/stream.o \
+	src/gunzip.o \
 	src/csv_reader.o \
 	src/tsv_reader.o \
 	src/json_reader.o \

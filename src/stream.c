@@ -12,7 +12,7 @@
  *
  * Compression is undone here, whatever the headers say: libcurl decodes a
  * Content-Encoding, and the first bytes of the body are sniffed for a gzip
- * member (1f 8b: inflated with zlib, concatenated members included) or a
+ * member (1f 8b: decoded by gunzip.c, concatenated members included) or a
  * zip archive ("PK\3\4": its first entry is read with libarchive's
  * streaming zip reader, which needs no seeking, fed by the transfer).
  *
@@ -30,8 +30,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <zlib.h>
 
+#include "gunzip.h"
 #include "lms_fdw.h"
 #include "utils/memutils.h"
 
@@ -63,9 +63,7 @@ struct LmsStream
 	size_t		raw_len;
 
 	/* gzip */
-	z_stream	z;
-	bool		z_active;
-	bool		z_member_done;
+	Gunzip	   *gz;
 	char	   *out;			/* palloc'd, LMS_INFLATE_BUFFER */
 
 	/* decoded bytes read ahead by lmsfdw_stream_peek */
@@ -83,9 +81,9 @@ stream_cleanup(void *arg)
 {
 	LmsStream  *s = (LmsStream *) arg;
 
-	if (s->z_active)
-		inflateEnd(&s->z);
-	s->z_active = false;
+	if (s->gz)
+		gunzip_free(s->gz);
+	s->gz = NULL;
 	if (s->ar)
 		archive_read_free(s->ar);
 	s->ar = NULL;
@@ -123,14 +121,13 @@ raise_corrupt(LmsStream *s, const char *kind, const char *detail)
 static void
 gzip_begin(LmsStream *s)
 {
-	memset(&s->z, 0, sizeof(s->z));
-	/* 16 + MAX_WBITS: a gzip wrapper, not zlib's */
-	if (inflateInit2(&s->z, 16 + MAX_WBITS) != Z_OK)
+	s->gz = gunzip_create();
+	if (s->gz == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 				 errmsg("could not start gzip decompression")));
-	s->z_active = true;
 	s->out = palloc(LMS_INFLATE_BUFFER);
+	gunzip_input(s->gz, s->raw, s->raw_len);
 }
 
 static bool
@@ -138,38 +135,24 @@ gzip_read(LmsStream *s, const char **data, size_t *len)
 {
 	for (;;)
 	{
-		int			rc;
-
-		if (s->z.avail_in == 0)
+		switch (gunzip_read(s->gz, s->out, LMS_INFLATE_BUFFER, len))
 		{
-			s->raw_len = 0;
-			if (!raw_fill(s))
-			{
-				if (!s->z_member_done)
-					raise_corrupt(s, "gzip", "The compressed data ends before its end marker.");
-				return false;
-			}
-			s->z.next_in = (Bytef *) s->raw;
-			s->z.avail_in = (uInt) s->raw_len;
-		}
-		if (s->z_member_done)
-		{
-			/* another member follows the one that ended */
-			inflateReset(&s->z);
-			s->z_member_done = false;
-		}
-		s->z.next_out = (Bytef *) s->out;
-		s->z.avail_out = LMS_INFLATE_BUFFER;
-		rc = inflate(&s->z, Z_NO_FLUSH);
-		if (rc == Z_STREAM_END)
-			s->z_member_done = true;
-		else if (rc != Z_OK && rc != Z_BUF_ERROR)
-			raise_corrupt(s, "gzip", s->z.msg ? s->z.msg : "inflate failed");
-		if (s->z.avail_out < LMS_INFLATE_BUFFER)
-		{
-			*data = s->out;
-			*len = LMS_INFLATE_BUFFER - s->z.avail_out;
-			return true;
+			case GUNZIP_OUTPUT:
+				*data = s->out;
+				return true;
+			case GUNZIP_ERROR:
+				raise_corrupt(s, "gzip", gunzip_error(s->gz));
+				break;
+			case GUNZIP_NEED_INPUT:
+				s->raw_len = 0;
+				if (!raw_fill(s))
+				{
+					if (!gunzip_complete(s->gz))
+						raise_corrupt(s, "gzip", gunzip_error(s->gz));
+					return false;
+				}
+				gunzip_input(s->gz, s->raw, s->raw_len);
+				break;
 		}
 	}
 }
@@ -322,8 +305,6 @@ lmsfdw_stream_open(LmsJob *job, const char *url)
 	{
 		s->codec = LMS_CODEC_GZIP;
 		gzip_begin(s);
-		s->z.next_in = (Bytef *) s->raw;
-		s->z.avail_in = (uInt) s->raw_len;
 		/* a name such as grades.csv.gz says what is inside */
 		if (strlen(s->name) > 3 &&
 			pg_strcasecmp(s->name + strlen(s->name) - 3, ".gz") == 0)
