@@ -123,6 +123,7 @@ static TupleTableSlot *lmsIterateForeignScan(ForeignScanState *node);
 static void lmsReScanForeignScan(ForeignScanState *node);
 static void lmsEndForeignScan(ForeignScanState *node);
 static void lmsExplainForeignScan(ForeignScanState *node, ExplainState *es);
+static List *lmsImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
 
 /*
  * lms_fdw_handler
@@ -141,6 +142,7 @@ lms_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = lmsReScanForeignScan;
 	routine->EndForeignScan = lmsEndForeignScan;
 	routine->ExplainForeignScan = lmsExplainForeignScan;
+	routine->ImportForeignSchema = lmsImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -809,6 +811,16 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Downloaded", "bytes", (int64) c.bytes, es);
 		}
 	}
+}
+
+/*
+ * lmsImportForeignSchema
+ *		The known resources of the server's LMS as foreign tables.
+ */
+static List *
+lmsImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	return lmsfdw_import_schema(stmt, serverOid);
 }
 
 /* ----------------------------------------------------------------

@@ -196,6 +196,10 @@ extern void lmsfdw_conn_sockets(LmsConn *conn, int **fds, int **what,
 #define LMS_EASY_DOWNLOAD	1
 #define LMS_EASY_SLOTS		2
 
+/* ---- import.c ---- */
+struct ImportForeignSchemaStmt;
+extern List *lmsfdw_import_schema(struct ImportForeignSchemaStmt *stmt, Oid serverOid);
+
 /* ---- options.c ---- */
 extern void lmsfdw_validate_options(List *options_list, Oid catalog);
 extern LmsOptions *lmsfdw_get_options(Oid foreigntableid, Oid userid);
@@ -339,6 +343,8 @@ typedef struct LmsProvider
 } LmsProvider;
 
 extern const LmsProvider lms_provider_canvas;
+extern const LmsProvider lms_provider_canvas_dap;
+extern const LmsProvider lms_provider_brightspace;
 extern const LmsProvider lms_provider_generic;
 extern const LmsProvider *lmsfdw_find_provider(const char *name);
 extern char *lmsfdw_api_url(const LmsOptions *opts, const char *path);

@@ -1,0 +1,180 @@
+/*-------------------------------------------------------------------------
+ *
+ * import.c
+ *		  IMPORT FOREIGN SCHEMA: the known resources of each LMS as tables
+ *
+ * Each provider's resources that lms_fdw knows, with typed columns as the
+ * LMS documents them: Canvas's grade_export_csv report (its CSV header),
+ * Canvas Data 2's grade, score and enrollment tables, and Brightspace's
+ * grade and enrollment data sets.  The remote schema names the provider
+ * (canvas, canvas_dap or brightspace; for Canvas Data 2 also its namespace
+ * "canvas").  LIMIT TO / EXCEPT pick tables by their local names, and the
+ * options of the IMPORT statement are given to every table (the
+ * validator checks them as for CREATE FOREIGN TABLE).
+ *
+ * The catalogue is static: the generic provider has no schema to import,
+ * and Canvas Data 2's schema endpoint is not consulted.
+ *
+ * IDENTIFICATION
+ *		  src/import.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "lms_fdw.h"
+#include "nodes/parsenodes.h"
+#include "utils/builtins.h"
+
+typedef struct LmsImportTable
+{
+	const char *provider;
+	const char *name;			/* local table name */
+	const char *resource;		/* the resource option */
+	const char *columns;		/* column definitions, SQL */
+} LmsImportTable;
+
+static const LmsImportTable import_catalogue[] = {
+	{"canvas", "grade_export_csv", "grade_export_csv",
+		"student_name text, student_id bigint, student_sis text, course text, "
+		"course_id bigint, course_sis text, section text, section_id bigint, "
+		"section_sis text, term text, "
+		"term_id bigint OPTIONS (param 'enrollment_term_id'), term_sis text, "
+		"current_score numeric, final_score numeric, enrollment_state text, "
+		"unposted_current_score numeric, unposted_final_score numeric, "
+		"current_grade text, final_grade text, unposted_current_grade text, "
+		"unposted_final_grade text, "
+		"job_id text OPTIONS (meta 'job_id'), fetched_at timestamptz OPTIONS (meta 'fetched_at')"},
+
+	{"canvas_dap", "submissions", "submissions",
+		"id bigint OPTIONS (field 'key.id'), course_id bigint, user_id bigint, "
+		"assignment_id bigint, grader_id bigint, score double precision, "
+		"published_score double precision, grade text, published_grade text, "
+		"attempt integer, submitted_at timestamptz, graded_at timestamptz, "
+		"posted_at timestamptz, excused boolean, late_policy_status text, "
+		"points_deducted numeric(6,2), grading_period_id bigint, workflow_state text, "
+		"created_at timestamptz, updated_at timestamptz, "
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+	{"canvas_dap", "scores", "scores",
+		"id bigint OPTIONS (field 'key.id'), enrollment_id bigint, "
+		"assignment_group_id bigint, grading_period_id bigint, course_score boolean, "
+		"current_score double precision, final_score double precision, "
+		"unposted_current_score double precision, unposted_final_score double precision, "
+		"override_score double precision, created_at timestamptz, updated_at timestamptz, "
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+	{"canvas_dap", "enrollments", "enrollments",
+		"id bigint OPTIONS (field 'key.id'), user_id bigint, course_id bigint, type text, "
+		"workflow_state text, course_section_id bigint, role_id bigint, "
+		"start_at timestamptz, end_at timestamptz, last_activity_at timestamptz, "
+		"total_activity_time integer, created_at timestamptz, updated_at timestamptz, "
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+
+	{"brightspace", "final_grades", "Final Grades",
+		"org_unit_id bigint OPTIONS (field 'OrgUnitId'), "
+		"org_unit_code text OPTIONS (field 'OrgUnitCode'), "
+		"org_unit_name text OPTIONS (field 'OrgUnitName'), "
+		"user_id bigint OPTIONS (field 'UserId'), user_name text OPTIONS (field 'UserName'), "
+		"org_defined_id text OPTIONS (field 'OrgDefinedId'), "
+		"first_name text OPTIONS (field 'FirstName'), last_name text OPTIONS (field 'LastName'), "
+		"points_numerator numeric OPTIONS (field 'PointsNumerator'), "
+		"points_denominator numeric OPTIONS (field 'PointsDenominator'), "
+		"weighted_numerator numeric OPTIONS (field 'WeightedNumerator'), "
+		"weighted_denominator numeric OPTIONS (field 'WeightedDenominator'), "
+		"grade_value text OPTIONS (field 'GradeValue'), "
+		"last_modified timestamptz OPTIONS (field 'LastModified')"},
+	{"brightspace", "enrollments_and_withdrawals", "Enrollments and Withdrawals",
+		"org_unit_id bigint OPTIONS (field 'OrgUnitId'), "
+		"org_unit_code text OPTIONS (field 'OrgUnitCode'), "
+		"org_unit_name text OPTIONS (field 'OrgUnitName'), "
+		"user_id bigint OPTIONS (field 'UserId'), user_name text OPTIONS (field 'UserName'), "
+		"org_defined_id text OPTIONS (field 'OrgDefinedId'), "
+		"first_name text OPTIONS (field 'FirstName'), last_name text OPTIONS (field 'LastName'), "
+		"role_name text OPTIONS (field 'RoleName'), action text OPTIONS (field 'Action'), "
+		"action_date timestamptz OPTIONS (field 'ActionDate')"},
+
+	{NULL}
+};
+
+/* Is this table wanted by LIMIT TO / EXCEPT? */
+static bool
+table_wanted(ImportForeignSchemaStmt *stmt, const char *name)
+{
+	ListCell   *lc;
+	bool		listed = false;
+
+	foreach(lc, stmt->table_list)
+		if (strcmp(((RangeVar *) lfirst(lc))->relname, name) == 0)
+			listed = true;
+	switch (stmt->list_type)
+	{
+		case FDW_IMPORT_SCHEMA_LIMIT_TO:
+			return listed;
+		case FDW_IMPORT_SCHEMA_EXCEPT:
+			return !listed;
+		default:
+			return true;
+	}
+}
+
+/*
+ * lmsfdw_import_schema
+ *		The CREATE FOREIGN TABLE statements for IMPORT FOREIGN SCHEMA.
+ */
+List *
+lmsfdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	const char *provider = NULL;
+	List	   *commands = NIL;
+	const LmsImportTable *t;
+	ListCell   *lc;
+	StringInfoData extra;
+	bool		schema_known;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+
+		if (strcmp(d->defname, "provider") == 0)
+			provider = defGetString(d);
+	}
+	schema_known = provider &&
+		(strcmp(stmt->remote_schema, provider) == 0 ||
+		 (strcmp(provider, "canvas_dap") == 0 &&
+		  strcmp(stmt->remote_schema, "canvas") == 0));
+	for (t = import_catalogue; t->name && schema_known; t++)
+		if (strcmp(t->provider, provider) == 0)
+			break;
+	if (!schema_known || t->name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("server \"%s\" has no schema \"%s\" to import",
+						server->servername, stmt->remote_schema),
+				 provider && strcmp(provider, "generic") != 0 ?
+				 errhint("Import schema \"%s\".", provider) :
+				 errhint("The generic provider has no known tables; create them with CREATE FOREIGN TABLE.")));
+
+	/* the IMPORT statement's options go onto every table */
+	initStringInfo(&extra);
+	foreach(lc, stmt->options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+
+		appendStringInfo(&extra, ", %s %s", quote_identifier(d->defname),
+						 quote_literal_cstr(defGetString(d)));
+	}
+
+	for (t = import_catalogue; t->name; t++)
+	{
+		if (strcmp(t->provider, provider) != 0 || !table_wanted(stmt, t->name))
+			continue;
+		commands = lappend(commands,
+						   psprintf("CREATE FOREIGN TABLE %s (%s) SERVER %s OPTIONS (resource %s%s)",
+									quote_identifier(t->name), t->columns,
+									quote_identifier(server->servername),
+									quote_literal_cstr(t->resource), extra.data));
+	}
+	return commands;
+}
