@@ -19,7 +19,8 @@ OBJS = \
 	src/csv_reader.o \
 	src/tsv_reader.o \
 	src/json_reader.o \
-	src/tuple.o
+	src/tuple.o \
+	src/import.o
 
 EXTENSION = lms_fdw
 DATA = sql/lms_fdw--1.0.sql
@@ -30,7 +31,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 SHLIB_LINK = $(shell pkg-config --libs libcurl jansson zlib libarchive) -lyajl -lm
 
 # pg_regress suites in sql/ (they need the mock LMS: see test/run_tests.sh)
-REGRESS = options explain select
+REGRESS = options explain import select
 TAP_TESTS = 1
 PROVE_FLAGS = -I $(srcdir)/t
 

@@ -72,8 +72,9 @@ lmsfdw_job_note(LmsJob *job, const char *error)
 			(job->opts->start_path ? job->opts->start_path : ""),
 			sizeof(r->resource));
 	strlcpy(r->job_id, job->remote_id ? job->remote_id : "", sizeof(r->job_id));
-	strlcpy(r->state, job->remote_state ? job->remote_state :
-			lmsfdw_job_state_name(job->state), sizeof(r->state));
+	snprintf(r->state, sizeof(r->state), "%s%s",
+			 job->remote_state ? job->remote_state : lmsfdw_job_state_name(job->state),
+			 job->reused ? " (reused)" : "");
 	r->started = job->started;
 	r->finished = job->finished;
 	r->counters = job->counters;
@@ -350,7 +351,8 @@ const LmsProvider *
 lmsfdw_find_provider(const char *name)
 {
 	static const LmsProvider *const providers[] = {
-		&lms_provider_canvas, &lms_provider_generic, NULL
+		&lms_provider_canvas, &lms_provider_canvas_dap,
+		&lms_provider_brightspace, &lms_provider_generic, NULL
 	};
 	int			i;
 
@@ -496,6 +498,8 @@ job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
 	}
 }
 
+static void job_remember(LmsJob *job);
+
 /* Push the errcontext naming the job; pop with job_context_pop. */
 #define job_context_push(job, errcb) \
 	do { \
@@ -567,6 +571,7 @@ job_resolve(LmsJob *job)
 					 errdetail("The result is at %s.", lmsfdw_redact_url(url))));
 	}
 	lmsfdw_job_note(job, NULL);
+	job_remember(job);
 	job->phase = "download";
 }
 
@@ -635,6 +640,120 @@ lmsfdw_job_run(LmsJob *job)
 }
 
 /* ----------------------------------------------------------------
+ * Reuse: a finished job's result, for the same export within reuse_window
+ * ----------------------------------------------------------------
+ */
+
+#define LMS_REUSABLE_MAX 32
+
+typedef struct LmsReusable
+{
+	Oid			serverid;
+	char	   *key;			/* the export: description and parameters */
+	char	   *remote_id;
+	char	   *remote_state;
+	List	   *result_urls;
+	TimestampTz started;
+	TimestampTz finished;
+} LmsReusable;
+
+/* this backend's finished jobs, newest last, in TopMemoryContext */
+static List *reusable_jobs = NIL;
+
+/* What makes two exports the same: the resource and its parameters. */
+static char *
+job_key(const LmsJob *job)
+{
+	StringInfoData key;
+	ListCell   *lc;
+
+	initStringInfo(&key);
+	appendStringInfoString(&key, job->opts->provider->describe(job->opts));
+	foreach(lc, job->params)
+	{
+		LmsParam   *p = (LmsParam *) lfirst(lc);
+
+		appendStringInfo(&key, "|%s=%s", p->name, p->value);
+	}
+	return key.data;
+}
+
+/* Keep a finished job for reuse_window. */
+static void
+job_remember(LmsJob *job)
+{
+	MemoryContext old;
+	LmsReusable *r;
+	ListCell   *lc;
+
+	if (job->opts->reuse_window_ms <= 0 || job->reused)
+		return;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	r = palloc0(sizeof(LmsReusable));
+	r->serverid = job->opts->serverid;
+	r->key = job_key(job);
+	r->remote_id = pstrdup(job->remote_id);
+	r->remote_state = job->remote_state ? pstrdup(job->remote_state) : NULL;
+	foreach(lc, job->result_urls)
+		r->result_urls = lappend(r->result_urls, pstrdup((char *) lfirst(lc)));
+	r->started = job->started;
+	r->finished = job->finished;
+	reusable_jobs = lappend(reusable_jobs, r);
+	if (list_length(reusable_jobs) > LMS_REUSABLE_MAX)
+	{
+		LmsReusable *oldest = (LmsReusable *) linitial(reusable_jobs);
+
+		reusable_jobs = list_delete_first(reusable_jobs);
+		list_free_deep(oldest->result_urls);
+		pfree(oldest->key);
+		pfree(oldest->remote_id);
+		if (oldest->remote_state)
+			pfree(oldest->remote_state);
+		pfree(oldest);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * lmsfdw_job_reuse
+ *		Adopt the result of the same export, finished by this backend and
+ *		started within reuse_window; true if one was found (the job is then
+ *		done, nothing sent).
+ */
+bool
+lmsfdw_job_reuse(LmsJob *job)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	char	   *key;
+	ListCell   *lc;
+
+	if (job->opts->reuse_window_ms <= 0 || reusable_jobs == NIL)
+		return false;
+	key = job_key(job);
+	foreach(lc, reusable_jobs)
+	{
+		LmsReusable *r = (LmsReusable *) lfirst(lc);
+		ListCell   *lu;
+
+		if (r->serverid != job->opts->serverid || strcmp(r->key, key) != 0 ||
+			TimestampDifferenceExceeds(r->started, now, job->opts->reuse_window_ms))
+			continue;
+		job->remote_id = pstrdup(r->remote_id);
+		job->remote_state = r->remote_state ? pstrdup(r->remote_state) : NULL;
+		foreach(lu, r->result_urls)
+			job->result_urls = lappend(job->result_urls, pstrdup((char *) lfirst(lu)));
+		job->started = r->started;
+		job->finished = r->finished;
+		job->state = LMS_JOB_DONE;
+		job->reused = true;
+		job->phase = "download";
+		lmsfdw_job_note(job, NULL);
+		return true;
+	}
+	return false;
+}
+
+/* ----------------------------------------------------------------
  * Job sets: several exports of one scan, run concurrently
  * ----------------------------------------------------------------
  */
@@ -677,6 +796,12 @@ jobset_fill(LmsJobSet *set)
 
 		set->todo = list_delete_first(set->todo);
 		job = lmsfdw_job_create(set->opts, params);
+		if (lmsfdw_job_reuse(job))
+		{
+			set->ready = lappend(set->ready, job);
+			MemoryContextSwitchTo(old);
+			continue;
+		}
 		set->running = lappend(set->running, job);
 		set->started++;
 		MemoryContextSwitchTo(old);

@@ -253,6 +253,7 @@ typedef struct LmsJob
 	double		start_ms;		/* monotonic ms when the job was started */
 	double		next_check_ms;	/* monotonic ms of the next status check */
 	bool		cancel_sent;
+	bool		reused;			/* a finished job's result, reused */
 	int			history_slot;	/* index in the backend's job list */
 } LmsJob;
 
@@ -273,6 +274,7 @@ typedef struct LmsJobRecord
 extern int	lmsfdw_job_history(LmsJobRecord **records, int *first);
 extern LmsJob *lmsfdw_job_create(const LmsOptions *opts, List *params);
 extern void lmsfdw_job_start(LmsJob *job);
+extern bool lmsfdw_job_reuse(LmsJob *job);
 extern bool lmsfdw_job_check(LmsJob *job);
 extern void lmsfdw_job_run(LmsJob *job);
 

@@ -71,7 +71,7 @@ typedef struct LmsOptionDef
 	bool		superuser_only;
 } LmsOptionDef;
 
-static const char *const provider_choices[] = {"canvas", "generic", NULL};
+static const char *const provider_choices[] = {"canvas", "canvas_dap", "brightspace", "generic", NULL};
 static const char *const format_choices[] = {"auto", "csv", "tsv", "jsonl", "json", NULL};
 static const char *const method_choices[] = {"POST", "GET", "PUT", NULL};
 static const char *const meta_choices[] = {"job_id", "fetched_at", NULL};
@@ -399,7 +399,7 @@ check_server_options(List *options)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
 				 errmsg("option \"provider\" is required for an lms_fdw server"),
-				 errhint("Valid providers are \"canvas\" and \"generic\".")));
+				 errhint("Valid providers are \"canvas\", \"canvas_dap\", \"brightspace\" and \"generic\".")));
 	if (base_url == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),

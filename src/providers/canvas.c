@@ -12,6 +12,15 @@
  * storage.  A running report is cancelled with PUT .../:id/abort, one not
  * yet running with DELETE .../:id.
  *
+ * The resource gradebook_csv is a course's gradebook instead, exported
+ * through the Progress API: POST /api/v1/courses/:course_id/gradebook_csv
+ * answers {attachment_id, progress_id}; GET /api/v1/progress/:id goes
+ * queued -> running (waiting_for_external_tool) -> completed, or failed /
+ * canceled with a message, completion being the percentage; once completed,
+ * GET /api/v1/users/self/files/:attachment_id gives the file's url.  The
+ * course comes from the export parameter course_id; the other parameters
+ * are sent as form fields.  POST /api/v1/progress/:id/cancel cancels it.
+ *
  * This file only describes requests and reads answers; job.c sends them.
  *
  * IDENTIFICATION
@@ -22,6 +31,15 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+
+/* the resource served by the Progress API rather than account reports */
+#define CANVAS_GRADEBOOK "gradebook_csv"
+
+static bool
+is_gradebook(const LmsOptions *opts)
+{
+	return opts->resource && strcmp(opts->resource, CANVAS_GRADEBOOK) == 0;
+}
 
 static void
 canvas_check_table(const LmsOptions *opts)
@@ -36,6 +54,8 @@ canvas_check_table(const LmsOptions *opts)
 static char *
 canvas_describe(const LmsOptions *opts)
 {
+	if (is_gradebook(opts))
+		return pstrdup("canvas course gradebook_csv (Progress)");
 	return psprintf("canvas report %s (account %s)", opts->resource,
 					opts->account_id);
 }
@@ -52,12 +72,53 @@ report_url(LmsJob *job, const char *suffix)
 								   suffix));
 }
 
+/*
+ * The gradebook of the course named by the export parameter course_id; the
+ * other parameters go as form fields.
+ */
+static void
+gradebook_start_request(LmsJob *job, LmsRequestSpec *req)
+{
+	StringInfoData body;
+	const char *course_id = NULL;
+	ListCell   *lc;
+
+	initStringInfo(&body);
+	foreach(lc, job->params)
+	{
+		LmsParam   *p = (LmsParam *) lfirst(lc);
+
+		if (strcmp(p->name, "course_id") == 0)
+			course_id = p->value;
+		else
+			appendStringInfo(&body, "%s%s=%s", body.len ? "&" : "",
+							 lmsfdw_form_encode(p->name),
+							 lmsfdw_form_encode(p->value));
+	}
+	if (course_id == NULL || course_id[0] == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
+				 errmsg("the canvas gradebook_csv export needs the export parameter \"course_id\""),
+				 errhint("Add WHERE course_id = ... on a column with OPTIONS (param 'course_id'), or put \"course_id\" in the table's parameters option.")));
+	req->method = "POST";
+	req->url = lmsfdw_api_url(job->opts,
+							  psprintf("/api/v1/courses/%s/gradebook_csv",
+									   lmsfdw_path_escape(course_id)));
+	req->body = body.data;
+	req->content_type = "application/x-www-form-urlencoded";
+}
+
 static void
 canvas_start_request(LmsJob *job, LmsRequestSpec *req)
 {
 	StringInfoData body;
 	ListCell   *lc;
 
+	if (is_gradebook(job->opts))
+	{
+		gradebook_start_request(job, req);
+		return;
+	}
 	initStringInfo(&body);
 	foreach(lc, job->params)
 	{
@@ -114,9 +175,55 @@ canvas_read_report(LmsJob *job, LmsDoc *doc)
 	}
 }
 
+/* A Progress document: the state of a gradebook export. */
+static void
+canvas_read_progress(LmsJob *job, LmsDoc *doc)
+{
+	char	   *state = lmsfdw_json_string(doc, "workflow_state");
+	char	   *completion = lmsfdw_json_string(doc, "completion");
+
+	if (state == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the Canvas progress answer has no \"workflow_state\"")));
+	job->remote_state = state;
+	job->progress = completion ? strtod(completion, NULL) : -1;
+	if (strcmp(state, "completed") == 0)
+		job->state = LMS_JOB_DONE;
+	else if (strcmp(state, "failed") == 0 || strcmp(state, "canceled") == 0)
+	{
+		job->state = LMS_JOB_FAILED;
+		job->message = lmsfdw_json_string(doc, "message");
+	}
+	else if (strcmp(state, "queued") == 0)
+		job->state = LMS_JOB_PENDING;
+	else
+		job->state = LMS_JOB_RUNNING;	/* running, waiting_for_external_tool */
+	if (job->state == LMS_JOB_DONE && job->aux_id == NULL)
+		job->aux_id = lmsfdw_json_string(doc, "results.attachment_id");
+}
+
+static void
+gradebook_read_start(LmsJob *job, LmsDoc *doc)
+{
+	job->remote_id = lmsfdw_json_string(doc, "progress_id");
+	job->aux_id = lmsfdw_json_string(doc, "attachment_id");
+	if (job->remote_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the Canvas gradebook export answer has no \"progress_id\"")));
+	job->state = LMS_JOB_PENDING;
+	job->remote_state = pstrdup("queued");
+}
+
 static void
 canvas_read_start(LmsJob *job, LmsDoc *doc)
 {
+	if (is_gradebook(job->opts))
+	{
+		gradebook_read_start(job, doc);
+		return;
+	}
 	job->remote_id = lmsfdw_json_string(doc, "id");
 	if (job->remote_id == NULL)
 		ereport(ERROR,
@@ -126,16 +233,71 @@ canvas_read_start(LmsJob *job, LmsDoc *doc)
 }
 
 static void
+canvas_read_status(LmsJob *job, LmsDoc *doc)
+{
+	if (is_gradebook(job->opts))
+		canvas_read_progress(job, doc);
+	else
+		canvas_read_report(job, doc);
+}
+
+static void
 canvas_status_request(LmsJob *job, LmsRequestSpec *req)
 {
 	req->method = "GET";
+	if (is_gradebook(job->opts))
+	{
+		req->url = lmsfdw_api_url(job->opts,
+								  psprintf("/api/v1/progress/%s",
+										   lmsfdw_path_escape(job->remote_id)));
+		return;
+	}
 	req->url = report_url(job, psprintf("/%s", lmsfdw_path_escape(job->remote_id)));
+}
+
+/* After a gradebook export: the file's URL, from its File object. */
+static bool
+canvas_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
+{
+	if (!is_gradebook(job->opts) || step > 0 || job->result_urls != NIL)
+		return false;
+	if (job->aux_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the Canvas gradebook export %s named no attachment",
+						job->remote_id)));
+	req->method = "GET";
+	req->url = lmsfdw_api_url(job->opts,
+							  psprintf("/api/v1/users/self/files/%s",
+									   lmsfdw_path_escape(job->aux_id)));
+	return true;
+}
+
+static void
+canvas_read_resolve(LmsJob *job, int step, LmsDoc *doc)
+{
+	char	   *url = lmsfdw_json_string(doc, "url");
+
+	if (url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the Canvas file %s of export %s has no \"url\"",
+						job->aux_id, job->remote_id)));
+	job->result_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, url));
 }
 
 static bool
 canvas_cancel_request(LmsJob *job, LmsRequestSpec *req)
 {
 	const char *id = lmsfdw_path_escape(job->remote_id);
+
+	if (is_gradebook(job->opts))
+	{
+		req->method = "POST";
+		req->url = lmsfdw_api_url(job->opts,
+								  psprintf("/api/v1/progress/%s/cancel", id));
+		return true;
+	}
 
 	if (job->state == LMS_JOB_RUNNING)
 	{
@@ -159,6 +321,8 @@ const LmsProvider lms_provider_canvas = {
 	.start_request = canvas_start_request,
 	.read_start = canvas_read_start,
 	.status_request = canvas_status_request,
-	.read_status = canvas_read_report,
+	.read_status = canvas_read_status,
+	.resolve_request = canvas_resolve_request,
+	.read_resolve = canvas_read_resolve,
 	.cancel_request = canvas_cancel_request,
 };
