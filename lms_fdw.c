@@ -99,6 +99,7 @@ typedef struct LmsFdwScanState
 	TupleTableSlot *spool_slot; /* for reading the spool */
 	/* figures of jobs already finished by this scan */
 	int			jobs_done;
+	int			jobs_reused;
 	LmsCounters totals;
 } LmsFdwScanState;
 
@@ -552,6 +553,8 @@ finish_export(LmsFdwScanState *state)
 
 		lmsfdw_job_note(state->job, NULL);
 		state->jobs_done++;
+		if (state->job->reused)
+			state->jobs_reused++;
 		state->totals.status_checks += c->status_checks;
 		state->totals.retries += c->retries;
 		for (i = 0; i < LMS_RETRY_NCLASSES; i++)
@@ -768,6 +771,7 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		LmsCounters c = state->totals;
 		int			jobs = state->jobs_done;
+		int			reused = state->jobs_reused;
 		StringInfoData retries;
 		int			i;
 
@@ -776,6 +780,7 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			LmsCounters *j = &state->job->counters;
 
 			jobs += state->job->state == LMS_JOB_DONE ? 1 : 0;
+			reused += state->job->reused ? 1 : 0;
 			c.status_checks += j->status_checks;
 			c.retries += j->retries;
 			for (i = 0; i < LMS_RETRY_NCLASSES; i++)
@@ -794,8 +799,10 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (es->format == EXPLAIN_FORMAT_TEXT)
 		{
 			ExplainPropertyText("Jobs",
-								psprintf("%d completed   Status Checks: %d   Retries: %d%s%s%s   Waited: %.1f s   Downloaded: %s",
-										 jobs, c.status_checks, c.retries,
+								psprintf("%d completed%s   Status Checks: %d   Retries: %d%s%s%s   Waited: %.1f s   Downloaded: %s",
+										 jobs,
+										 reused ? psprintf(" (%d reused)", reused) : "",
+										 c.status_checks, c.retries,
 										 retries.len ? " (" : "", retries.data,
 										 retries.len ? ")" : "",
 										 c.waited_ms / 1000.0,
@@ -805,6 +812,7 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		else
 		{
 			ExplainPropertyInteger("Jobs", NULL, jobs, es);
+			ExplainPropertyInteger("Jobs Reused", NULL, reused, es);
 			ExplainPropertyInteger("Status Checks", NULL, c.status_checks, es);
 			ExplainPropertyInteger("Retries", NULL, c.retries, es);
 			ExplainPropertyFloat("Waited", "s", c.waited_ms / 1000.0, 1, es);

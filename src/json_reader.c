@@ -1185,10 +1185,12 @@ json_set_rows_path(JsonReader *r, const char *rows_path)
 	const char *p;
 	int			n = 1;
 	int			i;
+	size_t		len = strlen(rows_path);
 
-	r->rows_path = strdup(rows_path);
+	r->rows_path = malloc(len + 1);
 	if (r->rows_path == NULL)
 		return false;
+	memcpy(r->rows_path, rows_path, len + 1);
 	for (p = rows_path; *p; p++)
 		if (*p == '.')
 			n++;

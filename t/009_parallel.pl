@@ -77,5 +77,32 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM grades WHERE term_id IN (N
 	'IN (NULL) returns nothing');
 is(scalar(@{ $mock->requests }), 0, 'and asks the LMS nothing');
 
+# reuse_window: the same export within the window reuses the finished job
+$mock->reset;
+$node->safe_psql('postgres', q{ALTER SERVER canvas OPTIONS (ADD reuse_window '3s', SET max_parallel_jobs '4')});
+my $reuse = $node->safe_psql('postgres', q{
+	SELECT count(*) FROM grades WHERE term_id = 21;
+	EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+	  SELECT count(*) FROM grades WHERE term_id IN (21, 22);
+	SELECT string_agg(state, ',' ORDER BY started, state) FROM lms_fdw_jobs();
+});
+like($reuse, qr/Jobs: 2 completed \(1 reused\)/, 'EXPLAIN ANALYZE says a job was reused');
+like($reuse, qr/complete,complete \(reused\),complete|complete \(reused\)/,
+	'lms_fdw_jobs() marks the reused job');
+my @starts = grep { $_->{method} eq 'POST' } @{ $mock->requests };
+is(scalar(@starts), 2, 'term 21 was exported once, term 22 once');
+# after the window: a new export
+sleep(4);
+$node->safe_psql('postgres', q{
+	SELECT count(*) FROM grades WHERE term_id = 21;
+	SELECT pg_sleep(0);
+});
+@starts = grep { $_->{method} eq 'POST' } @{ $mock->requests };
+is(scalar(@starts), 3, 'after reuse_window the export runs again');
+# and another backend does not share this backend's jobs
+$node->safe_psql('postgres', q{SELECT count(*) FROM grades WHERE term_id = 22});
+@starts = grep { $_->{method} eq 'POST' } @{ $mock->requests };
+is(scalar(@starts), 4, 'reuse is per backend');
+
 $node->stop;
 done_testing();
