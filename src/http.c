@@ -1083,6 +1083,8 @@ lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
 					 errmsg("the LMS rejected the credential of the user mapping for server \"%s\" (HTTP 401)",
 							opts->server_name),
 					 errdetail_internal("HTTP 401 from %s: %s", url, excerpt),
+					 opts->client_id ?
+					 errhint("Check the client_id and client_secret options of the user mapping.") :
 					 errhint("Check the token option of the user mapping (ALTER USER MAPPING ... OPTIONS (SET token '...')).")));
 			break;
 		case 403:
@@ -1106,7 +1108,9 @@ lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
 						 errmsg("the LMS does not know resource \"%s\" (HTTP 404)",
 								opts->resource ? opts->resource : "(none)"),
 						 errdetail_internal("HTTP 404 from %s: %s", url, excerpt),
-						 errhint("Check the resource and account_id options of the foreign table.")));
+						 strcmp(opts->provider->name, "canvas") == 0 ?
+						 errhint("Check the resource and account_id options of the foreign table.") :
+						 errhint("Check the resource option of the foreign table.")));
 			break;
 		case 429:
 			ereport(ERROR,

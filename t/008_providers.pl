@@ -326,5 +326,21 @@ my @cancels = requests_matching('POST', qr{^/api/v1/progress/\d+/cancel$});
 is(scalar(@cancels), 1, 'gradebook_csv statement_timeout: one Progress cancel sent');
 ok($progress_job->{cancel_received}, 'gradebook_csv statement_timeout: the LMS received the cancel');
 
+# Imported tables read end to end
+$mock->reset;
+$mock->scenario(rows => 12, objects => 2);
+$node->safe_psql('postgres', q{
+	CREATE SCHEMA imported;
+	IMPORT FOREIGN SCHEMA canvas LIMIT TO (submissions) FROM SERVER dap INTO imported;
+	IMPORT FOREIGN SCHEMA brightspace LIMIT TO (final_grades) FROM SERVER bs INTO imported;
+});
+is($node->safe_psql('postgres',
+		q{SELECT count(*), count(DISTINCT id), bool_and(action = 'U'), count(score) > 0
+		  FROM imported.submissions}),
+	'12|12|t|t', 'an imported Canvas Data 2 table reads its rows, key and meta columns');
+is($node->safe_psql('postgres',
+		'SELECT count(*), count(user_id), count(points_numerator) FROM imported.final_grades'),
+	'12|12|12', 'an imported Brightspace table reads its rows by field names');
+
 $node->stop;
 done_testing();
