@@ -36,8 +36,10 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
@@ -231,7 +233,8 @@ extract_export_params(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 			list = false;
 			left = strip_implicit_coercions(linitial(op->args));
 			right = strip_implicit_coercions(lsecond(op->args));
-			if (!IsA(left, Var))
+			/* the column of this relation on the left */
+			if (!(IsA(left, Var) && ((Var *) left)->varno == baserel->relid))
 			{
 				Node	   *tmp = left;
 
@@ -309,25 +312,143 @@ lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 														 0, JOIN_INNER, NULL));
 }
 
+/* Does this parameter name appear among the scan's export parameters? */
+static bool
+params_include(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(strVal(lfirst(lc)), name) == 0)
+			return true;
+	return false;
+}
+
+/* equivalence-class callback: is em this relation's column arg? */
+static bool
+ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
+					EquivalenceMember *em, void *arg)
+{
+	Var		   *var = (Var *) em->em_expr;
+
+	return IsA(var, Var) && var->varno == rel->relid && var->varlevelsup == 0 &&
+		var->varattno == *(AttrNumber *) arg;
+}
+
+/* A parameterized path for join clause rinfo, if it feeds a param column. */
+static ParamPathInfo *
+param_path_info(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
+				RestrictInfo *rinfo)
+{
+	List	   *names;
+	List	   *exprs;
+	List	   *is_list;
+	Relids		required_outer;
+
+	if (!join_clause_is_movable_to(rinfo, baserel))
+		return NULL;
+	extract_export_params(root, baserel, relid, list_make1(rinfo),
+						  &names, &exprs, &is_list);
+	if (names == NIL)
+		return NULL;
+	required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+	required_outer = bms_del_member(required_outer, baserel->relid);
+	if (bms_is_empty(required_outer))
+		return NULL;
+	return get_baserel_parampathinfo(root, baserel, required_outer);
+}
+
 /*
  * lmsGetForeignPaths
- *		One path: the export, with a startup cost that reflects its latency.
+ *		The export, with a startup cost that reflects its latency; and,
+ *		for a join on a param column, parameterized paths: a nested loop
+ *		then runs one export per outer value.
+ *
+ * A resource that cannot be exported without a parameter (a gradebook
+ * needs its course) makes the unparameterized path prohibitively
+ * expensive unless the quals supply that parameter, so a join that does
+ * is planned as such a nested loop.
  */
 static void
 lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
+	LmsPlanState *ps = (LmsPlanState *) baserel->fdw_private;
+	const char *required = ps->opts->provider->required_param ?
+		ps->opts->provider->required_param(ps->opts) : NULL;
 	Cost		startup_cost = LMS_STARTUP_COST;
-	Cost		total_cost = startup_cost +
-		LMS_DEFAULT_ROWS * (cpu_tuple_cost * 10) + baserel->rows * cpu_tuple_cost;
+	Cost		run_cost = baserel->rows * cpu_tuple_cost * 10;
+	List	   *names;
+	List	   *exprs;
+	List	   *is_list;
+	List	   *ppis = NIL;
+	ListCell   *lc;
+	AttrNumber	attnum;
+	TupleDesc	tupdesc;
+	Relation	rel;
 
+	extract_export_params(root, baserel, foreigntableid,
+						  baserel->baserestrictinfo, &names, &exprs, &is_list);
+	if (required && !params_include(names, required))
+		startup_cost += disable_cost;
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup_cost, total_cost,
+									 startup_cost, startup_cost + run_cost,
 									 NIL, NULL, NULL,
 #if PG_VERSION_NUM >= 170000
 									 NIL,
 #endif
 									 NIL));
+
+	/* join clauses on param columns, written out or implied by equivalence */
+	foreach(lc, baserel->joininfo)
+	{
+		ParamPathInfo *ppi = param_path_info(root, baserel, foreigntableid,
+											 lfirst_node(RestrictInfo, lc));
+
+		if (ppi)
+			ppis = list_append_unique_ptr(ppis, ppi);
+	}
+	if (baserel->has_eclass_joins)
+	{
+		rel = table_open(foreigntableid, NoLock);
+		tupdesc = RelationGetDescr(rel);
+		for (attnum = 1; attnum <= tupdesc->natts; attnum++)
+		{
+			List	   *clauses;
+			ListCell   *lc2;
+
+			if (TupleDescAttr(tupdesc, attnum - 1)->attisdropped ||
+				lmsfdw_column_option(foreigntableid, attnum, "param") == NULL)
+				continue;
+			clauses = generate_implied_equalities_for_column(root, baserel,
+															 ec_member_is_column,
+															 &attnum,
+															 baserel->lateral_referencers);
+			foreach(lc2, clauses)
+			{
+				ParamPathInfo *ppi = param_path_info(root, baserel, foreigntableid,
+													 lfirst_node(RestrictInfo, lc2));
+
+				if (ppi)
+					ppis = list_append_unique_ptr(ppis, ppi);
+			}
+		}
+		table_close(rel, NoLock);
+	}
+	foreach(lc, ppis)
+	{
+		ParamPathInfo *ppi = (ParamPathInfo *) lfirst(lc);
+
+		add_path(baserel, (Path *)
+				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
+										 LMS_STARTUP_COST,
+										 LMS_STARTUP_COST + ppi->ppi_rows * cpu_tuple_cost * 10,
+										 NIL, ppi->ppi_req_outer, NULL,
+#if PG_VERSION_NUM >= 170000
+										 NIL,
+#endif
+										 NIL));
+	}
 }
 
 /*

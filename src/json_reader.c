@@ -269,6 +269,11 @@ static const CsvField json_null_field = {"", 0, true};
 /* Errors and buffers */
 
 /* Put the reader into the sticky error state, concerning record "number". */
+#ifdef __GNUC__
+static void json_fail(JsonReader *r, uint64_t number, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+#endif
+
 static void
 json_fail(JsonReader *r, uint64_t number, const char *fmt,...)
 {

@@ -326,6 +326,8 @@ typedef struct LmsProvider
 	void		(*check_table) (const LmsOptions *opts);
 	/* "canvas report grade_export_csv (account self)" */
 	char	   *(*describe) (const LmsOptions *opts);
+	/* the export parameter the resource cannot do without, or NULL */
+	const char *(*required_param) (const LmsOptions *opts);
 	/*
 	 * Optional steps before the start (a token, a name to look up) and
 	 * after completion (result URLs to ask for): while the *_request

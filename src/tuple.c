@@ -456,15 +456,19 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 	src->cleanup.func = rows_cleanup;
 	src->cleanup.arg = src;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &src->cleanup);
-	open_reader(src);
 	src->verify_utf8 = GetDatabaseEncoding() == PG_UTF8;
 	src->convert_utf8 = !src->verify_utf8 &&
 		GetDatabaseEncoding() != PG_SQL_ASCII;
 
-	/* values fixed for the whole job */
+	/* values fixed for the whole job; the bindings of a former job go */
 	for (i = 0; i < map->ncolumns; i++)
 	{
 		LmsColumn  *col = &map->columns[i];
+
+		if (col->source == LMS_COL_PARAM)
+			col->source = LMS_COL_FIELD;
+		col->field_index = -1;
+		col->param_value = NULL;
 
 		if (col->source == LMS_COL_META_JOB_ID)
 		{
@@ -476,6 +480,8 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 			col->const_value =
 				column_input(col, (char *) timestamptz_to_str(job->finished));
 	}
+	/* a JSON reader binds the columns to their paths here */
+	open_reader(src);
 	return src;
 }
 

@@ -312,12 +312,20 @@ canvas_cancel_request(LmsJob *job, LmsRequestSpec *req)
 	return true;
 }
 
+/* a gradebook is one course's: it cannot be exported without one */
+static const char *
+canvas_required_param(const LmsOptions *opts)
+{
+	return is_gradebook(opts) ? "course_id" : NULL;
+}
+
 const LmsProvider lms_provider_canvas = {
 	.name = "canvas",
 	.default_format = "csv",
 	.start_idempotent = false,
 	.check_table = canvas_check_table,
 	.describe = canvas_describe,
+	.required_param = canvas_required_param,
 	.start_request = canvas_start_request,
 	.read_start = canvas_read_start,
 	.status_request = canvas_status_request,
