@@ -46,6 +46,7 @@
 #include "optimizer/clauses.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/memutils.h"
@@ -84,6 +85,7 @@ typedef struct LmsPlanState
 /* executor state in node->fdw_state */
 typedef struct LmsFdwScanState
 {
+	Oid			relid;
 	LmsOptions *opts;
 	List	   *param_names;	/* of String */
 	List	   *param_states;	/* of ExprState, their values */
@@ -283,6 +285,46 @@ extract_export_params(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 }
 
 /*
+ * Rows of the last export of each foreign table read by this backend, for
+ * the planner's estimate (LMS_DEFAULT_ROWS until one has been read).
+ */
+typedef struct LmsRowCount
+{
+	Oid			relid;			/* hash key */
+	double		rows;
+} LmsRowCount;
+
+static HTAB *last_row_counts = NULL;
+
+static void
+remember_rows(Oid relid, double rows)
+{
+	LmsRowCount *entry;
+	bool		found;
+
+	if (last_row_counts == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(LmsRowCount);
+		last_row_counts = hash_create("lms_fdw row counts", 16, &ctl,
+									  HASH_ELEM | HASH_BLOBS);
+	}
+	entry = hash_search(last_row_counts, &relid, HASH_ENTER, &found);
+	entry->rows = rows;
+}
+
+static double
+known_rows(Oid relid)
+{
+	LmsRowCount *entry = last_row_counts ?
+		hash_search(last_row_counts, &relid, HASH_FIND, NULL) : NULL;
+
+	return entry ? entry->rows : LMS_DEFAULT_ROWS;
+}
+
+/*
  * lmsGetForeignRelSize
  *		Options, export parameters, the columns needed and a row estimate.
  */
@@ -306,7 +348,7 @@ lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	}
 
 	baserel->fdw_private = ps;
-	baserel->rows = clamp_row_est(LMS_DEFAULT_ROWS *
+	baserel->rows = clamp_row_est(known_rows(foreigntableid) *
 								  clauselist_selectivity(root,
 														 baserel->baserestrictinfo,
 														 0, JOIN_INNER, NULL));
@@ -504,6 +546,7 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 		return;
 
 	state = palloc0(sizeof(LmsFdwScanState));
+	state->relid = RelationGetRelid(rel);
 	userid = executing_user(node);
 	state->opts = lmsfdw_get_options(RelationGetRelid(rel), userid);
 	lmsfdw_check_credentials(state->opts, userid);
@@ -683,6 +726,9 @@ finish_export(LmsFdwScanState *state)
 		state->totals.waited_ms += c->waited_ms;
 		state->totals.bytes += c->bytes;
 		state->totals.rows += c->rows;
+		/* a whole export read: its size is the next plan's estimate */
+		if (state->rows == NULL)
+			remember_rows(state->relid, (double) c->rows);
 	}
 	state->stream = NULL;
 	state->rows = NULL;
