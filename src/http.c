@@ -31,9 +31,12 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "lms_fdw.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
@@ -320,6 +323,33 @@ lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
  * ----------------------------------------------------------------
  */
 
+/*
+ * curl's socket open and close callbacks: count the connection's socket
+ * against the backend's file descriptor budget, as libpq's connections
+ * from a backend are.  Never throw; a refused socket fails the connect.
+ */
+static curl_socket_t
+open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	curl_socket_t fd;
+
+	if (!AcquireExternalFD())
+		return CURL_SOCKET_BAD;
+	fd = socket(address->family, address->socktype, address->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		ReleaseExternalFD();
+	return fd;
+}
+
+static int
+close_socket(void *clientp, curl_socket_t fd)
+{
+	int			rc = close(fd);
+
+	ReleaseExternalFD();
+	return rc;
+}
+
 /* curl write callback: never throws */
 static size_t
 transfer_write(char *data, size_t size, size_t nmemb, void *userp)
@@ -453,6 +483,8 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
 	if (opts->ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, opts->ca_file);
 

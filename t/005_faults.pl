@@ -65,6 +65,17 @@ my ($out, $err) = run_sql('SELECT * FROM closed_grades');
 is(LmsTest::sqlstate_of($err), 'HV00N', 'connection refused is HV00N');
 like($err, qr/could not connect to the LMS at http:\/\/127\.0\.0\.1:1/, 'naming the LMS');
 
+# TLS to a server that does not speak it: the handshake fails, HV00N
+$node->safe_psql('postgres', sprintf(q{
+	CREATE SERVER tls FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'canvas', base_url 'https://127.0.0.1:%d', retry_max '0');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER tls OPTIONS (token 'x');
+	CREATE FOREIGN TABLE tls_grades (a text) SERVER tls OPTIONS (resource 'grade_export_csv');
+}, $mock->port));
+($out, $err) = run_sql('SELECT * FROM tls_grades');
+is(LmsTest::sqlstate_of($err), 'HV00N', 'a failed TLS handshake is HV00N');
+like($err, qr/could not connect to the LMS at https:\/\/127\.0\.0\.1:\d+/, 'naming the LMS');
+
 $mock->scenario(faults => [ { method => 'GET', path => '/reports/grade_export_csv/\d+$',
 	status => 200, content_type => 'text/html', body => '<html>maintenance</html>', count => 1 } ]);
 ($out, $err) = run_sql('SELECT count(*) FROM grades');
