@@ -23,17 +23,22 @@
  */
 #include "postgres.h"
 
+#include <sys/timerfd.h>
+#include <unistd.h>
+
 #include "access/htup_details.h"
 #include "access/reloptions.h"
 #include "access/sysattr.h"
 #include "access/table.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
+#include "executor/execAsync.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/cost.h"
@@ -44,6 +49,7 @@
 #include "optimizer/restrictinfo.h"
 #include "parser/parsetree.h"
 #include "optimizer/clauses.h"
+#include "storage/fd.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -96,6 +102,10 @@ typedef struct LmsFdwScanState
 	LmsJob	   *job;			/* the job whose rows are being read */
 	ListCell   *next_url;		/* the next result file of the job */
 	int			rows_since_poll;
+	bool		async;			/* run by an async Append: never block on jobs */
+	bool		async_waiting;	/* jobs run, none ready: wait for the timer */
+	int			timerfd;		/* wakes the Append for the next status check */
+	MemoryContextCallback timer_cleanup;
 	LmsStream  *stream;
 	LmsRowSource *rows;
 	bool		exhausted;		/* the current result has been read to its end */
@@ -129,6 +139,10 @@ static void lmsReScanForeignScan(ForeignScanState *node);
 static void lmsEndForeignScan(ForeignScanState *node);
 static void lmsExplainForeignScan(ForeignScanState *node, ExplainState *es);
 static List *lmsImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid);
+static bool lmsIsForeignPathAsyncCapable(ForeignPath *path);
+static void lmsForeignAsyncRequest(AsyncRequest *areq);
+static void lmsForeignAsyncConfigureWait(AsyncRequest *areq);
+static void lmsForeignAsyncNotify(AsyncRequest *areq);
 
 /*
  * lms_fdw_handler
@@ -148,6 +162,10 @@ lms_fdw_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = lmsEndForeignScan;
 	routine->ExplainForeignScan = lmsExplainForeignScan;
 	routine->ImportForeignSchema = lmsImportForeignSchema;
+	routine->IsForeignPathAsyncCapable = lmsIsForeignPathAsyncCapable;
+	routine->ForeignAsyncRequest = lmsForeignAsyncRequest;
+	routine->ForeignAsyncConfigureWait = lmsForeignAsyncConfigureWait;
+	routine->ForeignAsyncNotify = lmsForeignAsyncNotify;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -571,6 +589,8 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 												   RelationGetDescr(rel),
 												   &TTSOpsMinimalTuple);
 	}
+	state->timerfd = -1;
+	state->async = node->ss.ps.async_capable;
 	node->fdw_state = state;
 }
 
@@ -775,7 +795,21 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 			finish_export(state);
 		}
 		old = MemoryContextSwitchTo(state->scan_cxt);
-		job = lmsfdw_jobset_next(state->jobs);
+		if (state->async)
+		{
+			/* under an async Append: never wait here, say so instead */
+			bool		more;
+
+			job = lmsfdw_jobset_take(state->jobs, &more);
+			if (job == NULL && more)
+			{
+				MemoryContextSwitchTo(old);
+				state->async_waiting = true;
+				return false;
+			}
+		}
+		else
+			job = lmsfdw_jobset_next(state->jobs);
 		MemoryContextSwitchTo(old);
 		if (job == NULL)
 			break;
@@ -796,6 +830,8 @@ lmsIterateForeignScan(ForeignScanState *node)
 {
 	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+
+	state->async_waiting = false;
 
 	if (state->spool)
 	{
@@ -986,6 +1022,122 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Downloaded", "bytes", (int64) c.bytes, es);
 		}
 	}
+}
+
+/* ----------------------------------------------------------------
+ * Asynchronous execution under Append
+ *
+ * Several foreign scans under one Append (a partitioned table, UNION ALL)
+ * start their jobs at once and the Append waits for whichever is ready.
+ * A scan has no socket to offer while its jobs run at the LMS, only the
+ * time of its next status check, so it offers a timerfd armed for then
+ * (at most LMS_ASYNC_TICK_MS away, so that interrupts are seen promptly:
+ * the Append's wait does not watch the latch).
+ * ----------------------------------------------------------------
+ */
+#define LMS_ASYNC_TICK_MS 100
+
+static bool
+lmsIsForeignPathAsyncCapable(ForeignPath *path)
+{
+	return true;
+}
+
+static void
+timer_cleanup(void *arg)
+{
+	LmsFdwScanState *state = (LmsFdwScanState *) arg;
+
+	if (state->timerfd >= 0)
+	{
+		close(state->timerfd);
+		ReleaseExternalFD();
+	}
+	state->timerfd = -1;
+}
+
+/* Answer the Append: a row, no more rows, or come back later. */
+static void
+produce_async(AsyncRequest *areq)
+{
+	ForeignScanState *node = (ForeignScanState *) areq->requestee;
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+	TupleTableSlot *result;
+
+	CHECK_FOR_INTERRUPTS();
+	result = ExecProcNode((PlanState *) node);
+	if (!TupIsNull(result))
+		ExecAsyncRequestDone(areq, result);
+	else if (state->async_waiting)
+		ExecAsyncRequestPending(areq);
+	else
+		ExecAsyncRequestDone(areq, NULL);
+}
+
+static void
+lmsForeignAsyncRequest(AsyncRequest *areq)
+{
+	produce_async(areq);
+}
+
+/* Offer a timer for the next status check of this scan's jobs. */
+static void
+lmsForeignAsyncConfigureWait(AsyncRequest *areq)
+{
+	ForeignScanState *node = (ForeignScanState *) areq->requestee;
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+	AppendState *requestor = (AppendState *) areq->requestor;
+	struct itimerspec when;
+	double		wait_ms = LMS_ASYNC_TICK_MS;
+
+	if (state->timerfd < 0)
+	{
+		if (!AcquireExternalFD())
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+					 errmsg("out of file descriptors for an asynchronous foreign scan")));
+		state->timerfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (state->timerfd < 0)
+		{
+			ReleaseExternalFD();
+			ereport(ERROR,
+					(errcode_for_socket_access(),
+					 errmsg("could not create a timer: %m")));
+		}
+		state->timer_cleanup.func = timer_cleanup;
+		state->timer_cleanup.arg = state;
+		MemoryContextRegisterResetCallback(node->ss.ps.state->es_query_cxt,
+										   &state->timer_cleanup);
+	}
+	if (state->jobs)
+	{
+		double		due = lmsfdw_jobset_next_due(state->jobs);
+
+		if (due >= 0)
+			wait_ms = Min(wait_ms, Max(1, due - lmsfdw_now_ms()));
+	}
+	memset(&when, 0, sizeof(when));
+	when.it_value.tv_sec = (time_t) (wait_ms / 1000);
+	when.it_value.tv_nsec = (long) ((wait_ms - 1000.0 * when.it_value.tv_sec) * 1000000.0);
+	if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
+		when.it_value.tv_nsec = 1000000;
+	timerfd_settime(state->timerfd, 0, &when, NULL);
+	AddWaitEventToSet(requestor->as_eventset, WL_SOCKET_READABLE,
+					  state->timerfd, NULL, areq);
+}
+
+static void
+lmsForeignAsyncNotify(AsyncRequest *areq)
+{
+	ForeignScanState *node = (ForeignScanState *) areq->requestee;
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+	uint64		expirations;
+
+	if (state->timerfd >= 0 &&
+		read(state->timerfd, &expirations, sizeof(expirations)) < 0 &&
+		errno != EAGAIN)
+		elog(DEBUG1, "lms_fdw: reading the timer failed: %m");
+	produce_async(areq);
 }
 
 /*

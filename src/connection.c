@@ -36,8 +36,10 @@ struct LmsConn
 	uint32		mapping_hashvalue;
 	bool		invalidated;
 	CURLM	   *multi;
-	CURL	   *easy[LMS_EASY_SLOTS];
-	bool		easy_busy[LMS_EASY_SLOTS];
+	/* easy handles, reused; as many as transfers run at once (malloc'd) */
+	CURL	  **easy;
+	bool	   *easy_busy;
+	int			neasy;
 	/* sockets curl wants watched: fds[i] with CURL_POLL_* in what[i] */
 	int		   *fds;
 	int		   *what;
@@ -104,17 +106,17 @@ conn_close(LmsConn *conn)
 {
 	int			i;
 
-	for (i = 0; i < LMS_EASY_SLOTS; i++)
+	for (i = 0; i < conn->neasy; i++)
 	{
-		if (conn->easy[i])
-		{
-			if (conn->multi)
-				curl_multi_remove_handle(conn->multi, conn->easy[i]);
-			curl_easy_cleanup(conn->easy[i]);
-			conn->easy[i] = NULL;
-		}
-		conn->easy_busy[i] = false;
+		if (conn->multi)
+			curl_multi_remove_handle(conn->multi, conn->easy[i]);
+		curl_easy_cleanup(conn->easy[i]);
 	}
+	free(conn->easy);
+	free(conn->easy_busy);
+	conn->easy = NULL;
+	conn->easy_busy = NULL;
+	conn->neasy = 0;
 	if (conn->multi)
 	{
 		curl_multi_cleanup(conn->multi);
@@ -131,7 +133,7 @@ conn_busy(LmsConn *conn)
 {
 	int			i;
 
-	for (i = 0; i < LMS_EASY_SLOTS; i++)
+	for (i = 0; i < conn->neasy; i++)
 		if (conn->easy_busy[i])
 			return true;
 	return false;
@@ -211,43 +213,65 @@ lmsfdw_conn_multi(LmsConn *conn)
 }
 
 /*
- * lmsfdw_conn_easy
- *		The easy handle of a slot, reset for a new request and marked busy.
+ * lmsfdw_conn_acquire
+ *		An idle easy handle, reset for a new request and marked busy; its
+ *		index is returned for lmsfdw_conn_release.
  *
- * curl_easy_reset keeps the handle's live connections and DNS cache; the
- * connections themselves are pooled in the multi handle.
+ * curl_easy_reset keeps the handle's DNS cache; the connections themselves
+ * are pooled in the multi handle, so any handle reuses them.
  */
-CURL *
-lmsfdw_conn_easy(LmsConn *conn, int slot)
+int
+lmsfdw_conn_acquire(LmsConn *conn, CURL **easy)
 {
-	Assert(slot >= 0 && slot < LMS_EASY_SLOTS);
-	if (conn->easy_busy[slot])
-		elog(ERROR, "lms_fdw easy handle %d is already in use", slot);
-	if (conn->easy[slot] == NULL)
+	int			i;
+
+	for (i = 0; i < conn->neasy; i++)
+		if (!conn->easy_busy[i])
+			break;
+	if (i == conn->neasy)
 	{
-		conn->easy[slot] = curl_easy_init();
-		if (conn->easy[slot] == NULL)
+		CURL	  **handles = realloc(conn->easy, (i + 1) * sizeof(CURL *));
+		bool	   *busy;
+
+		if (handles == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		conn->easy = handles;
+		busy = realloc(conn->easy_busy, (i + 1) * sizeof(bool));
+		if (busy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory")));
+		conn->easy_busy = busy;
+		conn->easy[i] = curl_easy_init();
+		if (conn->easy[i] == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
 					 errmsg("could not create a curl handle")));
+		conn->easy_busy[i] = false;
+		conn->neasy++;
 	}
 	else
-		curl_easy_reset(conn->easy[slot]);
-	conn->easy_busy[slot] = true;
-	return conn->easy[slot];
+		curl_easy_reset(conn->easy[i]);
+	conn->easy_busy[i] = true;
+	*easy = conn->easy[i];
+	return i;
 }
 
 /*
- * lmsfdw_conn_release_easy
- *		Detach a slot's handle from the multi handle and mark it free.
- *		Never throws: called from memory context callbacks during abort.
+ * lmsfdw_conn_release
+ *		Detach a handle from the multi handle and mark it idle.  Never
+ *		throws: called from memory context callbacks during abort.
  */
 void
-lmsfdw_conn_release_easy(LmsConn *conn, int slot)
+lmsfdw_conn_release(LmsConn *conn, int index)
 {
-	if (conn->easy[slot] && conn->multi)
-		curl_multi_remove_handle(conn->multi, conn->easy[slot]);
-	conn->easy_busy[slot] = false;
+	if (index < 0 || index >= conn->neasy)
+		return;
+	if (conn->multi)
+		curl_multi_remove_handle(conn->multi, conn->easy[index]);
+	conn->easy_busy[index] = false;
 }
 
 void

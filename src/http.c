@@ -51,7 +51,7 @@ struct LmsTransfer
 	const LmsOptions *opts;
 	const char *bearer;			/* token for base_url's origin */
 	bool		basic_auth;		/* client_id:client_secret instead */
-	int			slot;
+	int			handle;			/* index in the connection's handles, or -1 */
 	CURL	   *easy;
 	struct curl_slist *headers;
 	MemoryContextCallback cleanup;
@@ -407,6 +407,25 @@ transfer_write(char *data, size_t size, size_t nmemb, void *userp)
 	return size * nmemb;
 }
 
+/*
+ * Give the transfer's easy handle back to the connection: off the multi
+ * handle, holding no pointer into memory about to be freed.  Never throws.
+ */
+static void
+transfer_release_handle(LmsTransfer *x)
+{
+	if (x->handle < 0)
+		return;
+	curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+	lmsfdw_conn_release(x->conn, x->handle);
+	x->handle = -1;
+	x->easy = NULL;
+	x->attached = false;
+}
+
 /* memory context callback: release everything curl-side; never throws */
 static void
 transfer_cleanup(void *arg)
@@ -416,16 +435,7 @@ transfer_cleanup(void *arg)
 	if (x->closed)
 		return;
 	x->closed = true;
-	if (x->easy)
-	{
-		lmsfdw_conn_release_easy(x->conn, x->slot);
-		/* leave the idle handle no pointer into memory about to be freed */
-		curl_easy_setopt(x->easy, CURLOPT_ERRORBUFFER, NULL);
-		curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
-		curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
-		curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
-	}
-	x->attached = false;
+	transfer_release_handle(x);
 	if (x->headers)
 		curl_slist_free_all(x->headers);
 	x->headers = NULL;
@@ -435,7 +445,7 @@ transfer_cleanup(void *arg)
 
 /*
  * Set up and attach one hop of a transfer.  x is zeroed except for conn,
- * opts, slot, streaming, cap/max, and its cleanup callback is registered.
+ * opts, streaming, cap/max, and its cleanup callback is registered.
  */
 static void
 transfer_hop(LmsTransfer *x, const char *method, const char *url,
@@ -464,7 +474,7 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	x->paused = false;
 	x->last_activity = GetCurrentTimestamp();
 
-	easy = lmsfdw_conn_easy(x->conn, x->slot);
+	x->handle = lmsfdw_conn_acquire(x->conn, &easy);
 	x->easy = easy;
 
 	curl_easy_setopt(easy, CURLOPT_URL, url);
@@ -554,22 +564,18 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 static void
 transfer_detach(LmsTransfer *x)
 {
-	if (x->attached)
-	{
-		lmsfdw_conn_release_easy(x->conn, x->slot);
-		x->attached = false;
-	}
+	transfer_release_handle(x);
 }
 
 static LmsTransfer *
-transfer_create(LmsConn *conn, const LmsOptions *opts, int slot,
-				bool streaming, size_t cap)
+transfer_create(LmsConn *conn, const LmsOptions *opts, bool streaming,
+				size_t cap)
 {
 	LmsTransfer *x = palloc0(sizeof(LmsTransfer));
 
 	x->conn = conn;
 	x->opts = opts;
-	x->slot = slot;
+	x->handle = -1;
 	x->streaming = streaming;
 	x->max = streaming ? LMS_MAX_DOCUMENT_BYTES : LMS_MAX_DOCUMENT_BYTES + 1;
 	x->cap = streaming ? cap : 0;
@@ -790,7 +796,7 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 	if (with_body && x->len > 0)
 		appendBinaryStringInfo(&res->body, x->buf, x->len);
 	res->body_overflow = x->overflow;
-	if (x->status > 0)
+	if (x->status > 0 && x->easy)
 	{
 		curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
 		res->content_type = ct ? pstrdup(ct) : NULL;
@@ -808,7 +814,7 @@ redirect_target(LmsTransfer *x)
 	char	   *loc = NULL;
 
 	if (x->result != CURLE_OK || x->status < 300 || x->status >= 400 ||
-		x->status == 304)
+		x->status == 304 || x->easy == NULL)
 		return NULL;
 	curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &loc);
 	if (loc == NULL)
@@ -848,7 +854,7 @@ lmsfdw_http_request(LmsConn *conn, const LmsOptions *opts,
 		char	   *next;
 
 		MemoryContextSwitchTo(cxt);
-		x = transfer_create(conn, opts, LMS_EASY_API, false, 0);
+		x = transfer_create(conn, opts, false, 0);
 		x->bearer = spec->bearer ? spec->bearer : opts->token;
 		x->basic_auth = spec->basic_auth && hops == 0;
 		x->hops = hops;
@@ -898,8 +904,7 @@ LmsTransfer *
 lmsfdw_transfer_start(LmsConn *conn, const LmsOptions *opts, const char *url,
 					  const char *bearer, size_t buffer_size)
 {
-	LmsTransfer *x = transfer_create(conn, opts, LMS_EASY_DOWNLOAD, true,
-									 buffer_size);
+	LmsTransfer *x = transfer_create(conn, opts, true, buffer_size);
 
 	x->bearer = bearer ? bearer : opts->token;
 	transfer_hop(x, "GET", url, NULL, NULL);

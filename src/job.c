@@ -858,6 +858,26 @@ lmsfdw_jobset_next_due(LmsJobSet *set)
 }
 
 /*
+ * lmsfdw_jobset_take
+ *		Without waiting: the next job whose result is ready, or NULL.  Sets
+ *		*more when jobs are still running (or to be started).
+ */
+LmsJob *
+lmsfdw_jobset_take(LmsJobSet *set, bool *more)
+{
+	lmsfdw_jobset_poll(set);
+	*more = set->running != NIL || set->todo != NIL;
+	if (set->ready != NIL)
+	{
+		LmsJob	   *job = (LmsJob *) linitial(set->ready);
+
+		set->ready = list_delete_first(set->ready);
+		return job;
+	}
+	return NULL;
+}
+
+/*
  * lmsfdw_jobset_next
  *		The next job whose result is ready, waiting for one if needed; NULL
  *		when every job's result has been handed out.
@@ -868,16 +888,12 @@ lmsfdw_jobset_next(LmsJobSet *set)
 	for (;;)
 	{
 		double		due;
+		bool		more;
+		LmsJob	   *job = lmsfdw_jobset_take(set, &more);
 
-		lmsfdw_jobset_poll(set);
-		if (set->ready != NIL)
-		{
-			LmsJob	   *job = (LmsJob *) linitial(set->ready);
-
-			set->ready = list_delete_first(set->ready);
+		if (job)
 			return job;
-		}
-		if (set->running == NIL)
+		if (!more)
 			return NULL;
 		/* count the wait once, against the first running job */
 		due = lmsfdw_jobset_next_due(set);

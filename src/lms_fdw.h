@@ -185,16 +185,13 @@ extern char *lmsfdw_resolve_url(const char *base, const char *ref);
 /* ---- connection.c: the per-backend cache of curl state ---- */
 extern LmsConn *lmsfdw_get_connection(const LmsOptions *opts);
 extern CURLM *lmsfdw_conn_multi(LmsConn *conn);
-extern CURL *lmsfdw_conn_easy(LmsConn *conn, int slot);
-extern void lmsfdw_conn_release_easy(LmsConn *conn, int slot);
+extern int	lmsfdw_conn_acquire(LmsConn *conn, CURL **easy);
+extern void lmsfdw_conn_release(LmsConn *conn, int index);
 extern bool lmsfdw_disconnect_server(Oid serverid);
 extern bool lmsfdw_disconnect_all(void);
 extern void lmsfdw_conn_sockets(LmsConn *conn, int **fds, int **what,
 								int *nsockets);
 
-#define LMS_EASY_API		0
-#define LMS_EASY_DOWNLOAD	1
-#define LMS_EASY_SLOTS		2
 
 /* ---- import.c ---- */
 struct ImportForeignSchemaStmt;
@@ -283,6 +280,7 @@ typedef struct LmsJobSet LmsJobSet;
 
 extern LmsJobSet *lmsfdw_jobset_create(const LmsOptions *opts, List *param_sets);
 extern LmsJob *lmsfdw_jobset_next(LmsJobSet *set);
+extern LmsJob *lmsfdw_jobset_take(LmsJobSet *set, bool *more);
 extern void lmsfdw_jobset_poll(LmsJobSet *set);
 extern double lmsfdw_jobset_next_due(LmsJobSet *set);
 extern int	lmsfdw_jobset_started(LmsJobSet *set);

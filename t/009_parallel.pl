@@ -101,6 +101,56 @@ my @gb = sort map { $_->{path} =~ m{/courses/(\d+)/gradebook_csv} ? $1 : () }
   grep { $_->{method} eq 'POST' } @{ $mock->requests };
 is_deeply(\@gb, [ 101, 102, 103 ], 'one export per course, each for its course');
 
+# Async Append: the partitions of a partitioned table (one foreign table
+# per term) run their exports concurrently
+$mock->reset;
+$mock->scenario(duration_s => 1.5);
+$node->safe_psql('postgres', q{
+	CREATE TABLE grades_by_term (student_id bigint, term_id bigint, current_score numeric)
+	  PARTITION BY LIST (term_id);
+	CREATE FOREIGN TABLE grades_t31 PARTITION OF grades_by_term FOR VALUES IN (31) SERVER canvas
+	  OPTIONS (resource 'grade_export_csv', parameters '{"enrollment_term_id": 31}');
+	CREATE FOREIGN TABLE grades_t32 PARTITION OF grades_by_term FOR VALUES IN (32) SERVER canvas
+	  OPTIONS (resource 'grade_export_csv', parameters '{"enrollment_term_id": 32}');
+	CREATE FOREIGN TABLE grades_t33 PARTITION OF grades_by_term FOR VALUES IN (33) SERVER canvas
+	  OPTIONS (resource 'grade_export_csv', parameters '{"enrollment_term_id": 33}');
+});
+like($node->safe_psql('postgres', 'EXPLAIN (COSTS OFF) SELECT count(*) FROM grades_by_term'),
+	qr/Append\n.*Async Foreign Scan on grades_t31.*Async Foreign Scan on grades_t32.*Async Foreign Scan on grades_t33/s,
+	'the partitions are scanned by an async Append');
+is($node->safe_psql('postgres',
+		'SELECT term_id, count(*) FROM grades_by_term GROUP BY 1 ORDER BY 1'),
+	"31|25\n32|25\n33|25", 'every partition returns its rows');
+$span = job_spans();
+$latest_start = max(map { $_->[0] } values %$span);
+$earliest_end = min(map { $_->[1] } values %$span);
+cmp_ok($latest_start, '<', $earliest_end, 'the partitions\' jobs ran at the same time');
+
+# without async Append they run one after another
+$mock->reset;
+$mock->scenario(duration_s => 1.0);
+$node->safe_psql('postgres', q{
+	SET enable_async_append = off;
+	SELECT count(*) FROM grades_by_term;
+});
+$span = job_spans();
+my @spans = sort { $a->[0] <=> $b->[0] } values %$span;
+cmp_ok($spans[1][0], '>', $spans[0][1], 'with enable_async_append off, one after another');
+
+# a cancel while the Append waits on the jobs
+$mock->reset;
+$mock->scenario(statuses => [ 'created', 'running' ]);
+my ($ret, $err);
+($ret, $out, $err) = $node->psql('postgres', q{
+\set VERBOSITY verbose
+SET statement_timeout = '700ms';
+SELECT count(*) FROM grades_by_term;
+RESET statement_timeout;
+SELECT 'alive';
+}, on_error_stop => 0);
+is(sqlstate_of($err), '57014', 'statement_timeout during an async Append is 57014');
+like($out, qr/alive/, 'and the backend answers afterwards');
+
 # reuse_window: the same export within the window reuses the finished job
 $mock->reset;
 $node->safe_psql('postgres', q{ALTER SERVER canvas OPTIONS (ADD reuse_window '3s', SET max_parallel_jobs '4')});
