@@ -20,7 +20,8 @@ OBJS = \
 	src/tsv_reader.o \
 	src/json_reader.o \
 	src/tuple.o \
-	src/import.o
+	src/import.o \
+	src/shared.o
 
 EXTENSION = lms_fdw
 DATA = sql/lms_fdw--1.0.sql

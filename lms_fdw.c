@@ -117,6 +117,8 @@ typedef struct LmsFdwScanState
 	LmsCounters totals;
 } LmsFdwScanState;
 
+void		_PG_init(void);
+
 PG_FUNCTION_INFO_V1(lms_fdw_handler);
 PG_FUNCTION_INFO_V1(lms_fdw_validator);
 PG_FUNCTION_INFO_V1(lms_fdw_version);
@@ -143,6 +145,17 @@ static bool lmsIsForeignPathAsyncCapable(ForeignPath *path);
 static void lmsForeignAsyncRequest(AsyncRequest *areq);
 static void lmsForeignAsyncConfigureWait(AsyncRequest *areq);
 static void lmsForeignAsyncNotify(AsyncRequest *areq);
+
+/*
+ * _PG_init
+ *		When preloaded, set up the shared table of jobs (reuse_window across
+ *		backends).
+ */
+void
+_PG_init(void)
+{
+	lmsfdw_shared_init();
+}
 
 /*
  * lms_fdw_handler

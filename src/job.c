@@ -135,6 +135,7 @@ job_abandon_callback(void *arg)
 	old = MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
+		lmsfdw_shared_withdraw(job);
 		lmsfdw_job_cancel_remote(job);
 	}
 	PG_CATCH();
@@ -436,6 +437,7 @@ job_exchange(LmsJob *job, LmsRequestSpec *spec, bool starting,
 static void
 job_raise_failed(LmsJob *job)
 {
+	lmsfdw_shared_withdraw(job);
 	lmsfdw_job_note(job, job->message ? job->message : "job failed");
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
@@ -455,6 +457,7 @@ job_raise_timeout(LmsJob *job)
 		pstrdup(lmsfdw_job_state_name(job->state));
 
 	lmsfdw_job_cancel_remote(job);
+	lmsfdw_shared_withdraw(job);
 	lmsfdw_job_note(job, "poll_timeout reached");
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
@@ -499,6 +502,7 @@ job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
 }
 
 static void job_remember(LmsJob *job);
+static char *job_key(const LmsJob *job);
 
 /* Push the errcontext naming the job; pop with job_context_pop. */
 #define job_context_push(job, errcb) \
@@ -536,7 +540,21 @@ lmsfdw_job_start(LmsJob *job)
 	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
 	job->phase = "monitor";
 	lmsfdw_job_note(job, NULL);
+	if (job->opts->reuse_window_ms > 0)
+		lmsfdw_shared_publish(job, job_key(job));
 	job_context_pop(&errcb);
+}
+
+/*
+ * lmsfdw_job_watch
+ *		Take up an adopted running job: no start request, status checks from
+ *		now on.
+ */
+void
+lmsfdw_job_watch(LmsJob *job)
+{
+	job->start_ms = lmsfdw_now_ms();
+	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
 }
 
 /* Resolve a finished job: its result URLs, or the ERROR of a failure. */
@@ -686,7 +704,10 @@ job_remember(LmsJob *job)
 	LmsReusable *r;
 	ListCell   *lc;
 
-	if (job->opts->reuse_window_ms <= 0 || job->reused)
+	if (job->opts->reuse_window_ms <= 0)
+		return;
+	lmsfdw_shared_publish(job, job_key(job));
+	if (job->reused)
 		return;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	r = palloc0(sizeof(LmsReusable));
@@ -716,19 +737,20 @@ job_remember(LmsJob *job)
 
 /*
  * lmsfdw_job_reuse
- *		Adopt the result of the same export, finished by this backend and
- *		started within reuse_window; true if one was found (the job is then
- *		done, nothing sent).
+ *		Adopt the same export started within reuse_window: finished by this
+ *		backend, or (when preloaded) finished or still running in another.
+ *		LMS_REUSE_DONE: the job is done, nothing sent; LMS_REUSE_RUNNING:
+ *		the job is another backend's, to be watched, not started.
  */
-bool
+LmsReuse
 lmsfdw_job_reuse(LmsJob *job)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	char	   *key;
 	ListCell   *lc;
 
-	if (job->opts->reuse_window_ms <= 0 || reusable_jobs == NIL)
-		return false;
+	if (job->opts->reuse_window_ms <= 0)
+		return LMS_REUSE_NONE;
 	key = job_key(job);
 	foreach(lc, reusable_jobs)
 	{
@@ -748,9 +770,14 @@ lmsfdw_job_reuse(LmsJob *job)
 		job->reused = true;
 		job->phase = "download";
 		lmsfdw_job_note(job, NULL);
-		return true;
+		return LMS_REUSE_DONE;
 	}
-	return false;
+	if (lmsfdw_shared_adopt(job, key))
+	{
+		lmsfdw_job_note(job, NULL);
+		return job->state == LMS_JOB_DONE ? LMS_REUSE_DONE : LMS_REUSE_RUNNING;
+	}
+	return LMS_REUSE_NONE;
 }
 
 /* ----------------------------------------------------------------
@@ -796,16 +823,23 @@ jobset_fill(LmsJobSet *set)
 
 		set->todo = list_delete_first(set->todo);
 		job = lmsfdw_job_create(set->opts, params);
-		if (lmsfdw_job_reuse(job))
+		switch (lmsfdw_job_reuse(job))
 		{
-			set->ready = lappend(set->ready, job);
-			MemoryContextSwitchTo(old);
-			continue;
+			case LMS_REUSE_DONE:
+				set->ready = lappend(set->ready, job);
+				break;
+			case LMS_REUSE_RUNNING:
+				set->running = lappend(set->running, job);
+				lmsfdw_job_watch(job);
+				break;
+			case LMS_REUSE_NONE:
+				set->running = lappend(set->running, job);
+				set->started++;
+				MemoryContextSwitchTo(old);
+				lmsfdw_job_start(job);
+				continue;
 		}
-		set->running = lappend(set->running, job);
-		set->started++;
 		MemoryContextSwitchTo(old);
-		lmsfdw_job_start(job);
 	}
 }
 

@@ -271,7 +271,21 @@ typedef struct LmsJobRecord
 extern int	lmsfdw_job_history(LmsJobRecord **records, int *first);
 extern LmsJob *lmsfdw_job_create(const LmsOptions *opts, List *params);
 extern void lmsfdw_job_start(LmsJob *job);
-extern bool lmsfdw_job_reuse(LmsJob *job);
+typedef enum LmsReuse
+{
+	LMS_REUSE_NONE,
+	LMS_REUSE_DONE,				/* a finished job's result */
+	LMS_REUSE_RUNNING			/* another backend's running job, to watch */
+} LmsReuse;
+
+extern LmsReuse lmsfdw_job_reuse(LmsJob *job);
+extern void lmsfdw_job_watch(LmsJob *job);
+
+/* ---- shared.c: jobs shared across backends (when preloaded) ---- */
+extern void lmsfdw_shared_init(void);
+extern void lmsfdw_shared_publish(const LmsJob *job, const char *key);
+extern void lmsfdw_shared_withdraw(const LmsJob *job);
+extern bool lmsfdw_shared_adopt(LmsJob *job, const char *key);
 extern bool lmsfdw_job_check(LmsJob *job);
 extern void lmsfdw_job_run(LmsJob *job);
 
