@@ -65,6 +65,20 @@ my ($out, $err) = run_sql('SELECT * FROM closed_grades');
 is(LmsTest::sqlstate_of($err), 'HV00N', 'connection refused is HV00N');
 like($err, qr/could not connect to the LMS at http:\/\/127\.0\.0\.1:1/, 'naming the LMS');
 
+# A host name that cannot be resolved: a 64-byte label is not a valid DNS
+# name, so the resolver refuses it without sending any query, and the test
+# stays off the network
+my $bad_host = ('a' x 64) . '.invalid';
+$node->safe_psql('postgres', qq{
+	CREATE SERVER nodns FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'canvas', base_url 'https://$bad_host', retry_max '0');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER nodns OPTIONS (token 'x');
+	CREATE FOREIGN TABLE nodns_grades (a text) SERVER nodns OPTIONS (resource 'grade_export_csv');
+});
+($out, $err) = run_sql('SELECT * FROM nodns_grades');
+is(LmsTest::sqlstate_of($err), 'HV00N', 'a name that does not resolve is HV00N');
+like($err, qr/could not connect to the LMS/, 'naming the failure');
+
 # TLS to a server that does not speak it: the handshake fails, HV00N
 $node->safe_psql('postgres', sprintf(q{
 	CREATE SERVER tls FOREIGN DATA WRAPPER lms_fdw
