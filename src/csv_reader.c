@@ -48,6 +48,7 @@
  *-------------------------------------------------------------------------
  */
 #include "csv_reader.h"
+#include "record_buffer.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -81,14 +82,10 @@ typedef enum ScanResult
 
 struct CsvReader
 {
-	/* the buffer: buf[0 .. len) holds data, cap > len always */
-	char	   *buf;
-	size_t		cap;
-	size_t		len;
-	size_t		start;			/* first byte of the current record */
+	/* the bytes; b.scan is the resumable scanner's next byte */
+	RecordBuffer b;
 
 	/* resumable scanner state for the current record */
-	size_t		scan;			/* next byte to examine, start <= scan <= len */
 	ScanState	state;
 	uint64_t	rec_lfs;		/* LFs inside quotes in [start, scan) */
 
@@ -148,16 +145,13 @@ csv_reader_create(char delimiter, size_t max_record)
 	r = calloc(1, sizeof(CsvReader));
 	if (r == NULL)
 		return NULL;
-	r->buf = malloc(CSV_INITIAL_BUFFER);
 	r->fields = malloc(CSV_INITIAL_FIELDS * sizeof(CsvField));
-	if (r->buf == NULL || r->fields == NULL)
+	if (r->fields == NULL || !record_buffer_init(&r->b, CSV_INITIAL_BUFFER))
 	{
-		free(r->buf);
 		free(r->fields);
 		free(r);
 		return NULL;
 	}
-	r->cap = CSV_INITIAL_BUFFER;
 	r->fields_cap = CSV_INITIAL_FIELDS;
 	r->state = SCAN_UNQUOTED;
 	r->line = 1;
@@ -174,50 +168,9 @@ csv_reader_free(CsvReader *r)
 {
 	if (r == NULL)
 		return;
-	free(r->buf);
+	record_buffer_free(&r->b);
 	free(r->fields);
 	free(r);
-}
-
-/*
- * Make room for "add" more bytes plus the spare byte.  Either move the
- * unconsumed tail to the front (when that leaves the buffer at most half
- * full, so every byte is moved O(1) times on average) or allocate a larger
- * buffer and copy only the unconsumed tail into it.
- */
-static bool
-csv_make_room(CsvReader *r, size_t add)
-{
-	size_t		used = r->len - r->start;
-	size_t		need;
-	size_t		newcap;
-	char	   *nbuf;
-
-	if (add > SIZE_MAX - 1 - used)
-		return false;
-	need = used + add + 1;
-
-	if (need <= r->cap / 2)
-	{
-		memmove(r->buf, r->buf + r->start, used);
-	}
-	else
-	{
-		newcap = (r->cap > SIZE_MAX / 2) ? SIZE_MAX : r->cap * 2;
-		if (newcap < need)
-			newcap = need;
-		nbuf = malloc(newcap);
-		if (nbuf == NULL)
-			return false;
-		memcpy(nbuf, r->buf + r->start, used);
-		free(r->buf);
-		r->buf = nbuf;
-		r->cap = newcap;
-	}
-	r->scan -= r->start;
-	r->len = used;
-	r->start = 0;
-	return true;
 }
 
 bool
@@ -233,17 +186,11 @@ csv_reader_feed(CsvReader *r, const char *data, size_t len)
 	if (len == 0)
 		return true;
 
-	/* Everything consumed: start over at the front, for free. */
-	if (r->start == r->len)
-		r->start = r->scan = r->len = 0;
-
-	if (len >= r->cap - r->len && !csv_make_room(r, len))
+	if (!record_buffer_append(&r->b, data, len))
 	{
 		csv_fail_oom(r);
 		return false;
 	}
-	memcpy(r->buf + r->len, data, len);
-	r->len += len;
 	return true;
 }
 
@@ -323,10 +270,10 @@ csv_content_limit(const CsvReader *r, const char *rs, const char *e)
 static ScanResult
 scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 {
-	const char *buf = r->buf;
-	const char *p = buf + r->scan;
-	const char *e = buf + r->len;
-	const char *rs = buf + r->start;
+	const char *buf = r->b.buf;
+	const char *p = buf + r->b.scan;
+	const char *e = buf + r->b.len;
+	const char *rs = buf + r->b.start;
 	const char *lim = csv_content_limit(r, rs, e);
 	const char	delim = r->delim;
 	ScanState	st = r->state;
@@ -460,20 +407,20 @@ found:
 	*rec_end = (size_t) (p - buf);
 	r->rec_line = r->line;
 	r->line += lfs + (term > 0 ? 1 : 0);
-	r->start = r->scan = (size_t) (p - buf) + term;
+	r->b.start = r->b.scan = (size_t) (p - buf) + term;
 	r->state = SCAN_UNQUOTED;
 	r->rec_lfs = 0;
 	return SCAN_FOUND;
 
 more:
-	r->start = (size_t) (rs - buf);
-	r->scan = (size_t) (p - buf);
+	r->b.start = (size_t) (rs - buf);
+	r->b.scan = (size_t) (p - buf);
 	r->state = st;
 	r->rec_lfs = lfs;
 	return SCAN_MORE;
 
 too_long:
-	r->start = (size_t) (rs - buf);
+	r->b.start = (size_t) (rs - buf);
 	snprintf(r->errbuf, sizeof(r->errbuf), "record exceeds %zu bytes",
 			 r->max_record);
 	csv_fail(r, r->errbuf);
@@ -488,8 +435,8 @@ static CsvStatus
 split_record(CsvReader *r, size_t rec_start, size_t rec_end,
 			 const CsvField **fields, int *nfields)
 {
-	char	   *p = r->buf + rec_start;
-	char	   *end = r->buf + rec_end;
+	char	   *p = r->b.buf + rec_start;
+	char	   *end = r->b.buf + rec_end;
 	const char	delim = r->delim;
 	CsvField   *f;
 	int			n = 0;
@@ -587,16 +534,16 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 
 	if (r->bom_pending)
 	{
-		size_t		avail = r->len - r->start;
+		size_t		avail = r->b.len - r->b.start;
 
 		if (avail >= sizeof(csv_bom) || r->finished)
 		{
 			if (avail >= sizeof(csv_bom) &&
-				memcmp(r->buf + r->start, csv_bom, sizeof(csv_bom)) == 0)
-				r->start = r->scan = r->start + sizeof(csv_bom);
+				memcmp(r->b.buf + r->b.start, csv_bom, sizeof(csv_bom)) == 0)
+				r->b.start = r->b.scan = r->b.start + sizeof(csv_bom);
 			r->bom_pending = false;
 		}
-		else if (avail > 0 && memcmp(r->buf + r->start, csv_bom, avail) != 0)
+		else if (avail > 0 && memcmp(r->b.buf + r->b.start, csv_bom, avail) != 0)
 			r->bom_pending = false;
 		else
 			return CSV_NEED_MORE;
@@ -613,15 +560,15 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 				return CSV_NEED_MORE;
 			if (r->state == SCAN_QUOTED)
 				return csv_fail(r, "unterminated quoted field");
-			if (r->start == r->len)
+			if (r->b.start == r->b.len)
 				return CSV_EOF;
 			/* the final record has no terminator */
-			rec_start = r->start;
-			rec_end = r->len;
+			rec_start = r->b.start;
+			rec_end = r->b.len;
 			r->rec_line = r->line;
 			r->line += r->rec_lfs;
 			r->rec_lfs = 0;
-			r->start = r->scan = r->len;
+			r->b.start = r->b.scan = r->b.len;
 			r->state = SCAN_UNQUOTED;
 			break;
 	}

@@ -53,6 +53,7 @@
  *-------------------------------------------------------------------------
  */
 #include "tsv_reader.h"
+#include "record_buffer.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -71,12 +72,8 @@ typedef enum ScanResult
 
 struct TsvReader
 {
-	/* the buffer: buf[0 .. len) holds data, cap > len always */
-	char	   *buf;
-	size_t		cap;
-	size_t		len;
-	size_t		start;			/* first byte of the current record */
-	size_t		scan;			/* next byte to search, start <= scan <= len */
+	/* the bytes; b.scan is where the record-end search resumes */
+	RecordBuffer b;
 
 	/* line numbers */
 	uint64_t	line;			/* physical line on which "start" lies */
@@ -126,16 +123,13 @@ tsv_reader_create(size_t max_record)
 	r = calloc(1, sizeof(TsvReader));
 	if (r == NULL)
 		return NULL;
-	r->buf = malloc(TSV_INITIAL_BUFFER);
 	r->fields = malloc(TSV_INITIAL_FIELDS * sizeof(CsvField));
-	if (r->buf == NULL || r->fields == NULL)
+	if (r->fields == NULL || !record_buffer_init(&r->b, TSV_INITIAL_BUFFER))
 	{
-		free(r->buf);
 		free(r->fields);
 		free(r);
 		return NULL;
 	}
-	r->cap = TSV_INITIAL_BUFFER;
 	r->fields_cap = TSV_INITIAL_FIELDS;
 	r->line = 1;
 	r->rec_line = 0;
@@ -150,49 +144,9 @@ tsv_reader_free(TsvReader *r)
 {
 	if (r == NULL)
 		return;
-	free(r->buf);
+	record_buffer_free(&r->b);
 	free(r->fields);
 	free(r);
-}
-
-/*
- * Make room for "add" more bytes plus the spare byte: move the unconsumed
- * tail to the front when that leaves the buffer at most half full, else copy
- * it into a larger buffer.
- */
-static bool
-tsv_make_room(TsvReader *r, size_t add)
-{
-	size_t		used = r->len - r->start;
-	size_t		need;
-	size_t		newcap;
-	char	   *nbuf;
-
-	if (add > SIZE_MAX - 1 - used)
-		return false;
-	need = used + add + 1;
-
-	if (need <= r->cap / 2)
-	{
-		memmove(r->buf, r->buf + r->start, used);
-	}
-	else
-	{
-		newcap = (r->cap > SIZE_MAX / 2) ? SIZE_MAX : r->cap * 2;
-		if (newcap < need)
-			newcap = need;
-		nbuf = malloc(newcap);
-		if (nbuf == NULL)
-			return false;
-		memcpy(nbuf, r->buf + r->start, used);
-		free(r->buf);
-		r->buf = nbuf;
-		r->cap = newcap;
-	}
-	r->scan -= r->start;
-	r->len = used;
-	r->start = 0;
-	return true;
 }
 
 bool
@@ -209,17 +163,11 @@ tsv_reader_feed(TsvReader *r, const char *data, size_t len)
 	if (len == 0)
 		return true;
 
-	/* Everything consumed: start over at the front, for free. */
-	if (r->start == r->len)
-		r->start = r->scan = r->len = 0;
-
-	if (len >= r->cap - r->len && !tsv_make_room(r, len))
+	if (!record_buffer_append(&r->b, data, len))
 	{
 		tsv_fail_oom(r);
 		return false;
 	}
-	memcpy(r->buf + r->len, data, len);
-	r->len += len;
 	return true;
 }
 
@@ -241,10 +189,10 @@ tsv_reader_finish(TsvReader *r)
 static ScanResult
 scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
 {
-	const char *buf = r->buf;
-	const char *e = buf + r->len;
-	const char *rs = buf + r->start;
-	const char *p = buf + r->scan;
+	const char *buf = r->b.buf;
+	const char *e = buf + r->b.len;
+	const char *rs = buf + r->b.start;
+	const char *p = buf + r->b.scan;
 	const size_t maxw = (r->max_record > SIZE_MAX - 2) ?
 		SIZE_MAX : r->max_record + 2;
 
@@ -262,8 +210,8 @@ scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
 			if (avail == maxw - 1 &&
 				(rs[r->max_record] != '\r' || r->finished))
 				goto too_long;	/* that byte is data, one too many */
-			r->start = (size_t) (rs - buf);
-			r->scan = r->len;
+			r->b.start = (size_t) (rs - buf);
+			r->b.scan = r->b.len;
 			return SCAN_MORE;
 		}
 
@@ -284,12 +232,12 @@ scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
 		*rec_end = (size_t) (ce - buf);
 		r->rec_line = r->line;
 		r->line++;
-		r->start = r->scan = (size_t) (lf - buf) + 1;
+		r->b.start = r->b.scan = (size_t) (lf - buf) + 1;
 		return SCAN_FOUND;
 	}
 
 too_long:
-	r->start = r->scan = (size_t) (rs - buf);
+	r->b.start = r->b.scan = (size_t) (rs - buf);
 	r->rec_line = r->line;
 	snprintf(r->errbuf, sizeof(r->errbuf), "record exceeds %zu bytes",
 			 r->max_record);
@@ -406,8 +354,8 @@ static CsvStatus
 split_record(TsvReader *r, size_t rec_start, size_t rec_end,
 			 const CsvField **fields, int *nfields)
 {
-	char	   *p = r->buf + rec_start;
-	char	   *end = r->buf + rec_end;
+	char	   *p = r->b.buf + rec_start;
+	char	   *end = r->b.buf + rec_end;
 	char	   *bs = memchr(p, '\\', (size_t) (end - p));
 	CsvField   *f;
 	int			n = 0;
@@ -488,16 +436,16 @@ tsv_reader_next(TsvReader *r, const CsvField **fields, int *nfields)
 
 	if (r->bom_pending)
 	{
-		size_t		avail = r->len - r->start;
+		size_t		avail = r->b.len - r->b.start;
 
 		if (avail >= sizeof(tsv_bom) || r->finished)
 		{
 			if (avail >= sizeof(tsv_bom) &&
-				memcmp(r->buf + r->start, tsv_bom, sizeof(tsv_bom)) == 0)
-				r->start = r->scan = r->start + sizeof(tsv_bom);
+				memcmp(r->b.buf + r->b.start, tsv_bom, sizeof(tsv_bom)) == 0)
+				r->b.start = r->b.scan = r->b.start + sizeof(tsv_bom);
 			r->bom_pending = false;
 		}
-		else if (avail > 0 && memcmp(r->buf + r->start, tsv_bom, avail) != 0)
+		else if (avail > 0 && memcmp(r->b.buf + r->b.start, tsv_bom, avail) != 0)
 			r->bom_pending = false;
 		else
 			return CSV_NEED_MORE;
@@ -512,13 +460,13 @@ tsv_reader_next(TsvReader *r, const CsvField **fields, int *nfields)
 		case SCAN_MORE:
 			if (!r->finished)
 				return CSV_NEED_MORE;
-			if (r->start == r->len)
+			if (r->b.start == r->b.len)
 				return CSV_EOF;
 			/* the final record has no terminator */
-			rec_start = r->start;
-			rec_end = r->len;
+			rec_start = r->b.start;
+			rec_end = r->b.len;
 			r->rec_line = r->line;
-			r->start = r->scan = r->len;
+			r->b.start = r->b.scan = r->b.len;
 			break;
 	}
 

@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * record_buffer.h
+ *		  The growable byte buffer of the CSV and TSV readers (pure C)
+ *
+ * buf[start .. len) holds the bytes not yet returned as records; scan is
+ * where the reader's record-end search resumes (start <= scan <= len).
+ * One spare byte is always kept after len, so a field that ends at the
+ * end of the data can be NUL-terminated in place.
+ *
+ * IDENTIFICATION
+ *		  src/record_buffer.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LMS_RECORD_BUFFER_H
+#define LMS_RECORD_BUFFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct RecordBuffer
+{
+	char	   *buf;
+	size_t		cap;			/* > len always */
+	size_t		len;
+	size_t		start;			/* first byte of the current record */
+	size_t		scan;			/* next byte to examine */
+} RecordBuffer;
+
+/* false when out of memory */
+extern bool record_buffer_init(RecordBuffer *b, size_t initial);
+extern void record_buffer_free(RecordBuffer *b);
+
+/*
+ * Append len bytes; false when out of memory (or the size overflows).
+ * Consumed bytes before start are dropped lazily: the tail is moved to the
+ * front only when an append does not fit, so each byte moves O(1) times.
+ */
+extern bool record_buffer_append(RecordBuffer *b, const char *data, size_t len);
+
+#endif							/* LMS_RECORD_BUFFER_H */
