@@ -102,6 +102,7 @@ typedef struct LmsFdwScanState
 	LmsJob	   *job;			/* the job whose rows are being read */
 	ListCell   *next_url;		/* the next result file of the job */
 	int			rows_since_poll;
+	char	   *params_text;	/* the export parameters of the current jobs */
 	bool		async;			/* run by an async Append: never block on jobs */
 	bool		async_waiting;	/* jobs run, none ready: wait for the timer */
 	int			timerfd;		/* wakes the Append for the next status check */
@@ -721,6 +722,28 @@ open_next_file(LmsFdwScanState *state)
 	return true;
 }
 
+/* The parameter sets as one string, to tell whether a rescan changed them. */
+static char *
+params_text(List *sets)
+{
+	StringInfoData buf;
+	ListCell   *ls,
+			   *lp;
+
+	initStringInfo(&buf);
+	foreach(ls, sets)
+	{
+		foreach(lp, (List *) lfirst(ls))
+		{
+			LmsParam   *p = (LmsParam *) lfirst(lp);
+
+			appendStringInfo(&buf, "%s=%s\x1f", p->name, p->value);
+		}
+		appendStringInfoChar(&buf, '\x1e');
+	}
+	return buf.data;
+}
+
 /* Plan this scan's jobs; false if there is nothing to export. */
 static bool
 start_export(ForeignScanState *node, LmsFdwScanState *state)
@@ -728,6 +751,7 @@ start_export(ForeignScanState *node, LmsFdwScanState *state)
 	MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
 	List	   *sets = eval_export_params(node, state);
 
+	state->params_text = params_text(sets);
 	if (sets != NIL)
 		state->jobs = lmsfdw_jobset_create(state->opts, sets);
 	MemoryContextSwitchTo(old);
@@ -875,8 +899,11 @@ lmsReScanForeignScan(ForeignScanState *node)
 {
 	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
 
-	/* the same parameters: replay what has been read */
-	if (state->spool && node->ss.ps.chgParam == NULL)
+	/* the same export parameters: replay what has been read */
+	if (state->spool && state->params_text &&
+		(node->ss.ps.chgParam == NULL ||
+		 strcmp(params_text(eval_export_params(node, state)),
+				state->params_text) == 0))
 	{
 		tuplestore_rescan(state->spool);
 		return;
