@@ -111,7 +111,6 @@ struct CsvReader
 	int			fields_cap;
 };
 
-static const unsigned char csv_bom[3] = {0xEF, 0xBB, 0xBF};
 
 
 /*
@@ -534,19 +533,9 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 
 	if (r->bom_pending)
 	{
-		size_t		avail = r->b.len - r->b.start;
-
-		if (avail >= sizeof(csv_bom) || r->finished)
-		{
-			if (avail >= sizeof(csv_bom) &&
-				memcmp(r->b.buf + r->b.start, csv_bom, sizeof(csv_bom)) == 0)
-				r->b.start = r->b.scan = r->b.start + sizeof(csv_bom);
-			r->bom_pending = false;
-		}
-		else if (avail > 0 && memcmp(r->b.buf + r->b.start, csv_bom, avail) != 0)
-			r->bom_pending = false;
-		else
+		if (!record_buffer_skip_bom(&r->b, r->finished))
 			return CSV_NEED_MORE;
+		r->bom_pending = false;
 	}
 
 	switch (scan_record(r, &rec_start, &rec_end))

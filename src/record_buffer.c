@@ -84,3 +84,22 @@ record_buffer_append(RecordBuffer *b, const char *data, size_t len)
 	b->len += len;
 	return true;
 }
+
+/* the UTF-8 byte order mark */
+static const unsigned char utf8_bom[3] = {0xEF, 0xBB, 0xBF};
+
+bool
+record_buffer_skip_bom(RecordBuffer *b, bool finished)
+{
+	size_t		avail = b->len - b->start;
+
+	if (avail >= sizeof(utf8_bom) || finished)
+	{
+		if (avail >= sizeof(utf8_bom) &&
+			memcmp(b->buf + b->start, utf8_bom, sizeof(utf8_bom)) == 0)
+			b->start = b->scan = b->start + sizeof(utf8_bom);
+		return true;
+	}
+	/* a partial mark can still become one; anything else is not */
+	return avail > 0 && memcmp(b->buf + b->start, utf8_bom, avail) != 0;
+}

@@ -39,4 +39,10 @@ extern void record_buffer_free(RecordBuffer *b);
  */
 extern bool record_buffer_append(RecordBuffer *b, const char *data, size_t len);
 
+/*
+ * At the start of the stream: drop a UTF-8 byte order mark.  Returns false
+ * while too few bytes have arrived to tell and more may come.
+ */
+extern bool record_buffer_skip_bom(RecordBuffer *b, bool finished);
+
 #endif							/* LMS_RECORD_BUFFER_H */

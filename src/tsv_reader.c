@@ -96,7 +96,6 @@ struct TsvReader
 	int			fields_cap;
 };
 
-static const unsigned char tsv_bom[3] = {0xEF, 0xBB, 0xBF};
 
 
 /* Put the reader into the sticky error state. */
@@ -436,19 +435,9 @@ tsv_reader_next(TsvReader *r, const CsvField **fields, int *nfields)
 
 	if (r->bom_pending)
 	{
-		size_t		avail = r->b.len - r->b.start;
-
-		if (avail >= sizeof(tsv_bom) || r->finished)
-		{
-			if (avail >= sizeof(tsv_bom) &&
-				memcmp(r->b.buf + r->b.start, tsv_bom, sizeof(tsv_bom)) == 0)
-				r->b.start = r->b.scan = r->b.start + sizeof(tsv_bom);
-			r->bom_pending = false;
-		}
-		else if (avail > 0 && memcmp(r->b.buf + r->b.start, tsv_bom, avail) != 0)
-			r->bom_pending = false;
-		else
+		if (!record_buffer_skip_bom(&r->b, r->finished))
 			return CSV_NEED_MORE;
+		r->bom_pending = false;
 	}
 
 	switch (scan_record(r, &rec_start, &rec_end))
