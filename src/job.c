@@ -789,7 +789,7 @@ struct LmsJobSet
 {
 	const LmsOptions *opts;
 	MemoryContext cxt;
-	List	   *todo;			/* parameter lists of jobs not started */
+	List	   *unstarted;		/* parameter lists of jobs not started */
 	List	   *running;		/* LmsJob *: started, not ended */
 	List	   *ready;			/* LmsJob *: ended and resolved, rows unread */
 	int			started;
@@ -807,7 +807,7 @@ lmsfdw_jobset_create(const LmsOptions *opts, List *param_sets)
 
 	set->opts = opts;
 	set->cxt = CurrentMemoryContext;
-	set->todo = param_sets;
+	set->unstarted = param_sets;
 	return set;
 }
 
@@ -815,13 +815,13 @@ lmsfdw_jobset_create(const LmsOptions *opts, List *param_sets)
 static void
 jobset_fill(LmsJobSet *set)
 {
-	while (set->todo != NIL && list_length(set->running) < set->opts->max_parallel_jobs)
+	while (set->unstarted != NIL && list_length(set->running) < set->opts->max_parallel_jobs)
 	{
 		MemoryContext old = MemoryContextSwitchTo(set->cxt);
-		List	   *params = (List *) linitial(set->todo);
+		List	   *params = (List *) linitial(set->unstarted);
 		LmsJob	   *job;
 
-		set->todo = list_delete_first(set->todo);
+		set->unstarted = list_delete_first(set->unstarted);
 		job = lmsfdw_job_create(set->opts, params);
 		switch (lmsfdw_job_reuse(job))
 		{
@@ -900,7 +900,7 @@ LmsJob *
 lmsfdw_jobset_take(LmsJobSet *set, bool *more)
 {
 	lmsfdw_jobset_poll(set);
-	*more = set->running != NIL || set->todo != NIL;
+	*more = set->running != NIL || set->unstarted != NIL;
 	if (set->ready != NIL)
 	{
 		LmsJob	   *job = (LmsJob *) linitial(set->ready);
