@@ -65,6 +65,18 @@ my ($out, $err) = run_sql('SELECT * FROM closed_grades');
 is(LmsTest::sqlstate_of($err), 'HV00N', 'connection refused is HV00N');
 like($err, qr/could not connect to the LMS at http:\/\/127\.0\.0\.1:1/, 'naming the LMS');
 
+# A connection reset on a status check does not fail the scan: the check is
+# sent again (by libcurl on a reused connection, else by the retry rules)
+$mock->reset;
+$mock->scenario(faults => [ { method => 'GET', path => '/reports/grade_export_csv/\d+$',
+	kind => 'reset', count => 1 } ]);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM grades'), '25',
+	'an export whose status check met a reset connection completes');
+my @checks = grep { $_->{method} eq 'GET' && $_->{path} =~ m{/reports/grade_export_csv/\d+$} }
+  @{ $mock->requests };
+is($checks[0]{status}, 0, 'the first status check was reset');
+is($checks[1]{path}, $checks[0]{path}, 'and the same check was sent again');
+
 # A host name that cannot be resolved: a 64-byte label is not a valid DNS
 # name, so the resolver refuses it without sending any query, and the test
 # stays off the network
