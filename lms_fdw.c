@@ -1105,7 +1105,8 @@ produce_async(AsyncRequest *areq)
 	TupleTableSlot *result;
 
 	CHECK_FOR_INTERRUPTS();
-	result = ExecProcNode((PlanState *) node);
+	/* the Append's request already runs the node's instrumentation */
+	result = node->ss.ps.ExecProcNodeReal((PlanState *) node);
 	if (!TupIsNull(result))
 		ExecAsyncRequestDone(areq, result);
 	else if (state->async_waiting)

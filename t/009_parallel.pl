@@ -126,6 +126,11 @@ $latest_start = max(map { $_->[0] } values %$span);
 $earliest_end = min(map { $_->[1] } values %$span);
 cmp_ok($latest_start, '<', $earliest_end, 'the partitions\' jobs ran at the same time');
 
+my $analyzed = $node->safe_psql('postgres',
+	'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM grades_by_term');
+is(scalar(() = $analyzed =~ /Async Foreign Scan on grades_t3\d \S+ \(actual rows=25 loops=1\)/g), 3,
+	'EXPLAIN ANALYZE counts each partition\'s rows once');
+
 # without async Append they run one after another
 $mock->reset;
 $mock->scenario(duration_s => 1.0);
