@@ -3,18 +3,25 @@
  * lms_fdw.c
  *		  Foreign-data wrapper for LMS bulk exports: the FDW glue
  *
- * A foreign scan runs one export job: it starts the job, waits for it,
- * then streams the result file into tuples.  Nothing remote happens until
+ * A foreign scan runs export jobs: it starts them, waits for them, then
+ * streams their result files into tuples.  Nothing remote happens until
  * the first row is asked for, so EXPLAIN and a cursor that is never
  * fetched from cost nothing.  This file holds the handler, the validator,
- * the FDW callbacks and the SQL-callable functions; the work is in src/.
+ * the planner and executor callbacks and the SQL-callable functions; the
+ * jobs, transfers, readers and tuples are in src/.
  *
- * Quals: an equality between a "param" column and a constant becomes an
- * export parameter; every qual is still checked locally.
+ * Quals: "param_column = value" (a constant, $1, an outer reference) or
+ * "param_column IN (...)" becomes export parameters: one job per value,
+ * run concurrently by a job set; every qual is still checked locally.  A
+ * join on a param column also gets parameterized paths.
  *
  * Rescans: when the executor asks for cheap rescans (EXEC_FLAG_REWIND), the
  * rows are spooled into a tuplestore as they stream by and replayed, never
- * starting a second export; otherwise a rescan starts a new job.
+ * starting a second export; a rescan with new export parameters (or
+ * without a spool) starts new jobs.
+ *
+ * Under an Append the scan is asynchronous: it never blocks on its jobs,
+ * and offers the Append a timer for its next status check.
  *
  * IDENTIFICATION
  *		  lms_fdw.c
