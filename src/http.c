@@ -280,7 +280,9 @@ lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 {
 	static const char *const secret_keys[] = {
 		"signature=", "sig=", "verifier=", "token=", "secret=",
-		"credential=", "x-amz-security-token=", NULL
+		"credential=", "x-amz-security-token=",
+		/* a token in a JSON answer (an OAuth login echoed in an error) */
+		"token\":\"", "token\": \"", NULL
 	};
 	size_t		take = Min(len, 200);
 	char	   *out;
