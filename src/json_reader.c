@@ -1324,6 +1324,14 @@ json_reader_free(JsonReader *r)
 	free(r);
 }
 
+void
+json_reader_continue_after(JsonReader *r, uint64_t records)
+{
+	r->nrecords = records;
+	if (records > 0)
+		r->bom_pending = false;
+}
+
 /* ---------------------------------------------------------------- */
 /* Feeding and parsing */
 

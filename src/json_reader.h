@@ -70,6 +70,15 @@ extern JsonReader *json_reader_create(JsonFormat format, const char *rows_path,
 extern void json_reader_free(JsonReader *r);
 
 /*
+ * JSON lines only, before the first feed: the bytes to come follow "records"
+ * records that another reader has already returned (the SIMD reader hands
+ * the rest of a stream over, see jsonl_reader.h).  Numbering continues after
+ * them; with records > 0 there is no byte order mark to skip and no key list
+ * of a first record to collect.
+ */
+extern void json_reader_continue_after(JsonReader *r, uint64_t records);
+
+/*
  * Append bytes.  Returns false when out of memory (the reader is unusable and
  * json_reader_next() returns CSV_ERROR).  Bytes fed after json_reader_finish()
  * make the next call fail; bytes fed after an error are ignored.

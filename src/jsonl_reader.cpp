@@ -1,0 +1,934 @@
+/*-------------------------------------------------------------------------
+ *
+ * jsonl_reader.cpp
+ *		  JSON lines reader on simdjson, with the yajl reader as its fallback
+ *		  (C++; C interface in jsonl_reader.h; no PostgreSQL headers)
+ *
+ * Why C++.  simdjson parses JSON several times faster than yajl, and it is
+ * a C++ library.  This file is the only C++ of lms_fdw: it calls no
+ * PostgreSQL function, so nothing here can raise an ERROR, and every entry
+ * point catches every exception (std::bad_alloc from the library's
+ * containers) before it could unwind into C frames: out of memory becomes
+ * the reader's sticky "out of memory" error, as in the C readers.  All
+ * memory is owned by the reader and released by jsonl_reader_free(), which
+ * the caller runs from a memory context reset callback, so an ERROR raised
+ * by the caller between two calls leaks nothing.
+ *
+ * Flow.  json_reader_feed() appends to an input buffer that always keeps
+ * SIMDJSON_PADDING spare bytes after the data, as simdjson requires.
+ * jsonl_reader_next() finds the next newline and parses that line with the
+ * On-Demand API as one document (a whole line at a time: simdjson needs a
+ * document's bytes complete; a line is the JSON lines unit; and the bytes
+ * of one record are known exactly, which the hand-over below relies on).
+ * It then walks the whole object: On-Demand checks only what is read, so
+ * every value is read, strings unescaped, numbers and literals checked
+ * against the JSON grammar, so that nothing yajl refuses is accepted here.
+ * Wanted values are matched and extracted during that walk with the rules
+ * of json_reader.c: a trie of key segments, exact or loose, first match in
+ * document order, numbers as their JSON text (never through a double),
+ * wanted objects and arrays re-serialized compactly, nested wanted values
+ * kept on their own too.
+ *
+ * Hand-over.  The fast path never reports an error itself.  At anything it
+ * does not take (a line that is not one whole object: malformed, a record
+ * spanning lines, two records on a line; a line longer than the limits;
+ * input simdjson refuses but yajl may accept, such as \v as whitespace or
+ * a lone surrogate escape), it creates the yajl reader, tells it how many
+ * records were returned (json_reader_continue_after()) and feeds it every
+ * byte from the end of the last returned record on; the yajl reader reads
+ * the rest of the stream.  yajl in its multiple-values mode is in the same
+ * state between two top-level values as at the start, so it returns what
+ * it would have returned reading the stream from its start: the same
+ * records, the same error with the same record number and message.  Where
+ * the limits could be reached (max_record: bytes of extracted values per
+ * record, and bytes between two token ends) the check here is
+ * conservative, and yajl decides.
+ *
+ * IDENTIFICATION
+ *		  src/jsonl_reader.cpp
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "jsonl_reader.h"
+
+#include <climits>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <simdjson.h>
+
+namespace od = simdjson::ondemand;
+
+namespace
+{
+
+/* lines longer than this (without a max_record limit) go to yajl */
+constexpr size_t kMaxLine = 16 * 1024 * 1024;
+constexpr size_t kInitialBuffer = 64 * 1024;
+/* records nested deeper go to yajl (the walk below recurses) */
+constexpr int kMaxDepth = 64;
+/* a line still without its newline is tried as a record up to this long */
+constexpr size_t kEarlyLine = 64 * 1024;
+
+/* A trie node: the key segment leading to it and what hangs below. */
+struct Node
+{
+	std::string seg;			/* normalized when loose */
+	bool		loose = false;
+	std::vector<int> children;
+	std::vector<int> fields;	/* wanted fields ending here */
+};
+
+/* One extracted value of the current record. */
+struct Entry
+{
+	int			field;
+	bool		is_null;
+	size_t		off;			/* in the arena */
+	size_t		len;
+};
+
+/* A wanted object or array being written into ser. */
+struct Capture
+{
+	int			field;
+	size_t		start;
+	size_t		end;
+};
+
+inline unsigned char
+norm(unsigned char c)
+{
+	if (c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+		return c;
+	if (c >= 'A' && c <= 'Z')
+		return (unsigned char) (c + ('a' - 'A'));
+	return '_';
+}
+
+inline bool
+is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The JSON grammar of a number, on its whole token. */
+bool
+valid_number(std::string_view s)
+{
+	size_t		i = 0,
+				n = s.size(),
+				d;
+
+	if (i < n && s[i] == '-')
+		i++;
+	if (i < n && s[i] == '0')
+		i++;
+	else if (i < n && s[i] >= '1' && s[i] <= '9')
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+	else
+		return false;
+	if (i < n && s[i] == '.')
+	{
+		d = ++i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	if (i < n && (s[i] == 'e' || s[i] == 'E'))
+	{
+		i++;
+		if (i < n && (s[i] == '+' || s[i] == '-'))
+			i++;
+		d = i;
+		while (i < n && s[i] >= '0' && s[i] <= '9')
+			i++;
+		if (i == d)
+			return false;
+	}
+	return i == n;
+}
+
+/* A scalar's token without the whitespace after it. */
+bool
+scalar_token(od::value &v, std::string_view *tok)
+{
+	std::string_view t = v.raw_json_token();
+
+	while (!t.empty() && is_ws(t.back()))
+		t.remove_suffix(1);
+	*tok = t;
+	return true;
+}
+
+}								/* namespace */
+
+struct JsonlReader
+{
+	/* wanted fields, kept for the yajl reader */
+	std::vector<std::string> paths;
+	std::vector<JsonWantedPath> wanted;
+	size_t		max_record = 0; /* as given: 0 is no limit */
+	size_t		limit = SIZE_MAX;
+	std::vector<Node> nodes;	/* nodes[0] is the root */
+
+	/* input: in[keep ..) is what yajl would get; lines start at pos */
+	char	   *in = nullptr;
+	size_t		in_cap = 0;
+	size_t		in_len = 0;
+	size_t		keep = 0;
+	size_t		pos = 0;
+	size_t		scan = 0;		/* the newline search resumes here */
+
+	bool		bom_done = false;
+	bool		finished = false;
+	bool		eof = false;
+	bool		failed = false; /* out of memory */
+	uint64_t	nrecords = 0;	/* records returned */
+	JsonReader *yajl = nullptr; /* the rest of the stream, once handed over */
+
+	od::parser	parser;
+
+	/* the record being read */
+	std::vector<uint64_t> field_rec;	/* parse that set the field */
+	uint64_t	attempt = 0;	/* parse_line() calls */
+	std::vector<int> stack;		/* fields and nodes of the open keys */
+	std::vector<int> pend;		/* scratch: nodes matched by one key */
+	std::vector<Entry> entries;
+	std::string arena;
+	size_t		stored = 0;		/* bytes of values, as yajl counts them */
+	std::string ser;
+	bool		in_ser = false;
+	std::vector<Capture> caps;
+	std::vector<CsvField> out;
+
+	/* keys of the first record */
+	std::vector<std::string> fk;
+	std::vector<const char *> fk_ptrs;
+
+	~JsonlReader()
+	{
+		free(in);
+		if (yajl)
+			json_reader_free(yajl);
+	}
+
+	bool		add_path(int field, const char *path, bool loose);
+	bool		append(const char *data, size_t len);
+	void		hand_over();
+	CsvStatus	next(const CsvField **fields, int *nfields);
+	CsvStatus	record(size_t first, size_t last, size_t next_pos,
+					   const CsvField **fields, int *nfields);
+	bool		trim(size_t start, size_t end, size_t *first, size_t *last);
+	bool		parse_line(size_t start, size_t end);
+	bool		walk_object(od::object obj, size_t act, int nact, int depth);
+	bool		walk_array(od::array arr, int depth);
+	bool		walk_value(od::value v, size_t flds, int nflds, size_t act,
+						   int nact, int depth);
+	void		store(const char *s, size_t len, size_t flds, int nflds);
+	void		ser_string(std::string_view s);
+	void		first_keys(const char *doc, size_t len);
+};
+
+/* ---------------------------------------------------------------- */
+/* Matching and extraction */
+
+bool
+JsonlReader::add_path(int field, const char *path, bool loose)
+{
+	int			cur = 0;
+	const char *p = path;
+
+	for (;;)
+	{
+		const char *dot = strchr(p, '.');
+		std::string seg(p, dot ? (size_t) (dot - p) : strlen(p));
+		int			found = -1;
+
+		if (loose)
+			for (char &c : seg)
+				c = (char) norm((unsigned char) c);
+		for (int c : nodes[cur].children)
+			if (nodes[c].loose == loose && nodes[c].seg == seg)
+				found = c;
+		if (found < 0)
+		{
+			found = (int) nodes.size();
+			nodes.emplace_back();
+			nodes.back().seg = std::move(seg);
+			nodes.back().loose = loose;
+			nodes[cur].children.push_back(found);
+		}
+		cur = found;
+		if (dot == nullptr)
+			break;
+		p = dot + 1;
+	}
+	nodes[cur].fields.push_back(field);
+	return true;
+}
+
+/* Value bytes for fields stack[flds .. flds + nflds). */
+void
+JsonlReader::store(const char *s, size_t len, size_t flds, int nflds)
+{
+	size_t		off = arena.size();
+
+	arena.append(s, len);
+	arena.push_back('\0');
+	stored += len;
+	for (int i = 0; i < nflds; i++)
+		entries.push_back({stack[flds + i], false, off, len});
+}
+
+/* s as a JSON string literal, escaped as json_reader.c writes it. */
+void
+JsonlReader::ser_string(std::string_view s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	ser.push_back('"');
+	for (unsigned char c : s)
+	{
+		if (c >= 0x20 && c != '"' && c != '\\')
+		{
+			ser.push_back((char) c);
+			continue;
+		}
+		ser.push_back('\\');
+		switch (c)
+		{
+			case '"':
+				ser.push_back('"');
+				break;
+			case '\\':
+				ser.push_back('\\');
+				break;
+			case '\b':
+				ser.push_back('b');
+				break;
+			case '\f':
+				ser.push_back('f');
+				break;
+			case '\n':
+				ser.push_back('n');
+				break;
+			case '\r':
+				ser.push_back('r');
+				break;
+			case '\t':
+				ser.push_back('t');
+				break;
+			default:
+				ser.append("u00");
+				ser.push_back(hex[c >> 4]);
+				ser.push_back(hex[c & 15]);
+				break;
+		}
+	}
+	ser.push_back('"');
+}
+
+/*
+ * The members of obj; the trie nodes stack[act .. act + nact) are active in
+ * it.  false: not taken (hand over).
+ */
+bool
+JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
+{
+	bool		first = true;
+	uint64_t	rec = attempt;
+
+	if (in_ser)
+		ser.push_back('{');
+	for (auto res : obj)
+	{
+		od::field	f;
+		std::string_view key;
+		size_t		base = stack.size();
+		int			nflds = 0,
+					nnodes = 0;
+		bool		ok;
+
+		if (std::move(res).get(f) || f.unescaped_key().get(key))
+			return false;
+		/* the fields this member's value is for, then the nodes inside it */
+		for (int i = 0; i < nact; i++)
+			for (int c : nodes[stack[act + i]].children)
+			{
+				const Node &nd = nodes[c];
+				bool		match = nd.seg.size() == key.size();
+
+				for (size_t k = 0; match && k < key.size(); k++)
+					match = nd.loose ? norm((unsigned char) key[k]) == (unsigned char) nd.seg[k] :
+						key[k] == nd.seg[k];
+				if (!match)
+					continue;
+				for (int fl : nd.fields)
+					if (field_rec[fl] != rec)
+					{
+						field_rec[fl] = rec;
+						stack.push_back(fl);
+						nflds++;
+					}
+				if (!nd.children.empty())
+					pend.push_back(c);
+			}
+		/* behind the fields: the nodes active inside the value */
+		nnodes = (int) pend.size();
+		stack.insert(stack.end(), pend.begin(), pend.end());
+		pend.clear();
+		if (in_ser)
+		{
+			if (!first)
+				ser.push_back(',');
+			ser_string(key);
+			ser.push_back(':');
+		}
+		first = false;
+		ok = walk_value(f.value(), base, nflds, base + nflds, nnodes, depth);
+		stack.resize(base);
+		if (!ok)
+			return false;
+	}
+	if (in_ser)
+		ser.push_back('}');
+	return true;
+}
+
+bool
+JsonlReader::walk_array(od::array arr, int depth)
+{
+	bool		first = true;
+
+	if (in_ser)
+		ser.push_back('[');
+	for (auto res : arr)
+	{
+		od::value	v;
+
+		if (std::move(res).get(v))
+			return false;
+		if (in_ser && !first)
+			ser.push_back(',');
+		first = false;
+		if (!walk_value(v, 0, 0, 0, 0, depth))
+			return false;
+	}
+	if (in_ser)
+		ser.push_back(']');
+	return true;
+}
+
+/*
+ * A value; it is wanted by fields stack[flds ..+nflds), and nodes
+ * stack[act ..+nact) are active inside it when it is an object.
+ */
+bool
+JsonlReader::walk_value(od::value v, size_t flds, int nflds, size_t act,
+						int nact, int depth)
+{
+	od::json_type type;
+	std::string_view tok;
+
+	if (v.type().get(type))
+		return false;
+	switch (type)
+	{
+		case od::json_type::object:
+		case od::json_type::array:
+			{
+				bool		outer = nflds > 0 && !in_ser;
+				size_t		first_cap = caps.size();
+				bool		ok;
+
+				/* the walk recurses: deep nesting goes to yajl */
+				if (depth >= kMaxDepth)
+					return false;
+
+				if (outer)
+				{
+					in_ser = true;
+					ser.clear();
+				}
+				for (int i = 0; i < nflds; i++)
+					caps.push_back({stack[flds + i], ser.size(), 0});
+				if (type == od::json_type::object)
+				{
+					od::object	o;
+
+					ok = !v.get_object().get(o) && walk_object(o, act, nact, depth + 1);
+				}
+				else
+				{
+					od::array	a;
+
+					ok = !v.get_array().get(a) && walk_array(a, depth + 1);
+				}
+				if (!ok)
+					return false;
+				for (size_t i = first_cap; i < first_cap + (size_t) nflds; i++)
+					caps[i].end = ser.size();
+				if (outer)
+				{
+					/* keep the captures; one copy of each distinct range */
+					size_t		ps = SIZE_MAX,
+								pe = 0,
+								off = 0;
+
+					for (const Capture &cp : caps)
+					{
+						size_t		len = cp.end - cp.start;
+
+						if (cp.start != ps || cp.end != pe)
+						{
+							off = arena.size();
+							arena.append(ser, cp.start, len);
+							arena.push_back('\0');
+							stored += len;
+							ps = cp.start;
+							pe = cp.end;
+						}
+						entries.push_back({cp.field, false, off, len});
+					}
+					caps.clear();
+					in_ser = false;
+				}
+				return true;
+			}
+		case od::json_type::string:
+			{
+				std::string_view s;
+
+				if (v.get_string().get(s))
+					return false;
+				if (in_ser)
+					ser_string(s);
+				if (nflds > 0)
+					store(s.data(), s.size(), flds, nflds);
+				return true;
+			}
+		case od::json_type::number:
+			if (!scalar_token(v, &tok) || !valid_number(tok))
+				return false;
+			break;
+		case od::json_type::boolean:
+			if (!scalar_token(v, &tok) || (tok != "true" && tok != "false"))
+				return false;
+			break;
+		case od::json_type::null:
+			if (!scalar_token(v, &tok) || tok != "null")
+				return false;
+			if (in_ser)
+				ser.append(tok);
+			for (int i = 0; i < nflds; i++)
+				entries.push_back({stack[flds + i], true, 0, 0});
+			return true;
+	}
+	if (in_ser)
+		ser.append(tok);
+	if (nflds > 0)
+		store(tok.data(), tok.size(), flds, nflds);
+	return true;
+}
+
+/* ---------------------------------------------------------------- */
+/* Lines */
+
+/* The keys of the first record, as the yajl reader lists them. */
+void
+JsonlReader::first_keys(const char *doc, size_t len)
+{
+	JsonReader *y = json_reader_create(JSON_FORMAT_LINES, nullptr, nullptr,
+									   0, 0);
+	const CsvField *f;
+	const char *const *names;
+	int			n;
+
+	if (y == nullptr)
+		return;
+	if (json_reader_feed(y, doc, len))
+	{
+		json_reader_finish(y);
+		if (json_reader_next(y, &f, &n) == CSV_RECORD)
+		{
+			json_reader_first_keys(y, &names, &n);
+			for (int i = 0; i < n; i++)
+				fk.emplace_back(names[i]);
+		}
+	}
+	json_reader_free(y);
+}
+
+/*
+ * Parse in[start .. end), a line with a '{' at start and no whitespace
+ * before end, as one record.  false: not taken.
+ */
+bool
+JsonlReader::parse_line(size_t start, size_t end)
+{
+	od::document doc;
+	od::object	obj;
+	size_t		root = 0;
+
+	char		after = in[end];
+	bool		ok;
+
+	entries.clear();
+	arena.clear();
+	caps.clear();
+	stack.clear();
+	in_ser = false;
+	stored = 0;
+	attempt++;
+	if (!nodes[0].children.empty())
+		stack.push_back(root);
+
+	/*
+	 * simdjson reads the byte after the document as its end mark: it must
+	 * be a NUL (as in simdjson's own padding), or an unclosed object could
+	 * pass for closed by a '}' that follows.
+	 */
+	in[end] = '\0';
+	ok = !parser.iterate(in + start, end - start, in_cap - start).get(doc) &&
+		!doc.get_object().get(obj) &&
+		walk_object(obj, 0, (int) stack.size(), 1) &&
+	/* nothing after the object (its end is the line's last token) */
+		doc.current_location().error() == simdjson::OUT_OF_BOUNDS;
+	in[end] = after;
+	return ok && stored <= limit;
+}
+
+/* Append bytes, dropping those before keep when room is needed. */
+bool
+JsonlReader::append(const char *data, size_t len)
+{
+	size_t		pad = simdjson::SIMDJSON_PADDING;
+
+	if (len > in_cap - in_len || in_cap - in_len - len < pad)
+	{
+		size_t		used = in_len - keep;
+		size_t		need;
+
+		if (len > SIZE_MAX - used - pad - 1)
+			return false;
+		need = used + len + pad;
+		if (need <= in_cap && keep > 0)
+			memmove(in, in + keep, used);
+		else
+		{
+			size_t		cap = in_cap ? in_cap : kInitialBuffer;
+			char	   *n;
+
+			while (cap < need)
+				cap = (cap > SIZE_MAX / 2) ? need : cap * 2;
+			n = (char *) malloc(cap);
+			if (n == nullptr)
+				return false;
+			if (used > 0)
+				memcpy(n, in + keep, used);
+			free(in);
+			in = n;
+			in_cap = cap;
+		}
+		pos -= keep;
+		scan -= keep;
+		in_len = used;
+		keep = 0;
+	}
+	memcpy(in + in_len, data, len);
+	in_len += len;
+	return true;
+}
+
+/* Give the rest of the stream, from keep on, to the yajl reader. */
+void
+JsonlReader::hand_over()
+{
+	yajl = json_reader_create(JSON_FORMAT_LINES, nullptr,
+							  wanted.empty() ? nullptr : wanted.data(),
+							  (int) wanted.size(), max_record);
+	if (yajl == nullptr)
+	{
+		failed = true;
+		return;
+	}
+	json_reader_continue_after(yajl, nrecords);
+	/* a failed feed leaves the yajl reader in its out-of-memory error */
+	if (in_len > keep)
+		(void) json_reader_feed(yajl, in + keep, in_len - keep);
+	if (finished)
+		json_reader_finish(yajl);
+	free(in);
+	in = nullptr;
+	in_cap = in_len = keep = pos = scan = 0;
+}
+
+CsvStatus
+JsonlReader::next(const CsvField **fields, int *nfields)
+{
+	for (;;)
+	{
+		const char *nl;
+		size_t		end,
+					next_pos,
+					first = 0,
+					last = 0;
+
+		if (yajl)
+			return json_reader_next(yajl, fields, nfields);
+		if (failed)
+			return CSV_ERROR;
+		if (eof)
+			return CSV_EOF;
+
+		if (!bom_done)
+		{
+			size_t		avail = in_len - pos;
+
+			if (avail < 3 && !finished &&
+				(avail == 0 || memcmp(in + pos, "\xEF\xBB\xBF", avail) == 0))
+				return CSV_NEED_MORE;
+			if (avail >= 3 && memcmp(in + pos, "\xEF\xBB\xBF", 3) == 0)
+				pos = scan = pos + 3;
+			bom_done = true;
+		}
+
+		nl = (const char *) memchr(in + scan, '\n', in_len - scan);
+		if (nl == nullptr)
+		{
+			scan = in_len;
+			if (!finished)
+			{
+				/* a stretch yajl could refuse, or a very long line */
+				if (in_len - keep > limit || in_len - pos > kMaxLine)
+				{
+					hand_over();
+					continue;
+				}
+
+				/*
+				 * A record may be complete before its newline comes (yajl
+				 * returns it then): try a short line that ends in '}'; if
+				 * it does not parse yet, more bytes may complete it.
+				 */
+				if (in_len - pos <= kEarlyLine && trim(pos, in_len, &first, &last) &&
+					in[first] == '{' && in[last - 1] == '}' &&
+					last - keep <= limit && parse_line(first, last))
+					return record(first, last, last, fields, nfields);
+				return CSV_NEED_MORE;
+			}
+			end = next_pos = in_len;
+		}
+		else
+		{
+			end = (size_t) (nl - in);
+			next_pos = end + 1;
+		}
+
+		if (!trim(pos, end, &first, &last))
+		{
+			/* a blank line */
+			if (next_pos - keep > limit)
+			{
+				hand_over();
+				continue;
+			}
+			pos = scan = next_pos;
+			if (nl == nullptr)
+				eof = true;
+			continue;
+		}
+		if (in[first] != '{' || in[last - 1] != '}' || last - keep > limit ||
+			end - pos > kMaxLine || !parse_line(first, last))
+		{
+			hand_over();
+			continue;
+		}
+		return record(first, last, next_pos, fields, nfields);
+	}
+}
+
+/* in[start .. end) without the whitespace around it; false if blank. */
+bool
+JsonlReader::trim(size_t start, size_t end, size_t *first, size_t *last)
+{
+	while (start < end && is_ws(in[start]))
+		start++;
+	while (end > start && is_ws(in[end - 1]))
+		end--;
+	*first = start;
+	*last = end;
+	return start < end;
+}
+
+/* Return the record just parsed from in[first .. last); go on at next_pos. */
+CsvStatus
+JsonlReader::record(size_t first, size_t last, size_t next_pos,
+					const CsvField **fields, int *nfields)
+{
+	nrecords++;
+	if (nrecords == 1)
+		first_keys(in + first, last - first);
+	for (CsvField &f : out)
+		f = {"", 0, true};
+	for (const Entry &e : entries)
+		out[e.field] = {e.is_null ? "" : arena.data() + e.off,
+						e.is_null ? 0 : e.len, e.is_null};
+	keep = last;
+	pos = next_pos;
+	if (scan < pos)
+		scan = pos;
+	*fields = out.data();
+	*nfields = (int) wanted.size();
+	return CSV_RECORD;
+}
+
+/* ---------------------------------------------------------------- */
+/* The C interface: no exception leaves these functions */
+
+extern "C" JsonlReader *
+jsonl_reader_create(const JsonWantedPath *wanted, int nwanted,
+					size_t max_record)
+{
+	JsonlReader *r = nullptr;
+
+	if (nwanted < 0 || (nwanted > 0 && wanted == nullptr))
+		return nullptr;
+	for (int i = 0; i < nwanted; i++)
+		if (wanted[i].path == nullptr)
+			return nullptr;
+	try
+	{
+		r = new JsonlReader();
+		r->parser.threaded = false;
+		r->max_record = max_record;
+		r->limit = max_record ? max_record : SIZE_MAX;
+		r->nodes.emplace_back();
+		r->paths.reserve((size_t) nwanted);
+		for (int i = 0; i < nwanted; i++)
+		{
+			r->paths.emplace_back(wanted[i].path);
+			r->add_path(i, wanted[i].path, wanted[i].loose);
+		}
+		for (int i = 0; i < nwanted; i++)
+			r->wanted.push_back({r->paths[i].c_str(), wanted[i].loose});
+		r->field_rec.assign((size_t) nwanted, 0);
+		r->out.resize((size_t) nwanted);
+		r->out.reserve((size_t) nwanted + 1);	/* data() never NULL */
+		if (!r->append("", 0))
+			throw std::bad_alloc();
+		return r;
+	}
+	catch (...)
+	{
+		delete r;
+		return nullptr;
+	}
+}
+
+extern "C" void
+jsonl_reader_free(JsonlReader *r)
+{
+	delete r;
+}
+
+extern "C" bool
+jsonl_reader_feed(JsonlReader *r, const char *data, size_t len)
+{
+	if (r->yajl)
+		return json_reader_feed(r->yajl, data, len);
+	if (r->failed)
+		return false;
+	if (r->finished)
+	{
+		/* the yajl reader reports it, as it does */
+		r->hand_over();
+		return r->yajl ? json_reader_feed(r->yajl, data, len) : false;
+	}
+	if (!r->append(data, len))
+	{
+		r->failed = true;
+		return false;
+	}
+	return true;
+}
+
+extern "C" void
+jsonl_reader_finish(JsonlReader *r)
+{
+	r->finished = true;
+	if (r->yajl)
+		json_reader_finish(r->yajl);
+}
+
+extern "C" CsvStatus
+jsonl_reader_next(JsonlReader *r, const CsvField **fields, int *nfields)
+{
+	*fields = nullptr;
+	*nfields = 0;
+	try
+	{
+		return r->next(fields, nfields);
+	}
+	catch (...)
+	{
+		r->failed = true;
+		return CSV_ERROR;
+	}
+}
+
+extern "C" const char *
+jsonl_reader_error(const JsonlReader *r)
+{
+	if (r->yajl)
+		return json_reader_error(r->yajl);
+	return r->failed ? "out of memory" : "no error";
+}
+
+extern "C" uint64_t
+jsonl_reader_record_number(const JsonlReader *r)
+{
+	uint64_t	n = r->yajl ? json_reader_record_number(r->yajl) : 0;
+
+	return n ? n : r->nrecords;
+}
+
+extern "C" void
+jsonl_reader_first_keys(JsonlReader *r, const char *const **names,
+						int *nnames)
+{
+	*names = nullptr;
+	*nnames = 0;
+	if (r->yajl && r->nrecords == 0)
+	{
+		json_reader_first_keys(r->yajl, names, nnames);
+		return;
+	}
+	try
+	{
+		r->fk_ptrs.clear();
+		for (const std::string &k : r->fk)
+			r->fk_ptrs.push_back(k.c_str());
+		r->fk_ptrs.push_back(nullptr);
+		*names = r->fk_ptrs.data();
+		*nnames = (int) r->fk.size();
+	}
+	catch (...)
+	{
+	}
+}
+
+extern "C" bool
+jsonl_reader_fell_back(const JsonlReader *r)
+{
+	return r->yajl != nullptr;
+}
