@@ -184,6 +184,7 @@ struct JsonReader
 	bool		bom_pending;	/* stream start not yet checked for a BOM */
 	bool		nonblank;		/* a byte other than whitespace was parsed */
 	bool		finished;		/* json_reader_finish() was called */
+	bool		priming;		/* events are ignored (continue_after) */
 	bool		eof;			/* the document ended and was parsed */
 	bool		failed;			/* sticky error, after the queue */
 	bool		oom;
@@ -948,6 +949,8 @@ json_value(JsonReader *r, JsonKind kind, const char *s, size_t len)
 {
 	bool		ok;
 
+	if (r->priming)
+		return 1;
 	if (!json_event(r))
 		return 0;
 	if (kind == JV_MAP || kind == JV_ARRAY)
@@ -1020,6 +1023,8 @@ cb_map_key(void *ctx, const unsigned char *key, size_t len)
 	JsonReader *r = (JsonReader *) ctx;
 	size_t		d = r->depth;
 
+	if (r->priming)
+		return 1;
 	if (!json_event(r))
 		return 0;
 	if (r->in_record)
@@ -1061,6 +1066,8 @@ json_end(JsonReader *r, bool is_map)
 {
 	size_t		d = r->depth;
 
+	if (r->priming)
+		return 1;
 	if (!json_event(r))
 		return 0;
 	r->depth--;
@@ -1328,8 +1335,19 @@ void
 json_reader_continue_after(JsonReader *r, uint64_t records)
 {
 	r->nrecords = records;
-	if (records > 0)
-		r->bom_pending = false;
+	if (records == 0)
+		return;
+	r->bom_pending = false;
+	r->nonblank = true;
+
+	/*
+	 * Put yajl into the state it has after a top-level value (at the end of
+	 * input a partial token then passes, as it would have), by parsing one
+	 * whose events are ignored.
+	 */
+	r->priming = true;
+	(void) yajl_parse(r->yh, (const unsigned char *) "{}", 2);
+	r->priming = false;
 }
 
 /* ---------------------------------------------------------------- */

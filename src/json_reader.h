@@ -73,8 +73,9 @@ extern void json_reader_free(JsonReader *r);
  * JSON lines only, before the first feed: the bytes to come follow "records"
  * records that another reader has already returned (the SIMD reader hands
  * the rest of a stream over, see jsonl_reader.h).  Numbering continues after
- * them; with records > 0 there is no byte order mark to skip and no key list
- * of a first record to collect.
+ * them; with records > 0 there is no byte order mark to skip, no key list
+ * of a first record to collect, and yajl starts in the state it has after a
+ * top-level value, so that the rest reads exactly as in the whole stream.
  */
 extern void json_reader_continue_after(JsonReader *r, uint64_t records);
 
