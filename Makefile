@@ -20,6 +20,7 @@ OBJS = \
 	src/csv_reader.o \
 	src/tsv_reader.o \
 	src/json_reader.o \
+	src/jsonl_reader.o \
 	src/tuple.o \
 	src/import.o \
 	src/shared.o
@@ -30,7 +31,11 @@ PGFILEDESC = "lms_fdw - foreign-data wrapper for LMS bulk exports"
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson zlib libarchive)
 PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
-SHLIB_LINK = $(shell pkg-config --libs libcurl jansson zlib libarchive) -lyajl -lm
+# src/jsonl_reader.cpp: the one C++ file (simdjson; see its header comment).
+# simdjson's library is built with threads, so its classes must be declared
+# alike here; the reader starts none.
+PG_CXXFLAGS = -std=c++17 -Wextra -Wno-unused-parameter -DSIMDJSON_THREADS_ENABLED=1
+SHLIB_LINK = $(shell pkg-config --libs libcurl jansson zlib libarchive) -lyajl -lsimdjson -lstdc++ -lm
 
 # pg_regress suites in sql/ (they need the mock LMS: see test/run_tests.sh)
 REGRESS = options explain import select

@@ -14,15 +14,19 @@
  * the caller runs from a memory context reset callback, so an ERROR raised
  * by the caller between two calls leaks nothing.
  *
- * Flow.  json_reader_feed() appends to an input buffer that always keeps
+ * Flow.  jsonl_reader_feed() appends to an input buffer that always keeps
  * SIMDJSON_PADDING spare bytes after the data, as simdjson requires.
  * jsonl_reader_next() finds the next newline and parses that line with the
  * On-Demand API as one document (a whole line at a time: simdjson needs a
  * document's bytes complete; a line is the JSON lines unit; and the bytes
  * of one record are known exactly, which the hand-over below relies on).
  * It then walks the whole object: On-Demand checks only what is read, so
- * every value is read, strings unescaped, numbers and literals checked
- * against the JSON grammar, so that nothing yajl refuses is accepted here.
+ * every value is read, strings checked for escapes (unescaped only when
+ * they have one), numbers and literals checked against the JSON grammar,
+ * so that nothing yajl refuses is accepted here.  Every scalar is also
+ * consumed, never left for On-Demand to skip: its skipping does not check
+ * the structure it passes over (a string value followed by ':' passes for
+ * a key).  A number is consumed as a double, which is then thrown away.
  * Wanted values are matched and extracted during that walk with the rules
  * of json_reader.c: a trie of key segments, exact or loose, first match in
  * document order, numbers as their JSON text (never through a double),
@@ -82,6 +86,7 @@ struct Node
 	std::string seg;			/* normalized when loose */
 	bool		loose = false;
 	std::vector<int> children;
+	std::vector<std::vector<int>> by_len;	/* children by segment length */
 	std::vector<int> fields;	/* wanted fields ending here */
 };
 
@@ -102,20 +107,51 @@ struct Capture
 	size_t		end;
 };
 
+/* The loose matching rule on one byte (json_reader.c's), as a table. */
+struct NormTable
+{
+	unsigned char map[256];
+
+	constexpr NormTable() : map()
+	{
+		for (int c = 0; c < 256; c++)
+			map[c] = (unsigned char) ((c >= 0x80 || (c >= 'a' && c <= 'z') ||
+									   (c >= '0' && c <= '9')) ? c :
+									  (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : '_');
+	}
+};
+constexpr NormTable kNorm;
+
 inline unsigned char
 norm(unsigned char c)
 {
-	if (c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-		return c;
-	if (c >= 'A' && c <= 'Z')
-		return (unsigned char) (c + ('a' - 'A'));
-	return '_';
+	return kNorm.map[c];
 }
 
 inline bool
 is_ws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Does key (of the segment's length) match segment nd? nkey: key normalized. */
+inline bool
+seg_match(const Node &nd, std::string_view key, const char *nkey)
+{
+	const char *k = (nd.loose && key.size() <= 128) ? nkey : key.data();
+	const char *seg = nd.seg.data();
+
+	if (nd.loose && key.size() > 128)
+	{
+		for (size_t i = 0; i < key.size(); i++)
+			if (norm((unsigned char) key[i]) != (unsigned char) seg[i])
+				return false;
+		return true;
+	}
+	for (size_t i = 0; i < key.size(); i++)
+		if (k[i] != seg[i])
+			return false;
+	return true;
 }
 
 /* The JSON grammar of a number, on its whole token. */
@@ -157,17 +193,6 @@ valid_number(std::string_view s)
 	return i == n;
 }
 
-/* A scalar's token without the whitespace after it. */
-bool
-scalar_token(od::value &v, std::string_view *tok)
-{
-	std::string_view t = v.raw_json_token();
-
-	while (!t.empty() && is_ws(t.back()))
-		t.remove_suffix(1);
-	*tok = t;
-	return true;
-}
 
 }								/* namespace */
 
@@ -196,13 +221,15 @@ struct JsonlReader
 	JsonReader *yajl = nullptr; /* the rest of the stream, once handed over */
 
 	od::parser	parser;
+	const char *line_end = nullptr;	/* of the line being parsed */
 
 	/* the record being read */
 	std::vector<uint64_t> field_rec;	/* parse that set the field */
 	uint64_t	attempt = 0;	/* parse_line() calls */
 	std::vector<int> stack;		/* fields and nodes of the open keys */
 	std::vector<int> pend;		/* scratch: nodes matched by one key */
-	std::vector<Entry> entries;
+	std::vector<Entry> entries; /* one per wanted field at most */
+	size_t		nentries = 0;
 	std::string arena;
 	size_t		stored = 0;		/* bytes of values, as yajl counts them */
 	std::string ser;
@@ -231,7 +258,7 @@ struct JsonlReader
 	bool		parse_line(size_t start, size_t end);
 	bool		walk_object(od::object obj, size_t act, int nact, int depth);
 	bool		walk_array(od::array arr, int depth);
-	bool		walk_value(od::value v, size_t flds, int nflds, size_t act,
+	bool		walk_value(od::value &v, size_t flds, int nflds, size_t act,
 						   int nact, int depth);
 	void		store(const char *s, size_t len, size_t flds, int nflds);
 	void		ser_string(std::string_view s);
@@ -266,6 +293,9 @@ JsonlReader::add_path(int field, const char *path, bool loose)
 			nodes.back().seg = std::move(seg);
 			nodes.back().loose = loose;
 			nodes[cur].children.push_back(found);
+			if (nodes[cur].by_len.size() <= nodes[found].seg.size())
+				nodes[cur].by_len.resize(nodes[found].seg.size() + 1);
+			nodes[cur].by_len[nodes[found].seg.size()].push_back(found);
 		}
 		cur = found;
 		if (dot == nullptr)
@@ -286,7 +316,7 @@ JsonlReader::store(const char *s, size_t len, size_t flds, int nflds)
 	arena.push_back('\0');
 	stored += len;
 	for (int i = 0; i < nflds; i++)
-		entries.push_back({stack[flds + i], false, off, len});
+		entries[nentries++] = {stack[flds + i], false, off, len};
 }
 
 /* s as a JSON string literal, escaped as json_reader.c writes it. */
@@ -346,31 +376,47 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 {
 	bool		first = true;
 	uint64_t	rec = attempt;
+	char		nkey[128];
 
 	if (in_ser)
 		ser.push_back('{');
 	for (auto res : obj)
 	{
-		od::field	f;
 		std::string_view key;
 		size_t		base = stack.size();
 		int			nflds = 0,
 					nnodes = 0;
 		bool		ok;
 
-		if (std::move(res).get(f) || f.unescaped_key().get(key))
+		if (res.error())
 			return false;
+
+		od::field  &f = res.value_unsafe();
+		const char *k = (const char *) f.key().raw();
+		const char *q = (const char *) memchr(k, '"', line_end - k);
+
+		/* the key as written when it has no escape, else unescaped */
+		if (q != nullptr && memchr(k, '\\', q - k) == nullptr)
+			key = std::string_view(k, q - k);
+		else if (f.unescaped_key().get(key))
+			return false;
+		/* the key normalized once, for the loose segments */
+		if (nact > 0 && key.size() <= sizeof(nkey))
+			for (size_t k = 0; k < key.size(); k++)
+				nkey[k] = (char) norm((unsigned char) key[k]);
+
 		/* the fields this member's value is for, then the nodes inside it */
 		for (int i = 0; i < nact; i++)
-			for (int c : nodes[stack[act + i]].children)
+		{
+			const Node &parent = nodes[stack[act + i]];
+
+			if (key.size() >= parent.by_len.size())
+				continue;
+			for (int c : parent.by_len[key.size()])
 			{
 				const Node &nd = nodes[c];
-				bool		match = nd.seg.size() == key.size();
 
-				for (size_t k = 0; match && k < key.size(); k++)
-					match = nd.loose ? norm((unsigned char) key[k]) == (unsigned char) nd.seg[k] :
-						key[k] == nd.seg[k];
-				if (!match)
+				if (!seg_match(nd, key, nkey))
 					continue;
 				for (int fl : nd.fields)
 					if (field_rec[fl] != rec)
@@ -382,6 +428,7 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 				if (!nd.children.empty())
 					pend.push_back(c);
 			}
+		}
 		/* behind the fields: the nodes active inside the value */
 		nnodes = (int) pend.size();
 		stack.insert(stack.end(), pend.begin(), pend.end());
@@ -413,10 +460,11 @@ JsonlReader::walk_array(od::array arr, int depth)
 		ser.push_back('[');
 	for (auto res : arr)
 	{
-		od::value	v;
-
-		if (std::move(res).get(v))
+		if (res.error())
 			return false;
+
+		od::value  &v = res.value_unsafe();
+
 		if (in_ser && !first)
 			ser.push_back(',');
 		first = false;
@@ -433,18 +481,20 @@ JsonlReader::walk_array(od::array arr, int depth)
  * stack[act ..+nact) are active inside it when it is an object.
  */
 bool
-JsonlReader::walk_value(od::value v, size_t flds, int nflds, size_t act,
+JsonlReader::walk_value(od::value &v, size_t flds, int nflds, size_t act,
 						int nact, int depth)
 {
-	od::json_type type;
-	std::string_view tok;
+	std::string_view tok = v.raw_json_token();
 
-	if (v.type().get(type))
+	/* the token's first byte tells the type (what type() does) */
+	while (!tok.empty() && is_ws(tok.back()))
+		tok.remove_suffix(1);
+	if (tok.empty())
 		return false;
-	switch (type)
+	switch (tok[0])
 	{
-		case od::json_type::object:
-		case od::json_type::array:
+		case '{':
+		case '[':
 			{
 				bool		outer = nflds > 0 && !in_ser;
 				size_t		first_cap = caps.size();
@@ -461,7 +511,7 @@ JsonlReader::walk_value(od::value v, size_t flds, int nflds, size_t act,
 				}
 				for (int i = 0; i < nflds; i++)
 					caps.push_back({stack[flds + i], ser.size(), 0});
-				if (type == od::json_type::object)
+				if (tok[0] == '{')
 				{
 					od::object	o;
 
@@ -497,18 +547,30 @@ JsonlReader::walk_value(od::value v, size_t flds, int nflds, size_t act,
 							ps = cp.start;
 							pe = cp.end;
 						}
-						entries.push_back({cp.field, false, off, len});
+						entries[nentries++] = {cp.field, false, off, len};
 					}
 					caps.clear();
 					in_ser = false;
 				}
 				return true;
 			}
-		case od::json_type::string:
+		case '"':
 			{
 				std::string_view s;
 
-				if (v.get_string().get(s))
+				/*
+				 * Without a backslash the text between the quotes is the
+				 * value (simdjson checked UTF-8 and control characters for
+				 * the whole line); otherwise unescaping checks the escapes.
+				 */
+				od::raw_json_string raw;
+
+				if (tok.size() < 2 || tok.back() != '"' ||
+					v.get_raw_json_string().get(raw))
+					return false;
+				s = tok.substr(1, tok.size() - 2);
+				if (memchr(s.data(), '\\', s.size()) != nullptr &&
+					v.get_string().get(s))
 					return false;
 				if (in_ser)
 					ser_string(s);
@@ -516,22 +578,36 @@ JsonlReader::walk_value(od::value v, size_t flds, int nflds, size_t act,
 					store(s.data(), s.size(), flds, nflds);
 				return true;
 			}
-		case od::json_type::number:
-			if (!scalar_token(v, &tok) || !valid_number(tok))
-				return false;
+		case 't':
+		case 'f':
+			{
+				bool		b;
+
+				if ((tok != "true" && tok != "false") || v.get_bool().get(b))
+					return false;
+			}
 			break;
-		case od::json_type::boolean:
-			if (!scalar_token(v, &tok) || (tok != "true" && tok != "false"))
-				return false;
-			break;
-		case od::json_type::null:
-			if (!scalar_token(v, &tok) || tok != "null")
-				return false;
+		case 'n':
+			{
+				bool		is_null = false;
+
+				if (tok != "null" || v.is_null().get(is_null) || !is_null)
+					return false;
+			}
 			if (in_ser)
 				ser.append(tok);
 			for (int i = 0; i < nflds; i++)
-				entries.push_back({stack[flds + i], true, 0, 0});
+				entries[nentries++] = {stack[flds + i], true, 0, 0};
 			return true;
+		default:
+			{
+				/* the value as a double only to consume it (see above) */
+				double		d;
+
+				if (!valid_number(tok) || v.get_double().get(d))
+					return false;
+			}
+			break;
 	}
 	if (in_ser)
 		ser.append(tok);
@@ -582,7 +658,7 @@ JsonlReader::parse_line(size_t start, size_t end)
 	char		after = in[end];
 	bool		ok;
 
-	entries.clear();
+	nentries = 0;
 	arena.clear();
 	caps.clear();
 	stack.clear();
@@ -598,6 +674,7 @@ JsonlReader::parse_line(size_t start, size_t end)
 	 * pass for closed by a '}' that follows.
 	 */
 	in[end] = '\0';
+	line_end = in + end;
 	ok = !parser.iterate(in + start, end - start, in_cap - start).get(doc) &&
 		!doc.get_object().get(obj) &&
 		walk_object(obj, 0, (int) stack.size(), 1) &&
@@ -780,9 +857,13 @@ JsonlReader::record(size_t first, size_t last, size_t next_pos,
 		first_keys(in + first, last - first);
 	for (CsvField &f : out)
 		f = {"", 0, true};
-	for (const Entry &e : entries)
+	for (size_t i = 0; i < nentries; i++)
+	{
+		const Entry &e = entries[i];
+
 		out[e.field] = {e.is_null ? "" : arena.data() + e.off,
 						e.is_null ? 0 : e.len, e.is_null};
+	}
 	keep = last;
 	pos = next_pos;
 	if (scan < pos)
@@ -822,6 +903,7 @@ jsonl_reader_create(const JsonWantedPath *wanted, int nwanted,
 		for (int i = 0; i < nwanted; i++)
 			r->wanted.push_back({r->paths[i].c_str(), wanted[i].loose});
 		r->field_rec.assign((size_t) nwanted, 0);
+		r->entries.resize((size_t) nwanted);
 		r->out.resize((size_t) nwanted);
 		r->out.reserve((size_t) nwanted + 1);	/* data() never NULL */
 		if (!r->append("", 0))

@@ -36,6 +36,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "json_reader.h"
+#include "jsonl_reader.h"
 #include "tsv_reader.h"
 
 typedef enum LmsColumnSource
@@ -130,6 +131,7 @@ prefix##_destroy(void *r) \
 RECORD_READER_ADAPTERS(csv, CsvReader, csv_reader_line)
 RECORD_READER_ADAPTERS(tsv, TsvReader, tsv_reader_line)
 RECORD_READER_ADAPTERS(json, JsonReader, json_reader_record_number)
+RECORD_READER_ADAPTERS(jsonl, JsonlReader, jsonl_reader_record_number)
 
 /* fill *r with a reader's adapters */
 #define RECORD_READER_SET(r, prefix) \
@@ -352,10 +354,11 @@ choose_format(LmsRowSource *src)
 /*
  * A JSON reader extracting one path per column the query uses (the field
  * option exactly, else the column's name by the matching rule), plus the
- * provider's fallbacks; columns are bound to their paths at once.
+ * provider's fallbacks; columns are bound to their paths at once.  JSON
+ * lines are read by the simdjson reader (jsonl_reader.h), arrays by yajl.
  */
-static JsonReader *
-open_json_reader(LmsRowSource *src, JsonFormat format)
+static void
+open_json_reader(LmsRowSource *src, LmsRecordReader *r, JsonFormat format)
 {
 	LmsColumnMap *map = src->map;
 	const char *const *prefixes = src->job->opts->provider->field_prefixes;
@@ -397,9 +400,18 @@ open_json_reader(LmsRowSource *src, JsonFormat format)
 	}
 	src->nfields = nwanted;
 	src->header_done = true;
-	return json_reader_create(format, src->job->opts->rows_path,
-							  nwanted ? wanted : NULL, nwanted,
-							  LMS_MAX_RECORD_BYTES);
+	if (format == JSON_FORMAT_LINES &&
+		(src->job->opts->rows_path == NULL || src->job->opts->rows_path[0] == '\0'))
+	{
+		r->state = jsonl_reader_create(nwanted ? wanted : NULL, nwanted,
+									   LMS_MAX_RECORD_BYTES);
+		RECORD_READER_SET(r, jsonl);
+		return;
+	}
+	r->state = json_reader_create(format, src->job->opts->rows_path,
+								  nwanted ? wanted : NULL, nwanted,
+								  LMS_MAX_RECORD_BYTES);
+	RECORD_READER_SET(r, json);
 }
 
 static void
@@ -413,9 +425,8 @@ open_reader(LmsRowSource *src)
 		case LMS_FORMAT_JSON:
 			r->kind = "JSON";
 			r->by_header = false;
-			r->state = open_json_reader(src, choose_format(src) == LMS_FORMAT_JSON ?
-										JSON_FORMAT_ARRAY : JSON_FORMAT_LINES);
-			RECORD_READER_SET(r, json);
+			open_json_reader(src, r, choose_format(src) == LMS_FORMAT_JSON ?
+							 JSON_FORMAT_ARRAY : JSON_FORMAT_LINES);
 			break;
 		case LMS_FORMAT_TSV:
 			r->kind = "TSV";
