@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the same grade export as CSV, JSON lines and gzip CSV.
+"""Write the same grade export as CSV, JSON lines, gzip CSV and gzip JSON lines.
 
 usage: gen_export.py ROWS OUTDIR
 Rows come from the mock LMS's own generator, so the files are exactly what
@@ -29,9 +29,11 @@ def main():
         header, lambda i: mock_lms.grade_row(i, 1, True), rows, "csv", {}))
     write(base + ".jsonl", mock_lms.table_blocks(
         header, lambda i: mock_lms.grade_row(i, 1, False), rows, "jsonl", {}))
-    with open(base + ".csv", "rb") as src, gzip.open(base + ".csv.gz", "wb", compresslevel=6) as dst:
-        shutil.copyfileobj(src, dst, 1 << 20)
-    for ext in ("csv", "jsonl", "csv.gz"):
+    for ext in ("csv", "jsonl"):
+        with open(base + "." + ext, "rb") as src, \
+                gzip.open(base + "." + ext + ".gz", "wb", compresslevel=6) as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    for ext in ("csv", "jsonl", "csv.gz", "jsonl.gz"):
         print("%s.%s %d bytes" % (base, ext, os.path.getsize(base + "." + ext)))
 
 
