@@ -69,6 +69,7 @@ DEFAULT_SCENARIO = {
     "storage_ttl_s": None,
     # Canvas: verifier of attachment URLs accepted, Link base override, courses
     "canvas_verifier": True,
+    "canvas_attachment": True,
     "link_base": None,
     "course_rows": None,
     "assignments": 3,
@@ -867,7 +868,8 @@ def report_json(ctx, job):
     if st == "complete":
         out["file_url"] = "%s/accounts/%s/files/%d/download" % (ctx.app.base, job.extra["account"],
                                                               job.extra["file_id"])
-        out["attachment"] = file_json(ctx, job)
+        if ctx.app.state.scen()["canvas_attachment"]:    # false: an older Canvas, file_url only
+            out["attachment"] = file_json(ctx, job)
         out["current_line"] = int(job.scen["rows"])
     return out
 
