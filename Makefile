@@ -8,7 +8,10 @@ OBJS = \
 	src/connection.o \
 	src/http.o \
 	src/schedule.o \
+	src/url.o \
 	src/job.o \
+	src/jobset.o \
+	src/reuse.o \
 	src/document.o \
 	src/providers/canvas.o \
 	src/providers/canvas_dap.o \

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * job.c
- *		  The export job: initiate, monitor, resolve
+ *		  One export job's life: initiate, monitor, resolve, remote cancel
  *
  * A job is started with one request (retried only when that cannot start a
  * second export), then watched with status checks spaced by the poll
@@ -17,6 +17,7 @@
  * throwing.
  *
  * The job also keeps this backend's recent-jobs list for lms_fdw_jobs().
+ * Several jobs of one scan are run by jobset.c; reuse_window by reuse.c.
  *
  * IDENTIFICATION
  *		  src/job.c
@@ -27,9 +28,13 @@
 
 #include <time.h>
 
+#include "job.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "providers/provider.h"
+#include "reuse.h"
+#include "shared.h"
 #include "utils/memutils.h"
 #if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
@@ -43,6 +48,9 @@
 
 static LmsJobRecord job_history[LMS_JOB_HISTORY];
 static int	job_history_next = 0;
+
+static void job_cancel_remote(LmsJob *job);
+static const char *job_state_name(LmsJobState state);
 
 /*
  * lmsfdw_job_history
@@ -73,7 +81,7 @@ lmsfdw_job_note(LmsJob *job, const char *error)
 			sizeof(r->resource));
 	strlcpy(r->job_id, job->remote_id ? job->remote_id : "", sizeof(r->job_id));
 	snprintf(r->state, sizeof(r->state), "%s%s",
-			 job->remote_state ? job->remote_state : lmsfdw_job_state_name(job->state),
+			 job->remote_state ? job->remote_state : job_state_name(job->state),
 			 job->reused ? " (reused)" : "");
 	r->started = job->started;
 	r->finished = job->finished;
@@ -82,8 +90,8 @@ lmsfdw_job_note(LmsJob *job, const char *error)
 		strlcpy(r->error, error, sizeof(r->error));
 }
 
-const char *
-lmsfdw_job_state_name(LmsJobState state)
+static const char *
+job_state_name(LmsJobState state)
 {
 	switch (state)
 	{
@@ -136,7 +144,7 @@ job_abandon_callback(void *arg)
 	PG_TRY();
 	{
 		lmsfdw_shared_withdraw(job);
-		lmsfdw_job_cancel_remote(job);
+		job_cancel_remote(job);
 	}
 	PG_CATCH();
 	{
@@ -230,8 +238,8 @@ job_error_context(void *arg)
 }
 
 /* Sleep, counting the time as waited. */
-static void
-job_wait(LmsJob *job, double ms)
+void
+lmsfdw_job_wait(LmsJob *job, double ms)
 {
 	double		start;
 
@@ -275,7 +283,7 @@ lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 	elog(DEBUG1, "lms_fdw: %s answer (HTTP %ld) during %s; retry %d of %d in %.0f ms",
 		 lmsfdw_retry_class_name(cls), res->status, job->phase, attempt + 1,
 		 opts->retry_max, ms);
-	job_wait(job, ms);
+	lmsfdw_job_wait(job, ms);
 }
 
 /*
@@ -295,7 +303,7 @@ lmsfdw_job_pace(LmsJob *job)
 		delay *= 1.0 + 0.2 * lms_rng_uniform(&job->rng);
 		elog(DEBUG1, "lms_fdw: pacing requests for %.0f ms (rate limit remaining %.1f)",
 			 delay, job->pacer.remaining);
-		job_wait(job, delay);
+		lmsfdw_job_wait(job, delay);
 	}
 }
 
@@ -363,54 +371,6 @@ lmsfdw_find_provider(const char *name)
 	return NULL;
 }
 
-/* percent-encoding of s; spaces as '+' in forms, as %20 in paths */
-static char *
-percent_encode(const char *s, bool form)
-{
-	StringInfoData buf;
-	const unsigned char *p;
-
-	initStringInfo(&buf);
-	for (p = (const unsigned char *) s; *p; p++)
-	{
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
-			*p == '~')
-			appendStringInfoChar(&buf, (char) *p);
-		else if (*p == ' ' && form)
-			appendStringInfoChar(&buf, '+');
-		else
-			appendStringInfo(&buf, "%%%02X", *p);
-	}
-	return buf.data;
-}
-
-/* application/x-www-form-urlencoded spelling of s */
-char *
-lmsfdw_form_encode(const char *s)
-{
-	return percent_encode(s, true);
-}
-
-/* s as one URL path segment */
-char *
-lmsfdw_path_escape(const char *s)
-{
-	return percent_encode(s, false);
-}
-
-/* base_url joined with an API path */
-char *
-lmsfdw_api_url(const LmsOptions *opts, const char *path)
-{
-	size_t		n = strlen(opts->base_url);
-
-	while (n > 0 && opts->base_url[n - 1] == '/')
-		n--;
-	return psprintf("%.*s%s%s", (int) n, opts->base_url,
-					path[0] == '/' ? "" : "/", path);
-}
-
 /*
  * One request whose JSON answer is handed to read(); the answer and its
  * document are freed before returning.
@@ -454,9 +414,9 @@ static void
 job_raise_timeout(LmsJob *job)
 {
 	char	   *state = job->remote_state ? pstrdup(job->remote_state) :
-		pstrdup(lmsfdw_job_state_name(job->state));
+		pstrdup(job_state_name(job->state));
 
-	lmsfdw_job_cancel_remote(job);
+	job_cancel_remote(job);
 	lmsfdw_shared_withdraw(job);
 	lmsfdw_job_note(job, "poll_timeout reached");
 	ereport(ERROR,
@@ -501,8 +461,6 @@ job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
 	}
 }
 
-static void job_remember(LmsJob *job);
-static char *job_key(const LmsJob *job);
 
 /* Push the errcontext naming the job; pop with job_context_pop. */
 #define job_context_push(job, errcb) \
@@ -540,8 +498,7 @@ lmsfdw_job_start(LmsJob *job)
 	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
 	job->phase = "monitor";
 	lmsfdw_job_note(job, NULL);
-	if (job->opts->reuse_window_ms > 0)
-		lmsfdw_shared_publish(job, job_key(job));
+	lmsfdw_reuse_remember(job);
 	job_context_pop(&errcb);
 }
 
@@ -589,7 +546,7 @@ job_resolve(LmsJob *job)
 					 errdetail("The result is at %s.", lmsfdw_redact_url(url))));
 	}
 	lmsfdw_job_note(job, NULL);
-	job_remember(job);
+	lmsfdw_reuse_remember(job);
 	job->phase = "download";
 }
 
@@ -651,305 +608,20 @@ lmsfdw_job_run(LmsJob *job)
 	lmsfdw_job_start(job);
 	for (;;)
 	{
-		job_wait(job, job->next_check_ms - lmsfdw_now_ms());
+		lmsfdw_job_wait(job, job->next_check_ms - lmsfdw_now_ms());
 		if (lmsfdw_job_check(job))
 			break;
 	}
 }
 
-/* ----------------------------------------------------------------
- * Reuse: a finished job's result, for the same export within reuse_window
- * ----------------------------------------------------------------
- */
-
-#define LMS_REUSABLE_MAX 32
-
-typedef struct LmsReusable
-{
-	Oid			serverid;
-	char	   *key;			/* the export: description and parameters */
-	char	   *remote_id;
-	char	   *remote_state;
-	List	   *result_urls;
-	TimestampTz started;
-	TimestampTz finished;
-} LmsReusable;
-
-/* this backend's finished jobs, newest last, in TopMemoryContext */
-static List *reusable_jobs = NIL;
-
-/* What makes two exports the same: the resource and its parameters. */
-static char *
-job_key(const LmsJob *job)
-{
-	StringInfoData key;
-	ListCell   *lc;
-
-	initStringInfo(&key);
-	appendStringInfoString(&key, job->opts->provider->describe(job->opts));
-	foreach(lc, job->params)
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-
-		appendStringInfo(&key, "|%s=%s", p->name, p->value);
-	}
-	return key.data;
-}
-
-/* Keep a finished job for reuse_window. */
-static void
-job_remember(LmsJob *job)
-{
-	MemoryContext old;
-	LmsReusable *r;
-	ListCell   *lc;
-
-	if (job->opts->reuse_window_ms <= 0)
-		return;
-	lmsfdw_shared_publish(job, job_key(job));
-	if (job->reused)
-		return;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	r = palloc0(sizeof(LmsReusable));
-	r->serverid = job->opts->serverid;
-	r->key = job_key(job);
-	r->remote_id = pstrdup(job->remote_id);
-	r->remote_state = job->remote_state ? pstrdup(job->remote_state) : NULL;
-	foreach(lc, job->result_urls)
-		r->result_urls = lappend(r->result_urls, pstrdup((char *) lfirst(lc)));
-	r->started = job->started;
-	r->finished = job->finished;
-	reusable_jobs = lappend(reusable_jobs, r);
-	if (list_length(reusable_jobs) > LMS_REUSABLE_MAX)
-	{
-		LmsReusable *oldest = (LmsReusable *) linitial(reusable_jobs);
-
-		reusable_jobs = list_delete_first(reusable_jobs);
-		list_free_deep(oldest->result_urls);
-		pfree(oldest->key);
-		pfree(oldest->remote_id);
-		if (oldest->remote_state)
-			pfree(oldest->remote_state);
-		pfree(oldest);
-	}
-	MemoryContextSwitchTo(old);
-}
-
 /*
- * lmsfdw_job_reuse
- *		Adopt the same export started within reuse_window: finished by this
- *		backend, or (when preloaded) finished or still running in another.
- *		LMS_REUSE_DONE: the job is done, nothing sent; LMS_REUSE_RUNNING:
- *		the job is another backend's, to be watched, not started.
- */
-LmsReuse
-lmsfdw_job_reuse(LmsJob *job)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	char	   *key;
-	ListCell   *lc;
-
-	if (job->opts->reuse_window_ms <= 0)
-		return LMS_REUSE_NONE;
-	key = job_key(job);
-	foreach(lc, reusable_jobs)
-	{
-		LmsReusable *r = (LmsReusable *) lfirst(lc);
-		ListCell   *lu;
-
-		if (r->serverid != job->opts->serverid || strcmp(r->key, key) != 0 ||
-			TimestampDifferenceExceeds(r->started, now, job->opts->reuse_window_ms))
-			continue;
-		job->remote_id = pstrdup(r->remote_id);
-		job->remote_state = r->remote_state ? pstrdup(r->remote_state) : NULL;
-		foreach(lu, r->result_urls)
-			job->result_urls = lappend(job->result_urls, pstrdup((char *) lfirst(lu)));
-		job->started = r->started;
-		job->finished = r->finished;
-		job->state = LMS_JOB_DONE;
-		job->reused = true;
-		job->phase = "download";
-		lmsfdw_job_note(job, NULL);
-		return LMS_REUSE_DONE;
-	}
-	if (lmsfdw_shared_adopt(job, key))
-	{
-		lmsfdw_job_note(job, NULL);
-		return job->state == LMS_JOB_DONE ? LMS_REUSE_DONE : LMS_REUSE_RUNNING;
-	}
-	return LMS_REUSE_NONE;
-}
-
-/* ----------------------------------------------------------------
- * Job sets: several exports of one scan, run concurrently
- * ----------------------------------------------------------------
- */
-
-struct LmsJobSet
-{
-	const LmsOptions *opts;
-	MemoryContext cxt;
-	List	   *unstarted;		/* parameter lists of jobs not started */
-	List	   *running;		/* LmsJob *: started, not ended */
-	List	   *ready;			/* LmsJob *: ended and resolved, rows unread */
-	int			started;
-};
-
-/*
- * lmsfdw_jobset_create
- *		Jobs for each of param_sets (a List of parameter Lists), to be run
- *		at most max_parallel_jobs at a time.  Nothing is sent yet.
- */
-LmsJobSet *
-lmsfdw_jobset_create(const LmsOptions *opts, List *param_sets)
-{
-	LmsJobSet  *set = palloc0(sizeof(LmsJobSet));
-
-	set->opts = opts;
-	set->cxt = CurrentMemoryContext;
-	set->unstarted = param_sets;
-	return set;
-}
-
-/* Start jobs while there are free slots. */
-static void
-jobset_fill(LmsJobSet *set)
-{
-	while (set->unstarted != NIL && list_length(set->running) < set->opts->max_parallel_jobs)
-	{
-		MemoryContext old = MemoryContextSwitchTo(set->cxt);
-		List	   *params = (List *) linitial(set->unstarted);
-		LmsJob	   *job;
-
-		set->unstarted = list_delete_first(set->unstarted);
-		job = lmsfdw_job_create(set->opts, params);
-		switch (lmsfdw_job_reuse(job))
-		{
-			case LMS_REUSE_DONE:
-				set->ready = lappend(set->ready, job);
-				break;
-			case LMS_REUSE_RUNNING:
-				set->running = lappend(set->running, job);
-				lmsfdw_job_watch(job);
-				break;
-			case LMS_REUSE_NONE:
-				set->running = lappend(set->running, job);
-				set->started++;
-				MemoryContextSwitchTo(old);
-				lmsfdw_job_start(job);
-				continue;
-		}
-		MemoryContextSwitchTo(old);
-	}
-}
-
-/*
- * lmsfdw_jobset_poll
- *		Without waiting: start jobs for free slots and make the status
- *		checks that are due.  Called between rows, so other jobs progress
- *		while one's rows stream.
- */
-void
-lmsfdw_jobset_poll(LmsJobSet *set)
-{
-	ListCell   *lc;
-	double		now;
-
-	jobset_fill(set);
-	now = lmsfdw_now_ms();
-	foreach(lc, set->running)
-	{
-		LmsJob	   *job = (LmsJob *) lfirst(lc);
-
-		if (job->next_check_ms <= now && lmsfdw_job_check(job))
-		{
-			MemoryContext old = MemoryContextSwitchTo(set->cxt);
-
-			set->ready = lappend(set->ready, job);
-			set->running = foreach_delete_current(set->running, lc);
-			MemoryContextSwitchTo(old);
-			now = lmsfdw_now_ms();
-		}
-	}
-	jobset_fill(set);
-}
-
-/* When the next status check of the set is due (monotonic ms). */
-double
-lmsfdw_jobset_next_due(LmsJobSet *set)
-{
-	ListCell   *lc;
-	double		due = -1;
-
-	foreach(lc, set->running)
-	{
-		LmsJob	   *job = (LmsJob *) lfirst(lc);
-
-		if (due < 0 || job->next_check_ms < due)
-			due = job->next_check_ms;
-	}
-	return due;
-}
-
-/*
- * lmsfdw_jobset_take
- *		Without waiting: the next job whose result is ready, or NULL.  Sets
- *		*more when jobs are still running (or to be started).
- */
-LmsJob *
-lmsfdw_jobset_take(LmsJobSet *set, bool *more)
-{
-	lmsfdw_jobset_poll(set);
-	*more = set->running != NIL || set->unstarted != NIL;
-	if (set->ready != NIL)
-	{
-		LmsJob	   *job = (LmsJob *) linitial(set->ready);
-
-		set->ready = list_delete_first(set->ready);
-		return job;
-	}
-	return NULL;
-}
-
-/*
- * lmsfdw_jobset_next
- *		The next job whose result is ready, waiting for one if needed; NULL
- *		when every job's result has been handed out.
- */
-LmsJob *
-lmsfdw_jobset_next(LmsJobSet *set)
-{
-	for (;;)
-	{
-		double		due;
-		bool		more;
-		LmsJob	   *job = lmsfdw_jobset_take(set, &more);
-
-		if (job)
-			return job;
-		if (!more)
-			return NULL;
-		/* count the wait once, against the first running job */
-		due = lmsfdw_jobset_next_due(set);
-		job_wait((LmsJob *) linitial(set->running), due - lmsfdw_now_ms());
-	}
-}
-
-/* Jobs started so far. */
-int
-lmsfdw_jobset_started(LmsJobSet *set)
-{
-	return set->started;
-}
-
-/*
- * lmsfdw_job_cancel_remote
+ * job_cancel_remote
  *		Ask the LMS to cancel the job, once, if the API can and the options
  *		say so.  One attempt with short timeouts: this runs during error
  *		cleanup too.
  */
-void
-lmsfdw_job_cancel_remote(LmsJob *job)
+static void
+job_cancel_remote(LmsJob *job)
 {
 	LmsOptions	quick;
 	LmsRequestSpec spec;

@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+#include "shared.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"

@@ -32,7 +32,10 @@
 #include <archive_entry.h>
 
 #include "gunzip.h"
+#include "http.h"
 #include "lms_fdw.h"
+#include "stream.h"
+#include "url.h"
 #include "utils/memutils.h"
 
 /* unread bytes held for the reader before the transfer pauses */

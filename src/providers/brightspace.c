@@ -26,6 +26,7 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+#include "providers/provider.h"
 #include "utils/json.h"
 
 /* s as a JSON string literal */

@@ -31,6 +31,7 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+#include "providers/provider.h"
 
 /* the resource served by the Progress API rather than account reports */
 #define CANVAS_GRADEBOOK "gradebook_csv"

@@ -39,6 +39,7 @@
 #include "common/base64.h"
 #include "common/hashfn.h"
 #include "lms_fdw.h"
+#include "providers/provider.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"

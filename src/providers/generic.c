@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+#include "providers/provider.h"
 
 static void
 generic_check_table(const LmsOptions *opts)

@@ -1,0 +1,105 @@
+/*-------------------------------------------------------------------------
+ *
+ * job.h
+ *		  One export job's life: initiate, monitor, resolve, remote cancel
+ *
+ * IDENTIFICATION
+ *		  src/job.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LMS_JOB_H
+#define LMS_JOB_H
+
+#include "connection.h"
+#include "http.h"
+#include "nodes/pg_list.h"
+#include "options.h"
+#include "params.h"
+#include "schedule.h"
+#include "utils/timestamp.h"
+
+typedef enum LmsJobState
+{
+	LMS_JOB_NEW,				/* not started */
+	LMS_JOB_PENDING,			/* started, not yet running */
+	LMS_JOB_RUNNING,
+	LMS_JOB_DONE,				/* terminal: result available */
+	LMS_JOB_FAILED				/* terminal: failed, aborted, deleted, expired */
+} LmsJobState;
+
+typedef struct LmsCounters
+{
+	int			status_checks;
+	int			retries;
+	int			retries_by_class[LMS_RETRY_NCLASSES];
+	double		waited_ms;
+	uint64		bytes;
+	uint64		rows;
+} LmsCounters;
+
+typedef struct LmsJob
+{
+	const LmsOptions *opts;
+	LmsConn    *conn;
+	MemoryContext cxt;			/* owns the job's strings */
+	List	   *params;			/* of LmsParam * */
+
+	char	   *remote_id;		/* the LMS's job id */
+	char	   *aux_id;			/* provider-specific second id */
+	LmsJobState state;
+	char	   *remote_state;	/* the LMS's own word for the state */
+	double		progress;		/* 0..100, or -1 */
+	char	   *message;		/* the LMS's message on failure */
+	List	   *result_urls;	/* of char *: the result files, in order */
+	char	   *bearer;			/* a token the provider obtained, or NULL */
+	const char *phase;			/* for errcontext */
+
+	TimestampTz started;
+	TimestampTz finished;
+	LmsCounters counters;
+	LmsRng		rng;
+	LmsPollSchedule poll;
+	LmsRatePacer pacer;
+	double		start_ms;		/* monotonic ms when the job was started */
+	double		next_check_ms;	/* monotonic ms of the next status check */
+	bool		cancel_sent;
+	bool		reused;			/* a finished job's result, reused */
+	int			history_slot;	/* index in the backend's job list */
+} LmsJob;
+
+/* one entry of this backend's recent jobs (lms_fdw_jobs()) */
+typedef struct LmsJobRecord
+{
+	bool		used;
+	char		server[NAMEDATALEN];
+	char		resource[128];
+	char		job_id[128];
+	char		state[32];
+	TimestampTz started;
+	TimestampTz finished;
+	LmsCounters counters;
+	char		error[256];
+} LmsJobRecord;
+
+/* life of one job */
+extern LmsJob *lmsfdw_job_create(const LmsOptions *opts, List *params);
+extern void lmsfdw_job_start(LmsJob *job);
+extern void lmsfdw_job_watch(LmsJob *job);
+extern bool lmsfdw_job_check(LmsJob *job);
+extern void lmsfdw_job_run(LmsJob *job);
+extern void lmsfdw_job_wait(LmsJob *job, double ms);
+
+/* requests made on the job's behalf (also by stream.c) */
+extern void lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
+								  const LmsHttpResult *res, int attempt);
+extern void lmsfdw_job_pace(LmsJob *job);
+extern void lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res);
+
+/* this backend's recent jobs */
+extern void lmsfdw_job_note(LmsJob *job, const char *error);
+extern int	lmsfdw_job_history(LmsJobRecord **records, int *first);
+
+extern double lmsfdw_now_ms(void);
+
+#endif							/* LMS_JOB_H */
