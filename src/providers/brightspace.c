@@ -61,13 +61,15 @@ is_guid(const char *s)
 	return true;
 }
 
-/* An API path below /d2l/api/lp/<version>/dataExport/ */
+/*
+ * /d2l/api/lp/<version>/dataExport/<what>[/<id>]: id may be NULL (the list
+ * ends at the first NULL).
+ */
 static char *
-d2l_url(const LmsOptions *opts, const char *suffix)
+d2l_url(const LmsOptions *opts, const char *what, const char *id)
 {
-	return lmsfdw_api_url(opts, psprintf("/d2l/api/lp/%s/dataExport/%s",
-										 lmsfdw_path_escape(opts->api_version),
-										 suffix));
+	return lmsfdw_api_url_segments(opts, "d2l", "api", "lp", opts->api_version,
+								   "dataExport", what, id, NULL);
 }
 
 static void
@@ -111,7 +113,7 @@ d2l_prepare_request(LmsJob *job, int step, LmsRequestSpec *req)
 		return false;
 	}
 	req->method = "GET";
-	req->url = d2l_url(opts, "list");
+	req->url = d2l_url(opts, "list", NULL);
 	return true;
 }
 
@@ -166,7 +168,7 @@ d2l_start_request(LmsJob *job, LmsRequestSpec *req)
 	}
 	appendStringInfoString(&body, "]}");
 	req->method = "POST";
-	req->url = d2l_url(job->opts, "create");
+	req->url = d2l_url(job->opts, "create", NULL);
 	req->body = body.data;
 	req->content_type = "application/json";
 }
@@ -204,9 +206,8 @@ d2l_read_job(LmsJob *job, LmsDoc *doc)
 		case 2:
 			job->state = LMS_JOB_DONE;
 			job->progress = 100;
-			job->result_urls = list_make1(d2l_url(job->opts,
-												  psprintf("download/%s",
-														   lmsfdw_path_escape(job->remote_id))));
+			job->result_urls = list_make1(d2l_url(job->opts, "download",
+												  job->remote_id));
 			break;
 		case 3:
 		case 4:
@@ -239,8 +240,7 @@ static void
 d2l_status_request(LmsJob *job, LmsRequestSpec *req)
 {
 	req->method = "GET";
-	req->url = d2l_url(job->opts, psprintf("jobs/%s",
-										   lmsfdw_path_escape(job->remote_id)));
+	req->url = d2l_url(job->opts, "jobs", job->remote_id);
 }
 
 /* The Data Export API has no cancel. */

@@ -61,16 +61,18 @@ canvas_describe(const LmsOptions *opts)
 					opts->account_id);
 }
 
+/*
+ * /api/v1/accounts/<account>/reports/<report>[/<id>[/<action>]]: id and
+ * action may be NULL (the list ends at the first NULL).
+ */
 static char *
-report_url(LmsJob *job, const char *suffix)
+report_url(LmsJob *job, const char *id, const char *action)
 {
 	const LmsOptions *opts = job->opts;
 
-	return lmsfdw_api_url(opts,
-						  psprintf("/api/v1/accounts/%s/reports/%s%s",
-								   lmsfdw_path_escape(opts->account_id),
-								   lmsfdw_path_escape(opts->resource),
-								   suffix));
+	return lmsfdw_api_url_segments(opts, "api", "v1", "accounts",
+								   opts->account_id, "reports", opts->resource,
+								   id, action, NULL);
 }
 
 /*
@@ -102,9 +104,8 @@ gradebook_start_request(LmsJob *job, LmsRequestSpec *req)
 				 errmsg("the canvas gradebook_csv export needs the export parameter \"course_id\""),
 				 errhint("Add WHERE course_id = ... on a column with OPTIONS (param 'course_id'), or put \"course_id\" in the table's parameters option.")));
 	req->method = "POST";
-	req->url = lmsfdw_api_url(job->opts,
-							  psprintf("/api/v1/courses/%s/gradebook_csv",
-									   lmsfdw_path_escape(course_id)));
+	req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "courses",
+									   course_id, "gradebook_csv", NULL);
 	req->body = body.data;
 	req->content_type = "application/x-www-form-urlencoded";
 }
@@ -131,7 +132,7 @@ canvas_start_request(LmsJob *job, LmsRequestSpec *req)
 						 lmsfdw_form_encode(p->value));
 	}
 	req->method = "POST";
-	req->url = report_url(job, "");
+	req->url = report_url(job, NULL, NULL);
 	req->body = body.data;
 	req->content_type = "application/x-www-form-urlencoded";
 }
@@ -248,12 +249,11 @@ canvas_status_request(LmsJob *job, LmsRequestSpec *req)
 	req->method = "GET";
 	if (is_gradebook(job->opts))
 	{
-		req->url = lmsfdw_api_url(job->opts,
-								  psprintf("/api/v1/progress/%s",
-										   lmsfdw_path_escape(job->remote_id)));
+		req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "progress",
+										   job->remote_id, NULL);
 		return;
 	}
-	req->url = report_url(job, psprintf("/%s", lmsfdw_path_escape(job->remote_id)));
+	req->url = report_url(job, job->remote_id, NULL);
 }
 
 /* After a gradebook export: the file's URL, from its File object. */
@@ -268,9 +268,8 @@ canvas_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
 				 errmsg("the Canvas gradebook export %s named no attachment",
 						job->remote_id)));
 	req->method = "GET";
-	req->url = lmsfdw_api_url(job->opts,
-							  psprintf("/api/v1/users/self/files/%s",
-									   lmsfdw_path_escape(job->aux_id)));
+	req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "users", "self",
+									   "files", job->aux_id, NULL);
 	return true;
 }
 
@@ -290,25 +289,25 @@ canvas_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 static bool
 canvas_cancel_request(LmsJob *job, LmsRequestSpec *req)
 {
-	const char *id = lmsfdw_path_escape(job->remote_id);
+	const char *id = job->remote_id;
 
 	if (is_gradebook(job->opts))
 	{
 		req->method = "POST";
-		req->url = lmsfdw_api_url(job->opts,
-								  psprintf("/api/v1/progress/%s/cancel", id));
+		req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "progress",
+										   id, "cancel", NULL);
 		return true;
 	}
 
 	if (job->state == LMS_JOB_RUNNING)
 	{
 		req->method = "PUT";
-		req->url = report_url(job, psprintf("/%s/abort", id));
+		req->url = report_url(job, id, "abort");
 	}
 	else
 	{
 		req->method = "DELETE";
-		req->url = report_url(job, psprintf("/%s", id));
+		req->url = report_url(job, id, NULL);
 	}
 	return true;
 }

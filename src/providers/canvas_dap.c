@@ -340,7 +340,7 @@ dap_login_request(LmsJob *job, LmsRequestSpec *req)
 				 errhint("Add them: ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD client_id '...', ADD client_secret '...').",
 						 opts->server_name)));
 	req->method = "POST";
-	req->url = lmsfdw_api_url(opts, "/ids/auth/login");
+	req->url = lmsfdw_api_url_segments(opts, "ids", "auth", "login", NULL);
 	req->body = pstrdup("grant_type=client_credentials");
 	req->content_type = "application/x-www-form-urlencoded";
 	req->basic_auth = true;
@@ -416,7 +416,6 @@ dap_start_request(LmsJob *job, LmsRequestSpec *req)
 	const char *format = strcmp(opts->format, "auto") == 0 ? "jsonl" : opts->format;
 	StringInfoData body;
 	char	   *scope = NULL;
-	char	   *path;
 	ListCell   *lc;
 
 	initStringInfo(&body);
@@ -440,13 +439,11 @@ dap_start_request(LmsJob *job, LmsRequestSpec *req)
 	}
 	appendStringInfoChar(&body, '}');
 
-	path = psprintf("/dap/query/%s/table/%s/data",
-					lmsfdw_path_escape(opts->namespace),
-					lmsfdw_path_escape(opts->resource));
+	req->url = lmsfdw_api_url_segments(opts, "dap", "query", opts->namespace,
+									   "table", opts->resource, "data", NULL);
 	if (scope)
-		path = psprintf("%s?scope=%s", path, lmsfdw_form_encode(scope));
+		req->url = lmsfdw_url_add_query(req->url, "scope", scope);
 	req->method = "POST";
-	req->url = lmsfdw_api_url(opts, path);
 	req->body = body.data;
 	req->content_type = "application/json";
 }
@@ -550,8 +547,8 @@ dap_status_request(LmsJob *job, LmsRequestSpec *req)
 	if (job->bearer == NULL || strcmp(job->bearer, token) != 0)
 		dap_use_token(job, token);
 	req->method = "GET";
-	req->url = lmsfdw_api_url(job->opts,
-							  psprintf("/dap/job/%s", lmsfdw_path_escape(job->remote_id)));
+	req->url = lmsfdw_api_url_segments(job->opts, "dap", "job", job->remote_id,
+									   NULL);
 }
 
 static void
@@ -610,7 +607,7 @@ dap_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
 	}
 	dap_use_token(job, token);
 	req->method = "POST";
-	req->url = lmsfdw_api_url(job->opts, "/dap/object/url");
+	req->url = lmsfdw_api_url_segments(job->opts, "dap", "object", "url", NULL);
 	req->body = pstrdup(job->aux_id);
 	req->content_type = "application/json";
 	return true;
