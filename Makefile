@@ -12,6 +12,7 @@ OBJS = \
 	src/job.o \
 	src/jobset.o \
 	src/reuse.o \
+	src/params.o \
 	src/document.o \
 	src/providers/canvas.o \
 	src/providers/canvas_dap.o \

@@ -48,6 +48,7 @@
 #include "jobset.h"
 #include "lms_fdw.h"
 #include "options.h"
+#include "params.h"
 #include "providers/provider.h"
 #include "shared.h"
 #include "stream.h"
@@ -244,95 +245,6 @@ executing_user(ForeignScanState *node)
 }
 
 /*
- * The export parameters the quals give: "param_column = value" or
- * "param_column IN (...)" / "= ANY (array)", where the value is a constant
- * or anything computed once per scan (a query parameter $1, an outer
- * reference) - no column of this table and nothing volatile.  Several values
- * mean one job each.  The first qual for a parameter wins; the quals stay as
- * local filters, so a contradicting second qual still filters rows out.
- */
-static void
-extract_export_params(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
-					  List *clauses, List **names, List **exprs,
-					  List **is_list)
-{
-	ListCell   *lc;
-
-	*names = NIL;
-	*exprs = NIL;
-	*is_list = NIL;
-	foreach(lc, clauses)
-	{
-		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
-		Expr	   *clause = rinfo->clause;
-		Node	   *left,
-				   *right;
-		Oid			opno;
-		bool		list;
-		Var		   *var;
-		char	   *param;
-		char	   *opname;
-		ListCell   *lc2;
-		bool		seen = false;
-
-		if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
-		{
-			OpExpr	   *op = (OpExpr *) clause;
-
-			opno = op->opno;
-			list = false;
-			left = strip_implicit_coercions(linitial(op->args));
-			right = strip_implicit_coercions(lsecond(op->args));
-			/* the column of this relation on the left */
-			if (!(IsA(left, Var) && ((Var *) left)->varno == baserel->relid))
-			{
-				Node	   *tmp = left;
-
-				left = right;
-				right = tmp;
-			}
-		}
-		else if (IsA(clause, ScalarArrayOpExpr) &&
-				 ((ScalarArrayOpExpr *) clause)->useOr)
-		{
-			ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) clause;
-
-			opno = op->opno;
-			list = true;
-			left = strip_implicit_coercions(linitial(op->args));
-			right = lsecond(op->args);
-		}
-		else
-			continue;
-
-		if (!IsA(left, Var))
-			continue;
-		var = (Var *) left;
-		if (var->varno != baserel->relid || var->varlevelsup != 0 ||
-			var->varattno <= 0)
-			continue;
-		if (bms_is_member(baserel->relid, pull_varnos(root, right)) ||
-			contain_volatile_functions(right) ||
-			(IsA(right, Const) && ((Const *) right)->constisnull))
-			continue;
-		opname = get_opname(opno);
-		if (opname == NULL || strcmp(opname, "=") != 0)
-			continue;
-		param = lmsfdw_column_option(relid, var->varattno, "param");
-		if (param == NULL)
-			continue;
-		foreach(lc2, *names)
-			if (strcmp(strVal(lfirst(lc2)), param) == 0)
-				seen = true;
-		if (seen)
-			continue;
-		*names = lappend(*names, makeString(param));
-		*exprs = lappend(*exprs, right);
-		*is_list = lappend_int(*is_list, list ? 1 : 0);
-	}
-}
-
-/*
  * Rows of the last export of each foreign table read by this backend, for
  * the planner's estimate (LMS_DEFAULT_ROWS until one has been read).
  */
@@ -402,18 +314,6 @@ lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 														 0, JOIN_INNER, NULL));
 }
 
-/* Does this parameter name appear among the scan's export parameters? */
-static bool
-params_include(List *names, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, names)
-		if (strcmp(strVal(lfirst(lc)), name) == 0)
-			return true;
-	return false;
-}
-
 /* equivalence-class callback: is em this relation's column arg? */
 static bool
 ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
@@ -437,7 +337,7 @@ param_path_info(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 
 	if (!join_clause_is_movable_to(rinfo, baserel))
 		return NULL;
-	extract_export_params(root, baserel, relid, list_make1(rinfo),
+	lmsfdw_params_from_quals(root, baserel, relid, list_make1(rinfo),
 						  &names, &exprs, &is_list);
 	if (names == NIL)
 		return NULL;
@@ -476,9 +376,9 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	TupleDesc	tupdesc;
 	Relation	rel;
 
-	extract_export_params(root, baserel, foreigntableid,
+	lmsfdw_params_from_quals(root, baserel, foreigntableid,
 						  baserel->baserestrictinfo, &names, &exprs, &is_list);
-	if (required && !params_include(names, required))
+	if (required && !lmsfdw_params_include(names, required))
 		startup_cost += disable_cost;
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
@@ -560,7 +460,7 @@ lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			k;
 
 	/* scan_clauses holds a parameterized path's join clauses too */
-	extract_export_params(root, baserel, foreigntableid, scan_clauses,
+	lmsfdw_params_from_quals(root, baserel, foreigntableid, scan_clauses,
 						  &names, &exprs, &is_list);
 	k = -1;
 	while ((k = bms_next_member(ps->attrs_used, k)) >= 0)
@@ -624,97 +524,6 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 }
 
-/* A value as text, through its type's output function. */
-static char *
-datum_text(Datum value, Oid type)
-{
-	Oid			outfunc;
-	bool		isvarlena;
-
-	getTypeOutputInfo(type, &outfunc, &isvarlena);
-	return OidOutputFunctionCall(outfunc, value);
-}
-
-/*
- * The parameter sets of this scan, one per job: the values of the param
- * quals as text, and for IN lists every combination.  NIL when a value is
- * NULL or a list is empty: no row can match, so there is nothing to export.
- */
-static List *
-eval_export_params(ForeignScanState *node, LmsFdwScanState *state)
-{
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	List	   *sets = list_make1(NIL);
-	ListCell   *ln,
-			   *ls,
-			   *ll;
-
-	forthree(ln, state->param_names, ls, state->param_states,
-			 ll, state->param_is_list)
-	{
-		ExprState  *es = (ExprState *) lfirst(ls);
-		Oid			type = exprType((Node *) es->expr);
-		List	   *values = NIL;
-		List	   *next = NIL;
-		ListCell   *lv,
-				   *lsets;
-		bool		isnull;
-		Datum		value;
-
-		value = ExecEvalExpr(es, econtext, &isnull);
-		if (isnull)
-			return NIL;
-		if (lfirst_int(ll))
-		{
-			ArrayType  *arr = DatumGetArrayTypeP(value);
-			Oid			elemtype = ARR_ELEMTYPE(arr);
-			int16		typlen;
-			bool		typbyval;
-			char		typalign;
-			Datum	   *elems;
-			bool	   *elemnulls;
-			int			n,
-						i;
-
-			get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-			deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-							  &elems, &elemnulls, &n);
-			for (i = 0; i < n; i++)
-			{
-				char	   *text;
-
-				if (elemnulls[i])
-					continue;
-				text = datum_text(elems[i], elemtype);
-				/* IN (3, 3) is one job */
-				foreach(lv, values)
-					if (strcmp((char *) lfirst(lv), text) == 0)
-						break;
-				if (lv == NULL)
-					values = lappend(values, text);
-			}
-		}
-		else
-			values = list_make1(datum_text(value, type));
-		if (values == NIL)
-			return NIL;
-
-		foreach(lsets, sets)
-		{
-			foreach(lv, values)
-			{
-				LmsParam   *p = palloc(sizeof(LmsParam));
-
-				p->name = strVal(lfirst(ln));
-				p->value = (char *) lfirst(lv);
-				next = lappend(next, lappend(list_copy((List *) lfirst(lsets)), p));
-			}
-		}
-		sets = next;
-	}
-	return sets;
-}
-
 /* Open the job's next result file; false when there is none. */
 static bool
 open_next_file(LmsFdwScanState *state)
@@ -738,36 +547,15 @@ open_next_file(LmsFdwScanState *state)
 	return true;
 }
 
-/* The parameter sets as one string, to tell whether a rescan changed them. */
-static char *
-params_text(List *sets)
-{
-	StringInfoData buf;
-	ListCell   *ls,
-			   *lp;
-
-	initStringInfo(&buf);
-	foreach(ls, sets)
-	{
-		foreach(lp, (List *) lfirst(ls))
-		{
-			LmsParam   *p = (LmsParam *) lfirst(lp);
-
-			appendStringInfo(&buf, "%s=%s\x1f", p->name, p->value);
-		}
-		appendStringInfoChar(&buf, '\x1e');
-	}
-	return buf.data;
-}
-
 /* Plan this scan's jobs; false if there is nothing to export. */
 static bool
 start_export(ForeignScanState *node, LmsFdwScanState *state)
 {
 	MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
-	List	   *sets = eval_export_params(node, state);
+	List	   *sets = lmsfdw_params_eval(node->ss.ps.ps_ExprContext, state->param_names,
+										   state->param_states, state->param_is_list);
 
-	state->params_text = params_text(sets);
+	state->params_text = lmsfdw_params_text(sets);
 	if (sets != NIL)
 		state->jobs = lmsfdw_jobset_create(state->opts, sets);
 	MemoryContextSwitchTo(old);
@@ -918,7 +706,8 @@ lmsReScanForeignScan(ForeignScanState *node)
 	/* the same export parameters: replay what has been read */
 	if (state->spool && state->params_text &&
 		(node->ss.ps.chgParam == NULL ||
-		 strcmp(params_text(eval_export_params(node, state)),
+		 strcmp(lmsfdw_params_text(lmsfdw_params_eval(node->ss.ps.ps_ExprContext, state->param_names,
+										   state->param_states, state->param_is_list)),
 				state->params_text) == 0))
 	{
 		tuplestore_rescan(state->spool);
@@ -975,56 +764,13 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 						strVal(list_nth(fdw_private, FdwScanPrivateDescription)),
 						es);
 	if (names != NIL)
-	{
-		List	   *context = set_deparse_context_plan(es->deparse_cxt,
-													   (Plan *) plan, NIL);
-		StringInfoData buf;
-		ListCell   *ln,
-				   *le,
-				   *ll;
-
-		initStringInfo(&buf);
-		forthree(ln, names, le, plan->fdw_exprs, ll,
-				 (List *) list_nth(fdw_private, FdwScanPrivateParamIsList))
-		{
-			Node	   *value = (Node *) lfirst(le);
-			char	   *text;
-
-			if (IsA(value, Const) && lfirst_int(ll))
-			{
-				/* several values print as name=1,2,3 */
-				Const	   *c = (Const *) value;
-				ArrayType  *arr = DatumGetArrayTypeP(c->constvalue);
-				Oid			elemtype = ARR_ELEMTYPE(arr);
-				int16		typlen;
-				bool		typbyval;
-				char		typalign;
-				Datum	   *elems;
-				bool	   *elemnulls;
-				int			n,
-							i;
-				StringInfoData list;
-
-				get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-				deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-								  &elems, &elemnulls, &n);
-				initStringInfo(&list);
-				for (i = 0; i < n; i++)
-					if (!elemnulls[i])
-						appendStringInfo(&list, "%s%s", list.len ? "," : "",
-										 datum_text(elems[i], elemtype));
-				text = list.data;
-			}
-			else if (IsA(value, Const))
-				text = datum_text(((Const *) value)->constvalue,
-								  ((Const *) value)->consttype);
-			else
-				text = deparse_expression(value, context, false, false);
-			appendStringInfo(&buf, "%s%s=%s", buf.len ? "," : "",
-							 strVal(lfirst(ln)), text);
-		}
-		ExplainPropertyText("Export Parameters", buf.data, es);
-	}
+		ExplainPropertyText("Export Parameters",
+							lmsfdw_params_explain(names, plan->fdw_exprs,
+												  (List *) list_nth(fdw_private,
+																	FdwScanPrivateParamIsList),
+												  set_deparse_context_plan(es->deparse_cxt,
+																		   (Plan *) plan, NIL)),
+							es);
 
 	if (es->analyze && state)
 	{

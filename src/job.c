@@ -158,31 +158,6 @@ job_abandon_callback(void *arg)
 }
 
 /*
- * The export parameters: the parameters option's entries, then those from
- * param columns (which replace an entry of the same name).
- */
-static List *
-job_merge_params(const LmsOptions *opts, List *qual_params)
-{
-	List	   *params = NIL;
-	ListCell   *lc;
-
-	foreach(lc, lmsfdw_json_object_params(opts->parameters))
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-		bool		replaced = false;
-		ListCell   *lc2;
-
-		foreach(lc2, qual_params)
-			if (strcmp(((LmsParam *) lfirst(lc2))->name, p->name) == 0)
-				replaced = true;
-		if (!replaced)
-			params = lappend(params, p);
-	}
-	return list_concat(params, qual_params);
-}
-
-/*
  * lmsfdw_job_create
  *		A new, not yet started job; it lives in the current memory context.
  */
@@ -195,7 +170,7 @@ lmsfdw_job_create(const LmsOptions *opts, List *params)
 
 	job->opts = opts;
 	job->cxt = CurrentMemoryContext;
-	job->params = job_merge_params(opts, params);
+	job->params = lmsfdw_params_merge(opts, params);
 	job->state = LMS_JOB_NEW;
 	job->progress = -1;
 	job->phase = "initiate";
