@@ -117,7 +117,8 @@ typedef struct LmsFdwScanState
 	MemoryContext scan_cxt;		/* the current job, its stream and reader */
 	LmsJobSet  *jobs;			/* this scan's jobs, or NULL before the first row */
 	LmsJob	   *job;			/* the job whose rows are being read */
-	ListCell   *next_url;		/* the next result file of the job */
+	MemoryContext file_cxt;		/* the open result file, its stream and reader */
+	LmsResultFile *file;		/* the open result file, or NULL */
 	int			rows_since_poll;
 	char	   *params_text;	/* the export parameters of the current jobs */
 	bool		async;			/* run by an async Append: never block on jobs */
@@ -524,25 +525,42 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 }
 
+/* Close the open result file, if any: its stream, its reader, its context. */
+static void
+close_file(LmsFdwScanState *state)
+{
+	if (state->rows)
+		lmsfdw_rows_close(state->rows);
+	if (state->stream)
+		lmsfdw_stream_close(state->stream);
+	if (state->file_cxt)
+		MemoryContextDelete(state->file_cxt);
+	state->rows = NULL;
+	state->stream = NULL;
+	state->file = NULL;
+	state->file_cxt = NULL;
+}
+
 /* Open the job's next result file; false when there is none. */
 static bool
 open_next_file(LmsFdwScanState *state)
 {
 	MemoryContext old;
 
-	if (state->rows)
-		lmsfdw_rows_close(state->rows);
-	if (state->stream)
-		lmsfdw_stream_close(state->stream);
-	state->rows = NULL;
-	state->stream = NULL;
-	if (state->next_url == NULL)
+	close_file(state);
+	state->file_cxt = AllocSetContextCreate(state->scan_cxt,
+											"lms_fdw result file",
+											ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(state->file_cxt);
+	state->file = palloc0(sizeof(LmsResultFile));
+	if (!lmsfdw_job_next_file(state->job, state->file))
+	{
+		MemoryContextSwitchTo(old);
+		close_file(state);
 		return false;
-	old = MemoryContextSwitchTo(state->scan_cxt);
-	state->stream = lmsfdw_stream_open(state->job,
-									   (const char *) lfirst(state->next_url));
+	}
+	state->stream = lmsfdw_stream_open(state->job, state->file);
 	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
-	state->next_url = lnext(state->job->result_urls, state->next_url);
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -567,11 +585,9 @@ static void
 finish_export(LmsFdwScanState *state)
 {
 	int			i;
+	bool		whole = state->rows == NULL;	/* every file read */
 
-	if (state->stream)
-		lmsfdw_stream_close(state->stream);
-	if (state->rows)
-		lmsfdw_rows_close(state->rows);
+	close_file(state);
 	if (state->job)
 	{
 		LmsCounters *c = &state->job->counters;
@@ -588,11 +604,9 @@ finish_export(LmsFdwScanState *state)
 		state->totals.bytes += c->bytes;
 		state->totals.rows += c->rows;
 		/* a whole export read: its size is the next plan's estimate */
-		if (state->rows == NULL)
+		if (whole)
 			remember_rows(state->relid, (double) c->rows);
 	}
-	state->stream = NULL;
-	state->rows = NULL;
 	state->job = NULL;
 }
 
@@ -655,7 +669,6 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 		if (job == NULL)
 			break;
 		state->job = job;
-		state->next_url = list_head(job->result_urls);
 		open_next_file(state);
 	}
 	state->exhausted = true;

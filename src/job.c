@@ -51,6 +51,7 @@ static int	job_history_next = 0;
 
 static void job_cancel_remote(LmsJob *job);
 static const char *job_state_name(LmsJobState state);
+static void job_resolve(LmsJob *job);
 
 /*
  * lmsfdw_job_history
@@ -175,6 +176,8 @@ lmsfdw_job_create(const LmsOptions *opts, List *params)
 	job->progress = -1;
 	job->phase = "initiate";
 	job->conn = lmsfdw_get_connection(opts);
+	if (opts->provider->state_size > 0)
+		job->provider_state = palloc0(opts->provider->state_size);
 
 #if PG_VERSION_NUM >= 150000
 	seed = pg_prng_uint64(&pg_global_prng_state);
@@ -450,9 +453,11 @@ job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
 /*
  * lmsfdw_job_start
  *		Initiate: the provider's preparing steps, then the start request.
- *		Sets the time of the first status check.
+ *		Sets the time of the first status check.  True when the resource
+ *		needs no job (no start_request): the job is then DONE and resolved,
+ *		with no status check to make.
  */
-void
+bool
 lmsfdw_job_start(LmsJob *job)
 {
 	const LmsProvider *provider = job->opts->provider;
@@ -463,6 +468,15 @@ lmsfdw_job_start(LmsJob *job)
 	job->phase = "initiate";
 	job_steps(job, provider->prepare_request, provider->read_prepare,
 			  "preparing the export");
+	if (provider->start_request == NULL)
+	{
+		/* a resource without a job: its files are there to be read */
+		job->started = GetCurrentTimestamp();
+		job->state = LMS_JOB_DONE;
+		job_resolve(job);
+		job_context_pop(&errcb);
+		return true;
+	}
 	memset(&spec, 0, sizeof(spec));
 	provider->start_request(job, &spec);
 	job_exchange(job, &spec, true, "starting the export", provider->read_start);
@@ -475,6 +489,7 @@ lmsfdw_job_start(LmsJob *job)
 	lmsfdw_job_note(job, NULL);
 	lmsfdw_reuse_remember(job);
 	job_context_pop(&errcb);
+	return false;
 }
 
 /*
@@ -489,12 +504,37 @@ lmsfdw_job_watch(LmsJob *job)
 	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
 }
 
-/* Resolve a finished job: its result URLs, or the ERROR of a failure. */
+/* ERROR unless the job's result file url may be downloaded. */
+static void
+job_check_file_url(LmsJob *job, const char *url)
+{
+	const char *problem = lmsfdw_url_problem(url, job->opts->allow_http);
+
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("export job %s points at a result the FDW may not download: %s",
+						job->remote_id, problem),
+				 errdetail("The result is at %s.", lmsfdw_redact_url(url))));
+}
+
+static void
+job_raise_no_result(LmsJob *job)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("export job %s completed without a result to download",
+					job->remote_id)));
+}
+
+/*
+ * Resolve a finished job: the provider's resolve steps (the result files
+ * known at once go to job->resolved_urls), or the ERROR of a failure.
+ */
 static void
 job_resolve(LmsJob *job)
 {
-	const LmsOptions *opts = job->opts;
-	const LmsProvider *provider = opts->provider;
+	const LmsProvider *provider = job->opts->provider;
 	ListCell   *lc;
 
 	job->finished = GetCurrentTimestamp();
@@ -503,23 +543,10 @@ job_resolve(LmsJob *job)
 		job_raise_failed(job);
 	job_steps(job, provider->resolve_request, provider->read_resolve,
 			  "asking for the export's files");
-	if (job->result_urls == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("export job %s completed without a result to download",
-						job->remote_id)));
-	foreach(lc, job->result_urls)
-	{
-		const char *url = (const char *) lfirst(lc);
-		const char *problem = lmsfdw_url_problem(url, opts->allow_http);
-
-		if (problem)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("export job %s points at a result the FDW may not download: %s",
-							job->remote_id, problem),
-					 errdetail("The result is at %s.", lmsfdw_redact_url(url))));
-	}
+	if (job->resolved_urls == NIL && provider->next_file == NULL)
+		job_raise_no_result(job);
+	foreach(lc, job->resolved_urls)
+		job_check_file_url(job, (const char *) lfirst(lc));
 	lmsfdw_job_note(job, NULL);
 	lmsfdw_reuse_remember(job);
 	job->phase = "download";
@@ -573,20 +600,83 @@ lmsfdw_job_check(LmsJob *job)
 }
 
 /*
- * lmsfdw_job_run
- *		Start the job, wait for it to end, and leave its result URLs in
- *		job->result_urls; ERROR if it fails.
+ * lmsfdw_job_next_file
+ *		The job's next result file into *file, asked for now, just before it
+ *		is read; false when every file has been handed out.  The provider's
+ *		file steps run first (a presigned URL to ask for), then its
+ *		next_file; without next_file the files are job->resolved_urls in
+ *		order.  Everything is allocated in the caller's memory context (the
+ *		file's).  A first file that does not exist is an ERROR.
+ */
+bool
+lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file)
+{
+	const LmsProvider *provider = job->opts->provider;
+	ErrorContextCallback errcb;
+	bool		found;
+
+	memset(file, 0, sizeof(*file));
+	file->index = job->files_claimed;
+	job_context_push(job, &errcb);
+	if (provider->next_file)
+	{
+		MemoryContext file_cxt = CurrentMemoryContext;
+		LmsRequestSpec spec;
+		int			step;
+
+		for (step = 0; provider->file_request; step++)
+		{
+			MemoryContext tmp;
+			LmsHttpResult res;
+			LmsDoc	   *doc;
+
+			memset(&spec, 0, sizeof(spec));
+			if (!provider->file_request(job, file, step, &spec))
+				break;
+			tmp = AllocSetContextCreate(file_cxt, "lms_fdw answer",
+										ALLOCSET_DEFAULT_SIZES);
+			MemoryContextSwitchTo(tmp);
+			job_request(job, &spec, &res, false, "asking for a result file");
+			doc = lmsfdw_json_parse(res.body.data, res.body.len,
+									"asking for a result file");
+			MemoryContextSwitchTo(file_cxt);
+			provider->read_file(job, file, step, doc);
+			MemoryContextDelete(tmp);
+		}
+		found = provider->next_file(job, file);
+	}
+	else
+	{
+		found = file->index < list_length(job->resolved_urls);
+		if (found)
+			file->url = pstrdup((const char *) list_nth(job->resolved_urls,
+														file->index));
+	}
+	if (!found && file->index == 0)
+		job_raise_no_result(job);
+	if (found)
+	{
+		job_check_file_url(job, file->url);
+		job->files_claimed++;
+	}
+	job_context_pop(&errcb);
+	return found;
+}
+
+/*
+ * lmsfdw_job_file_answered
+ *		Hand the provider the answer (status and headers) of a result file's
+ *		download, once it succeeded: a paginated list finds its next page
+ *		there.
  */
 void
-lmsfdw_job_run(LmsJob *job)
+lmsfdw_job_file_answered(LmsJob *job, LmsResultFile *file,
+						 const LmsHttpResult *res)
 {
-	lmsfdw_job_start(job);
-	for (;;)
-	{
-		lmsfdw_job_wait(job, job->next_check_ms - lmsfdw_now_ms());
-		if (lmsfdw_job_check(job))
-			break;
-	}
+	const LmsProvider *provider = job->opts->provider;
+
+	if (provider->file_answered)
+		provider->file_answered(job, file, res);
 }
 
 /*

@@ -46,12 +46,18 @@ typedef struct LmsJob
 	List	   *params;			/* of LmsParam * */
 
 	char	   *remote_id;		/* the LMS's job id */
-	char	   *aux_id;			/* provider-specific second id */
+	void	   *provider_state; /* the provider's own struct (provider.h), in cxt */
 	LmsJobState state;
 	char	   *remote_state;	/* the LMS's own word for the state */
 	double		progress;		/* 0..100, or -1 */
 	char	   *message;		/* the LMS's message on failure */
-	List	   *result_urls;	/* of char *: the result files, in order */
+	/*
+	 * Result files known when the job was resolved (of char *, in order):
+	 * what a provider without next_file hands out, and what reuse_window
+	 * remembers and replays.  A provider with next_file may leave it NIL.
+	 */
+	List	   *resolved_urls;
+	int			files_claimed;	/* result files handed out so far */
 	char	   *bearer;			/* a token the provider obtained, or NULL */
 	const char *phase;			/* for errcontext */
 
@@ -67,6 +73,21 @@ typedef struct LmsJob
 	bool		reused;			/* a finished job's result, reused */
 	int			history_slot;	/* index in the backend's job list */
 } LmsJob;
+
+/*
+ * One result file of a job, as lmsfdw_job_next_file hands it out.  It is
+ * filled in the memory context current at that call: the caller's file
+ * context (see lms_fdw.c), which also holds the file's stream and reader,
+ * so that several files of one job can be open at once, each with its own
+ * state, none of it in the job.
+ */
+typedef struct LmsResultFile
+{
+	int			index;			/* 0, 1, ...: the file's number in the job */
+	char	   *url;			/* absolute; checked against the URL policy */
+	char	   *name;			/* file name for the format, or NULL: the URL's */
+	void	   *provider_state; /* the provider's per-file data, or NULL */
+} LmsResultFile;
 
 /* one entry of this backend's recent jobs (lms_fdw_jobs()) */
 typedef struct LmsJobRecord
@@ -84,11 +105,13 @@ typedef struct LmsJobRecord
 
 /* life of one job */
 extern LmsJob *lmsfdw_job_create(const LmsOptions *opts, List *params);
-extern void lmsfdw_job_start(LmsJob *job);
+extern bool lmsfdw_job_start(LmsJob *job);
 extern void lmsfdw_job_watch(LmsJob *job);
 extern bool lmsfdw_job_check(LmsJob *job);
-extern void lmsfdw_job_run(LmsJob *job);
 extern void lmsfdw_job_wait(LmsJob *job, double ms);
+extern bool lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file);
+extern void lmsfdw_job_file_answered(LmsJob *job, LmsResultFile *file,
+									 const LmsHttpResult *res);
 
 /* requests made on the job's behalf (also by stream.c) */
 extern void lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,

@@ -57,6 +57,7 @@ jobset_fill(LmsJobSet *set)
 		MemoryContext old = MemoryContextSwitchTo(set->cxt);
 		List	   *params = (List *) linitial(set->unstarted);
 		LmsJob	   *job;
+		bool		resolved;
 
 		set->unstarted = list_delete_first(set->unstarted);
 		job = lmsfdw_job_create(set->opts, params);
@@ -70,9 +71,15 @@ jobset_fill(LmsJobSet *set)
 				lmsfdw_job_watch(job);
 				break;
 			case LMS_REUSE_NONE:
-				set->running = lappend(set->running, job);
 				MemoryContextSwitchTo(old);
-				lmsfdw_job_start(job);
+				resolved = lmsfdw_job_start(job);
+				/* a resource without a job is ready once started */
+				old = MemoryContextSwitchTo(set->cxt);
+				if (resolved)
+					set->ready = lappend(set->ready, job);
+				else
+					set->running = lappend(set->running, job);
+				MemoryContextSwitchTo(old);
 				continue;
 		}
 		MemoryContextSwitchTo(old);

@@ -34,7 +34,7 @@ typedef struct LmsReusable
 	char	   *key;			/* the export: description and parameters */
 	char	   *remote_id;
 	char	   *remote_state;
-	List	   *result_urls;
+	List	   *resolved_urls;
 	TimestampTz started;
 	TimestampTz finished;
 } LmsReusable;
@@ -83,8 +83,8 @@ lmsfdw_reuse_remember(LmsJob *job)
 	r->key = reuse_key(job);
 	r->remote_id = pstrdup(job->remote_id);
 	r->remote_state = job->remote_state ? pstrdup(job->remote_state) : NULL;
-	foreach(lc, job->result_urls)
-		r->result_urls = lappend(r->result_urls, pstrdup((char *) lfirst(lc)));
+	foreach(lc, job->resolved_urls)
+		r->resolved_urls = lappend(r->resolved_urls, pstrdup((char *) lfirst(lc)));
 	r->started = job->started;
 	r->finished = job->finished;
 	reusable_jobs = lappend(reusable_jobs, r);
@@ -93,7 +93,7 @@ lmsfdw_reuse_remember(LmsJob *job)
 		LmsReusable *oldest = (LmsReusable *) linitial(reusable_jobs);
 
 		reusable_jobs = list_delete_first(reusable_jobs);
-		list_free_deep(oldest->result_urls);
+		list_free_deep(oldest->resolved_urls);
 		pfree(oldest->key);
 		pfree(oldest->remote_id);
 		if (oldest->remote_state)
@@ -130,8 +130,8 @@ lmsfdw_reuse_find(LmsJob *job)
 			continue;
 		job->remote_id = pstrdup(r->remote_id);
 		job->remote_state = r->remote_state ? pstrdup(r->remote_state) : NULL;
-		foreach(lu, r->result_urls)
-			job->result_urls = lappend(job->result_urls, pstrdup((char *) lfirst(lu)));
+		foreach(lu, r->resolved_urls)
+			job->resolved_urls = lappend(job->resolved_urls, pstrdup((char *) lfirst(lu)));
 		job->started = r->started;
 		job->finished = r->finished;
 		job->state = LMS_JOB_DONE;

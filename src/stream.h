@@ -15,7 +15,7 @@
 
 typedef struct LmsStream LmsStream;
 
-extern LmsStream *lmsfdw_stream_open(LmsJob *job, const char *url);
+extern LmsStream *lmsfdw_stream_open(LmsJob *job, LmsResultFile *file);
 extern bool lmsfdw_stream_read(LmsStream *stream, const char **data,
 							   size_t *len);
 extern bool lmsfdw_stream_peek(LmsStream *stream, const char **data,

@@ -29,6 +29,14 @@
 #include "providers/provider.h"
 #include "utils/json.h"
 
+/* what a Brightspace job keeps besides its id */
+typedef struct D2lJobState
+{
+	char	   *data_set_id;	/* the data set's GUID, looked up by name */
+} D2lJobState;
+
+#define d2l_state(job) ((D2lJobState *) (job)->provider_state)
+
 /* s as a JSON string literal */
 static char *
 json_quote(const char *s)
@@ -109,7 +117,7 @@ d2l_prepare_request(LmsJob *job, int step, LmsRequestSpec *req)
 						 opts->server_name)));
 	if (is_guid(opts->resource))
 	{
-		job->aux_id = pstrdup(opts->resource);
+		d2l_state(job)->data_set_id = pstrdup(opts->resource);
 		return false;
 	}
 	req->method = "GET";
@@ -130,8 +138,8 @@ d2l_read_prepare(LmsJob *job, int step, LmsDoc *doc)
 	{
 		if (pg_strcasecmp(name, opts->resource) == 0)
 		{
-			job->aux_id = lmsfdw_json_string(doc, psprintf("%d.DataSetId", i));
-			if (job->aux_id == NULL)
+			d2l_state(job)->data_set_id = lmsfdw_json_string(doc, psprintf("%d.DataSetId", i));
+			if (d2l_state(job)->data_set_id == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("the Brightspace data set \"%s\" has no DataSetId",
@@ -157,7 +165,7 @@ d2l_start_request(LmsJob *job, LmsRequestSpec *req)
 	bool		first = true;
 
 	initStringInfo(&body);
-	appendStringInfo(&body, "{\"DataSetId\":%s,\"Filters\":[", json_quote(job->aux_id));
+	appendStringInfo(&body, "{\"DataSetId\":%s,\"Filters\":[", json_quote(d2l_state(job)->data_set_id));
 	foreach(lc, job->params)
 	{
 		LmsParam   *p = (LmsParam *) lfirst(lc);
@@ -206,7 +214,7 @@ d2l_read_job(LmsJob *job, LmsDoc *doc)
 		case 2:
 			job->state = LMS_JOB_DONE;
 			job->progress = 100;
-			job->result_urls = list_make1(d2l_url(job->opts, "download",
+			job->resolved_urls = list_make1(d2l_url(job->opts, "download",
 												  job->remote_id));
 			break;
 		case 3:
@@ -254,6 +262,7 @@ const LmsProvider lms_provider_brightspace = {
 	.name = "brightspace",
 	.default_format = "csv",
 	.start_idempotent = false,
+	.state_size = sizeof(D2lJobState),
 	.field_prefixes = NULL,
 	.check_table = d2l_check_table,
 	.describe = d2l_describe,

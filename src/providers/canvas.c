@@ -33,6 +33,14 @@
 #include "lms_fdw.h"
 #include "providers/provider.h"
 
+/* what a Canvas job keeps besides its id */
+typedef struct CanvasJobState
+{
+	char	   *attachment_id;	/* the report's (or gradebook's) file */
+} CanvasJobState;
+
+#define canvas_job_state(job) ((CanvasJobState *) (job)->provider_state)
+
 /* the resource served by the Progress API rather than account reports */
 #define CANVAS_GRADEBOOK "gradebook_csv"
 
@@ -173,7 +181,7 @@ canvas_read_report(LmsJob *job, LmsDoc *doc)
 		if (file_url == NULL)
 			file_url = lmsfdw_json_string(doc, "attachment.url");
 		if (file_url)
-			job->result_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, file_url));
+			job->resolved_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, file_url));
 	}
 }
 
@@ -201,15 +209,15 @@ canvas_read_progress(LmsJob *job, LmsDoc *doc)
 		job->state = LMS_JOB_PENDING;
 	else
 		job->state = LMS_JOB_RUNNING;	/* running, waiting_for_external_tool */
-	if (job->state == LMS_JOB_DONE && job->aux_id == NULL)
-		job->aux_id = lmsfdw_json_string(doc, "results.attachment_id");
+	if (job->state == LMS_JOB_DONE && canvas_job_state(job)->attachment_id == NULL)
+		canvas_job_state(job)->attachment_id = lmsfdw_json_string(doc, "results.attachment_id");
 }
 
 static void
 gradebook_read_start(LmsJob *job, LmsDoc *doc)
 {
 	job->remote_id = lmsfdw_json_string(doc, "progress_id");
-	job->aux_id = lmsfdw_json_string(doc, "attachment_id");
+	canvas_job_state(job)->attachment_id = lmsfdw_json_string(doc, "attachment_id");
 	if (job->remote_id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -260,16 +268,16 @@ canvas_status_request(LmsJob *job, LmsRequestSpec *req)
 static bool
 canvas_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
 {
-	if (!is_gradebook(job->opts) || step > 0 || job->result_urls != NIL)
+	if (!is_gradebook(job->opts) || step > 0 || job->resolved_urls != NIL)
 		return false;
-	if (job->aux_id == NULL)
+	if (canvas_job_state(job)->attachment_id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas gradebook export %s named no attachment",
 						job->remote_id)));
 	req->method = "GET";
 	req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "users", "self",
-									   "files", job->aux_id, NULL);
+									   "files", canvas_job_state(job)->attachment_id, NULL);
 	return true;
 }
 
@@ -282,8 +290,8 @@ canvas_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas file %s of export %s has no \"url\"",
-						job->aux_id, job->remote_id)));
-	job->result_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, url));
+						canvas_job_state(job)->attachment_id, job->remote_id)));
+	job->resolved_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, url));
 }
 
 static bool
@@ -323,6 +331,7 @@ const LmsProvider lms_provider_canvas = {
 	.name = "canvas",
 	.default_format = "csv",
 	.start_idempotent = false,
+	.state_size = sizeof(CanvasJobState),
 	.check_table = canvas_check_table,
 	.describe = canvas_describe,
 	.required_param = canvas_required_param,

@@ -46,6 +46,14 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+/* what a Canvas Data 2 job keeps besides its id */
+typedef struct DapJobState
+{
+	char	   *objects;		/* the complete job's objects: [{"id":...},...] */
+} DapJobState;
+
+#define dap_state(job) ((DapJobState *) (job)->provider_state)
+
 /* renew a token this long before it expires (the official client's rule) */
 #define DAP_RENEW_MARGIN_S	300.0
 
@@ -497,7 +505,7 @@ dap_read_job(LmsJob *job, LmsDoc *doc)
 		for (i = 0; (id = lmsfdw_json_string(doc, psprintf("objects.%d.id", i))) != NULL; i++)
 			appendStringInfo(&objects, "%s{\"id\":%s}", i ? "," : "", json_quote(id));
 		appendStringInfoChar(&objects, ']');
-		job->aux_id = objects.data;
+		dap_state(job)->objects = objects.data;
 		elog(DEBUG1, "lms_fdw: canvas_dap job %s complete: %d objects, schema_version %s, at %s, since %s, until %s",
 			 job->remote_id, i,
 			 lmsfdw_json_string(doc, "schema_version") ? lmsfdw_json_string(doc, "schema_version") : "?",
@@ -595,7 +603,7 @@ dap_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
 {
 	const char *token;
 
-	if (job->result_urls != NIL || step > 1)
+	if (job->resolved_urls != NIL || step > 1)
 		return false;
 	token = dap_fresh_token(job->opts);
 	if (token == NULL)
@@ -608,7 +616,7 @@ dap_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
 	dap_use_token(job, token);
 	req->method = "POST";
 	req->url = lmsfdw_api_url_segments(job->opts, "dap", "object", "url", NULL);
-	req->body = pstrdup(job->aux_id);
+	req->body = pstrdup(dap_state(job)->objects);
 	req->content_type = "application/json";
 	return true;
 }
@@ -631,7 +639,7 @@ dap_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas Data 2 object URL answer has no \"urls\"")));
-	objects = lmsfdw_json_parse(job->aux_id, strlen(job->aux_id), "the object list");
+	objects = lmsfdw_json_parse(dap_state(job)->objects, strlen(dap_state(job)->objects), "the object list");
 	for (i = 0; (id = lmsfdw_json_string(objects, psprintf("%d.id", i))) != NULL; i++)
 	{
 		char	   *url = url_of_member(urls, id);
@@ -642,7 +650,7 @@ dap_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 					 errmsg("the Canvas Data 2 object URL answer has no URL for object %d of export job %s",
 							i + 1, job->remote_id),
 					 errdetail_internal("The object id is %s.", id)));
-		job->result_urls = lappend(job->result_urls,
+		job->resolved_urls = lappend(job->resolved_urls,
 								   lmsfdw_resolve_url(job->opts->base_url, url));
 	}
 }
@@ -658,6 +666,7 @@ const LmsProvider lms_provider_canvas_dap = {
 	.name = "canvas_dap",
 	.default_format = "jsonl",
 	.start_idempotent = true,
+	.state_size = sizeof(DapJobState),
 	.field_prefixes = dap_field_prefixes,
 	.check_table = dap_check_table,
 	.describe = dap_describe,
