@@ -143,6 +143,30 @@ datum_text(Datum value, Oid type)
 	return OidOutputFunctionCall(outfunc, value);
 }
 
+/* The non-NULL elements of an array, as text, in order. */
+static List *
+array_texts(Datum array)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(array);
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *elemnulls;
+	int			n,
+				i;
+	List	   *texts = NIL;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+					  &elems, &elemnulls, &n);
+	for (i = 0; i < n; i++)
+		if (!elemnulls[i])
+			texts = lappend(texts, datum_text(elems[i], elemtype));
+	return texts;
+}
+
 /*
  * The parameter sets of this scan, one per job: the values of the param
  * quals as text, and for IN lists every combination.  NIL when a value is
@@ -173,31 +197,16 @@ lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 			return NIL;
 		if (lfirst_int(ll))
 		{
-			ArrayType  *arr = DatumGetArrayTypeP(value);
-			Oid			elemtype = ARR_ELEMTYPE(arr);
-			int16		typlen;
-			bool		typbyval;
-			char		typalign;
-			Datum	   *elems;
-			bool	   *elemnulls;
-			int			n,
-						i;
-
-			get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-			deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-							  &elems, &elemnulls, &n);
-			for (i = 0; i < n; i++)
+			/* IN (3, 3) is one job */
+			foreach(lv, array_texts(value))
 			{
-				char	   *text;
+				char	   *text = (char *) lfirst(lv);
+				ListCell   *lseen;
 
-				if (elemnulls[i])
-					continue;
-				text = datum_text(elems[i], elemtype);
-				/* IN (3, 3) is one job */
-				foreach(lv, values)
-					if (strcmp((char *) lfirst(lv), text) == 0)
+				foreach(lseen, values)
+					if (strcmp((char *) lfirst(lseen), text) == 0)
 						break;
-				if (lv == NULL)
+				if (lseen == NULL)
 					values = lappend(values, text);
 			}
 		}
@@ -268,26 +277,13 @@ lmsfdw_params_explain(List *names, List *exprs, List *is_list, List *context)
 		if (IsA(value, Const) && lfirst_int(ll))
 		{
 			/* several values print as name=1,2,3 */
-			Const	   *c = (Const *) value;
-			ArrayType  *arr = DatumGetArrayTypeP(c->constvalue);
-			Oid			elemtype = ARR_ELEMTYPE(arr);
-			int16		typlen;
-			bool		typbyval;
-			char		typalign;
-			Datum	   *elems;
-			bool	   *elemnulls;
-			int			n,
-						i;
 			StringInfoData list;
+			ListCell   *lv;
 
-			get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-			deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-							  &elems, &elemnulls, &n);
 			initStringInfo(&list);
-			for (i = 0; i < n; i++)
-				if (!elemnulls[i])
-					appendStringInfo(&list, "%s%s", list.len ? "," : "",
-									 datum_text(elems[i], elemtype));
+			foreach(lv, array_texts(((Const *) value)->constvalue))
+				appendStringInfo(&list, "%s%s", list.len ? "," : "",
+								 (char *) lfirst(lv));
 			text = list.data;
 		}
 		else if (IsA(value, Const))
