@@ -105,6 +105,37 @@ typedef struct LmsPlanState
 	Bitmapset  *attrs_used;
 } LmsPlanState;
 
+/*
+ * Memory lifetimes of a scan.  Each has one owner, which creates and deletes
+ * it in one place; everything below a context goes with it.
+ *
+ *	es_query_cxt (the executor's)
+ *		LmsFdwScanState, the effective options, the column map, the spool.
+ *		Lives as long as the query.
+ *	 +- scan_cxt "lms_fdw scan"		created in lmsBeginForeignScan
+ *		The job set and the parameter sets of the current export.  Reset by
+ *		lmsReScanForeignScan (after finish_export); deleted with its parent.
+ *		 +- job->cxt "lms_fdw job"	lmsfdw_job_create / lmsfdw_job_release
+ *			One job: its strings, its provider state, its resolved URLs, the
+ *			answers of its requests (each in a short-lived "lms_fdw answer"
+ *			child).  The scan releases a job in finish_export once its rows
+ *			are read; a job the query leaves running is cancelled at the LMS
+ *			by the context's reset callback (job.c).
+ *		 +- file_cxt "lms_fdw result file"	open_next_file / close_file
+ *			One open result file: its LmsResultFile and provider data, its
+ *			stream (transfer, gzip/zip state: stream.c) and its record reader
+ *			(tuple.c).  stream.c and tuple.c allocate what a file needs in
+ *			the context current at lmsfdw_stream_open / lmsfdw_rows_open,
+ *			which is this one; several files open at once each get their own.
+ *			 +- "lms_fdw row"		tuple.c: reset before each row
+ *				The current row's values and the input functions' cruft.
+ *
+ * Backend-lifetime state lives in TopMemoryContext, owned by its module: the
+ * curl handles (connection.c), the reuse cache (reuse.c), Canvas Data 2
+ * tokens (providers/canvas_dap.c); the recent-jobs list is a static array
+ * (job.c).
+ */
+
 /* executor state in node->fdw_state */
 typedef struct LmsFdwScanState
 {
@@ -114,7 +145,7 @@ typedef struct LmsFdwScanState
 	List	   *param_states;	/* of ExprState, their values */
 	List	   *param_is_list;	/* integer list: value is an array */
 	LmsColumnMap *map;
-	MemoryContext scan_cxt;		/* the current job, its stream and reader */
+	MemoryContext scan_cxt;		/* the job set and its jobs (see above) */
 	LmsJobSet  *jobs;			/* this scan's jobs, or NULL before the first row */
 	LmsJob	   *job;			/* the job whose rows are being read */
 	MemoryContext file_cxt;		/* the open result file, its stream and reader */
@@ -606,6 +637,7 @@ finish_export(LmsFdwScanState *state)
 		/* a whole export read: its size is the next plan's estimate */
 		if (whole)
 			remember_rows(state->relid, (double) c->rows);
+		lmsfdw_job_release(state->job);
 	}
 	state->job = NULL;
 }

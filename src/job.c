@@ -160,17 +160,23 @@ job_abandon_callback(void *arg)
 
 /*
  * lmsfdw_job_create
- *		A new, not yet started job; it lives in the current memory context.
+ *		A new, not yet started job, in a memory context of its own (a child
+ *		of the current one) that holds everything the job keeps: deleted by
+ *		lmsfdw_job_release, or with its parent.
  */
 LmsJob *
 lmsfdw_job_create(const LmsOptions *opts, List *params)
 {
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "lms_fdw job",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 	LmsJob	   *job = palloc0(sizeof(LmsJob));
 	MemoryContextCallback *cb;
 	uint64		seed;
 
 	job->opts = opts;
-	job->cxt = CurrentMemoryContext;
+	job->cxt = cxt;
 	job->params = lmsfdw_params_merge(opts, params);
 	job->state = LMS_JOB_NEW;
 	job->progress = -1;
@@ -198,7 +204,19 @@ lmsfdw_job_create(const LmsOptions *opts, List *params)
 	cb->func = job_abandon_callback;
 	cb->arg = job;
 	MemoryContextRegisterResetCallback(job->cxt, cb);
+	MemoryContextSwitchTo(old);
 	return job;
+}
+
+/*
+ * lmsfdw_job_release
+ *		Free a job the scan is done with; a job still running at the LMS is
+ *		cancelled there first (cancel_on_abort).
+ */
+void
+lmsfdw_job_release(LmsJob *job)
+{
+	MemoryContextDelete(job->cxt);
 }
 
 /* errcontext: which job, in which phase */

@@ -42,7 +42,7 @@ typedef struct LmsJob
 {
 	const LmsOptions *opts;
 	LmsConn    *conn;
-	MemoryContext cxt;			/* owns the job's strings */
+	MemoryContext cxt;			/* "lms_fdw job": the job and all it keeps */
 	List	   *params;			/* of LmsParam * */
 
 	char	   *remote_id;		/* the LMS's job id */
@@ -105,6 +105,7 @@ typedef struct LmsJobRecord
 
 /* life of one job */
 extern LmsJob *lmsfdw_job_create(const LmsOptions *opts, List *params);
+extern void lmsfdw_job_release(LmsJob *job);
 extern bool lmsfdw_job_start(LmsJob *job);
 extern void lmsfdw_job_watch(LmsJob *job);
 extern bool lmsfdw_job_check(LmsJob *job);

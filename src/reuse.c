@@ -114,11 +114,14 @@ LmsReuse
 lmsfdw_reuse_find(LmsJob *job)
 {
 	TimestampTz now = GetCurrentTimestamp();
+	MemoryContext old;
+	LmsReuse	found = LMS_REUSE_NONE;
 	char	   *key;
 	ListCell   *lc;
 
 	if (job->opts->reuse_window_ms <= 0)
 		return LMS_REUSE_NONE;
+	old = MemoryContextSwitchTo(job->cxt);
 	key = reuse_key(job);
 	foreach(lc, reusable_jobs)
 	{
@@ -137,13 +140,13 @@ lmsfdw_reuse_find(LmsJob *job)
 		job->state = LMS_JOB_DONE;
 		job->reused = true;
 		job->phase = "download";
-		lmsfdw_job_note(job, NULL);
-		return LMS_REUSE_DONE;
+		found = LMS_REUSE_DONE;
+		break;
 	}
-	if (lmsfdw_shared_adopt(job, key))
-	{
+	if (found == LMS_REUSE_NONE && lmsfdw_shared_adopt(job, key))
+		found = job->state == LMS_JOB_DONE ? LMS_REUSE_DONE : LMS_REUSE_RUNNING;
+	if (found != LMS_REUSE_NONE)
 		lmsfdw_job_note(job, NULL);
-		return job->state == LMS_JOB_DONE ? LMS_REUSE_DONE : LMS_REUSE_RUNNING;
-	}
-	return LMS_REUSE_NONE;
+	MemoryContextSwitchTo(old);
+	return found;
 }
