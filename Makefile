@@ -14,6 +14,7 @@ OBJS = \
 	src/reuse.o \
 	src/params.o \
 	src/document.o \
+	src/providers/provider.o \
 	src/providers/canvas.o \
 	src/providers/canvas_dap.o \
 	src/providers/brightspace.o \

@@ -30,7 +30,12 @@ extern char *lmsfdw_redact_text(const char *text, size_t len,
  * lmsfdw_resolve_url.  lmsfdw_api_url takes a path as it stands: only for
  * paths an administrator configured (the generic provider's *_path).
  */
-extern char *lmsfdw_api_url_segments(const LmsOptions *opts,...) __attribute__((sentinel));
+#ifdef __GNUC__
+#define LMS_SENTINEL __attribute__((sentinel))
+#else
+#define LMS_SENTINEL
+#endif
+extern char *lmsfdw_api_url_segments(const LmsOptions *opts,...) LMS_SENTINEL;
 extern char *lmsfdw_url_add_query(const char *url, const char *name,
 								  const char *value);
 extern char *lmsfdw_api_url(const LmsOptions *opts, const char *path);
