@@ -563,6 +563,7 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 		curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
 		res->content_type = ct ? pstrdup(ct) : NULL;
 		res->retry_after = header_value(x->easy, "Retry-After");
+		res->link = header_value(x->easy, "Link");
 		res->rate_remaining = header_number(x->easy, "X-Rate-Limit-Remaining");
 		res->request_cost = header_number(x->easy, "X-Request-Cost");
 		res->rate_reset = header_number(x->easy, "X-Rate-Limit-Reset");

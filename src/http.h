@@ -38,6 +38,8 @@ typedef struct LmsHttpResult
 	bool		body_overflow;	/* body was larger than the cap */
 	char	   *content_type;
 	char	   *retry_after;	/* raw header value, or NULL */
+	char	   *link;			/* the first Link header, raw, or NULL
+								 * (rel="next" of a paginated list) */
 	double		rate_remaining; /* X-Rate-Limit-Remaining, or -1 */
 	double		request_cost;	/* X-Request-Cost, or -1 */
 	double		rate_reset;		/* X-Rate-Limit-Reset seconds, or -1 */

@@ -31,9 +31,11 @@
  *	                   last segment does not say the format), returns false
  *	                   when there is no file number file->index;
  *	               file_answered receives the file's HTTP answer (status,
- *	                   headers) once its download has started: a paginated
- *	                   list keeps the Link: rel="next" URL here for the next
- *	                   call of next_file.
+ *	                   headers: res->link is the Link header) once its
+ *	                   download has started, before its first byte is read:
+ *	                   a paginated list keeps the rel="next" URL (resolved
+ *	                   with lmsfdw_resolve_url) for the next call of
+ *	                   next_file.
  *	             Without next_file, the files are job->resolved_urls in
  *	             order.  A job with no first file is an ERROR.
  *	6. cancel:   cancel_request, when the query fails or is cancelled while
