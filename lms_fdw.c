@@ -39,41 +39,41 @@
 #include "access/table.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
+#include "connection.h"
 #include "executor/execAsync.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
-#include "connection.h"
 #include "import.h"
 #include "jobset.h"
 #include "lms_fdw.h"
-#include "options.h"
-#include "params.h"
-#include "providers/provider.h"
-#include "shared.h"
-#include "stream.h"
-#include "tuple.h"
-#include "url.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "options.h"
+#include "params.h"
 #include "parser/parsetree.h"
-#include "optimizer/clauses.h"
+#include "providers/provider.h"
+#include "shared.h"
 #include "storage/fd.h"
+#include "stream.h"
+#include "tuple.h"
+#include "url.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
-#include "utils/ruleutils.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -370,7 +370,7 @@ param_path_info(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 	if (!join_clause_is_movable_to(rinfo, baserel))
 		return NULL;
 	lmsfdw_params_from_quals(root, baserel, relid, list_make1(rinfo),
-						  &names, &exprs, &is_list);
+							 &names, &exprs, &is_list);
 	if (names == NIL)
 		return NULL;
 	required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
@@ -409,7 +409,8 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	Relation	rel;
 
 	lmsfdw_params_from_quals(root, baserel, foreigntableid,
-						  baserel->baserestrictinfo, &names, &exprs, &is_list);
+							 baserel->baserestrictinfo, &names, &exprs,
+							 &is_list);
 	if (required && !lmsfdw_params_include(names, required))
 		startup_cost += disable_cost;
 	add_path(baserel, (Path *)
@@ -493,7 +494,7 @@ lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 
 	/* scan_clauses holds a parameterized path's join clauses too */
 	lmsfdw_params_from_quals(root, baserel, foreigntableid, scan_clauses,
-						  &names, &exprs, &is_list);
+							 &names, &exprs, &is_list);
 	k = -1;
 	while ((k = bms_next_member(ps->attrs_used, k)) >= 0)
 		used = lappend_int(used, k + FirstLowInvalidHeapAttributeNumber);
@@ -556,6 +557,14 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 }
 
+/* The parameter sets of this scan, one per job (params.c). */
+static List *
+scan_param_sets(ForeignScanState *node, LmsFdwScanState *state)
+{
+	return lmsfdw_params_eval(node->ss.ps.ps_ExprContext, state->param_names,
+							  state->param_states, state->param_is_list);
+}
+
 /* Close the open result file, if any: its stream, its reader, its context. */
 static void
 close_file(LmsFdwScanState *state)
@@ -601,8 +610,7 @@ static bool
 start_export(ForeignScanState *node, LmsFdwScanState *state)
 {
 	MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
-	List	   *sets = lmsfdw_params_eval(node->ss.ps.ps_ExprContext, state->param_names,
-										   state->param_states, state->param_is_list);
+	List	   *sets = scan_param_sets(node, state);
 
 	state->params_text = lmsfdw_params_text(sets);
 	if (sets != NIL)
@@ -751,8 +759,7 @@ lmsReScanForeignScan(ForeignScanState *node)
 	/* the same export parameters: replay what has been read */
 	if (state->spool && state->params_text &&
 		(node->ss.ps.chgParam == NULL ||
-		 strcmp(lmsfdw_params_text(lmsfdw_params_eval(node->ss.ps.ps_ExprContext, state->param_names,
-										   state->param_states, state->param_is_list)),
+		 strcmp(lmsfdw_params_text(scan_param_sets(node, state)),
 				state->params_text) == 0))
 	{
 		tuplestore_rescan(state->spool);
