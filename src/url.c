@@ -349,7 +349,7 @@ url_segment_problem(const char *s)
  * lmsfdw_api_url_segments
  *		base_url joined with the path segments given (a NULL-terminated
  *		list), each one percent-escaped: "a/b" becomes one segment "a%2Fb".
- *		ERROR (HV00D) for a segment that cannot be one.
+ *		ERROR (HV00A) for a segment that cannot be one.
  *
  *		lmsfdw_api_url_segments(opts, "api", "v1", "accounts", id, NULL)
  */
