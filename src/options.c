@@ -79,7 +79,7 @@ typedef struct LmsOptionDef
 static const char *const provider_choices[] = {"canvas", "canvas_dap", "brightspace", "generic", NULL};
 static const char *const format_choices[] = {"auto", "csv", "tsv", "jsonl", "json", NULL};
 static const char *const method_choices[] = {"POST", "GET", "PUT", NULL};
-static const char *const meta_choices[] = {"job_id", "fetched_at", NULL};
+static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", NULL};
 
 #define OFF(field) offsetof(LmsOptions, field)
 #define S_T (ON_SERVER | ON_TABLE)
