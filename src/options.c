@@ -458,6 +458,9 @@ lmsfdw_validate_options(List *options_list, Oid catalog)
 					 errmsg("permission denied to set option \"%s\"", def->name),
 					 errdetail("Only superusers may set this option.")));
 		parse_option_value(def, defGetString(d), NULL);
+		/* a resource no token can read is refused at once (the server is not known here) */
+		if (where == ON_TABLE && strcmp(def->name, "resource") == 0)
+			lmsfdw_canvas_refuse_resource(defGetString(d));
 	}
 
 	if (where == ON_SERVER)
