@@ -38,20 +38,8 @@ $node->safe_psql('postgres', qq{
 	  parameters '{"startDate": "2024-01-01T00:00:00.000Z", "roles": "110,120"}');
 });
 
-# Run SQL in one session; (stdout, stderr) with verbose errors.
-sub run_sql
-{
-	my ($sql) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql",
-		on_error_stop => 0);
-	return ($out, $err);
-}
-
-sub requests_matching
-{
-	my ($method, $re) = @_;
-	return grep { $_->{method} eq $method && $_->{path} =~ $re } @{ $mock->requests };
-}
+sub run_sql { return run_verbose($node, @_) }
+sub requests_matching { return $mock->requests_of(@_) }
 
 # ---------------------------------------------------------------------
 # Canvas Data 2

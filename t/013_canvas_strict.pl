@@ -15,19 +15,8 @@ my $node = new_lms_node('canvas_strict');
 create_canvas_objects($node, $mock, max_parallel_jobs => '2');
 my $port = $mock->port;
 
-sub run_sql
-{
-	my ($sql) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql",
-		on_error_stop => 0);
-	return ($out, $err);
-}
-
-sub requests_matching
-{
-	my ($method, $re) = @_;
-	return grep { $_->{method} eq $method && $_->{path} =~ $re } @{ $mock->requests };
-}
+sub run_sql { return run_verbose($node, @_) }
+sub requests_matching { return $mock->requests_of(@_) }
 
 # ---------------------------------------------------------------------
 # The download path
