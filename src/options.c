@@ -31,7 +31,12 @@
 #include "catalog/pg_foreign_table.h"
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
+#include "document.h"
+#include "foreign/foreign.h"
 #include "lms_fdw.h"
+#include "options.h"
+#include "providers/provider.h"
+#include "url.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -74,7 +79,7 @@ typedef struct LmsOptionDef
 static const char *const provider_choices[] = {"canvas", "canvas_dap", "brightspace", "generic", NULL};
 static const char *const format_choices[] = {"auto", "csv", "tsv", "jsonl", "json", NULL};
 static const char *const method_choices[] = {"POST", "GET", "PUT", NULL};
-static const char *const meta_choices[] = {"job_id", "fetched_at", NULL};
+static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", NULL};
 
 #define OFF(field) offsetof(LmsOptions, field)
 #define S_T (ON_SERVER | ON_TABLE)
@@ -453,6 +458,9 @@ lmsfdw_validate_options(List *options_list, Oid catalog)
 					 errmsg("permission denied to set option \"%s\"", def->name),
 					 errdetail("Only superusers may set this option.")));
 		parse_option_value(def, defGetString(d), NULL);
+		/* a resource no token can read is refused at once (the server is not known here) */
+		if (where == ON_TABLE && strcmp(def->name, "resource") == 0)
+			lmsfdw_canvas_refuse_resource(defGetString(d));
 	}
 
 	if (where == ON_SERVER)
