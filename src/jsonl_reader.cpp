@@ -23,10 +23,10 @@
  * It then walks the whole object: On-Demand checks only what is read, so
  * every value is read, strings checked for escapes (unescaped only when
  * they have one), numbers and literals checked against the JSON grammar,
- * so that nothing yajl refuses is accepted here.  Every scalar is also
- * consumed, never left for On-Demand to skip: its skipping does not check
- * the structure it passes over (a string value followed by ':' passes for
- * a key).  A number is consumed as a double, which is then thrown away.
+ * so that nothing yajl refuses is accepted here.  Strings and literals are
+ * also consumed, never left for On-Demand to skip: its skipping does not
+ * check the structure it passes over (a string value followed by ':'
+ * passes for a key).  A number may be skipped: what follows it is checked.
  * Wanted values are matched and extracted during that walk with the rules
  * of json_reader.c: a trie of key segments, exact or loose, first match in
  * document order, numbers as their JSON text (never through a double),
@@ -377,6 +377,7 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 	bool		first = true;
 	uint64_t	rec = attempt;
 	char		nkey[128];
+	bool		normalized;
 
 	if (in_ser)
 		ser.push_back('{');
@@ -400,18 +401,22 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 			key = std::string_view(k, q - k);
 		else if (f.unescaped_key().get(key))
 			return false;
-		/* the key normalized once, for the loose segments */
-		if (nact > 0 && key.size() <= sizeof(nkey))
-			for (size_t k = 0; k < key.size(); k++)
-				nkey[k] = (char) norm((unsigned char) key[k]);
-
 		/* the fields this member's value is for, then the nodes inside it */
+		normalized = false;
 		for (int i = 0; i < nact; i++)
 		{
 			const Node &parent = nodes[stack[act + i]];
 
-			if (key.size() >= parent.by_len.size())
+			if (key.size() >= parent.by_len.size() ||
+				parent.by_len[key.size()].empty())
 				continue;
+			/* the key normalized once, for the loose segments */
+			if (!normalized && key.size() <= sizeof(nkey))
+			{
+				for (size_t k = 0; k < key.size(); k++)
+					nkey[k] = (char) norm((unsigned char) key[k]);
+				normalized = true;
+			}
 			for (int c : parent.by_len[key.size()])
 			{
 				const Node &nd = nodes[c];
@@ -600,13 +605,9 @@ JsonlReader::walk_value(od::value &v, size_t flds, int nflds, size_t act,
 				entries[nentries++] = {stack[flds + i], true, 0, 0};
 			return true;
 		default:
-			{
-				/* the value as a double only to consume it (see above) */
-				double		d;
-
-				if (!valid_number(tok) || v.get_double().get(d))
-					return false;
-			}
+			/* left for On-Demand to skip: it checks what follows a number */
+			if (!valid_number(tok))
+				return false;
 			break;
 	}
 	if (in_ser)

@@ -241,10 +241,10 @@ test_fast_path(void)
 		  "R1{'1001','3.7','Student 1','active','F'}"
 		  "R2{'1002','0.10','Ana',\\N,\\N}EOF", true);
 	check("numbers keep their text",
-		  "{\"current_score\": 0.10, \"student_id\": 123456789012345678901234567890}\n"
+		  "{\"current_score\": 1e400, \"student_id\": 123456789012345678901234567890}\n"
 		  "{\"current_score\": -0.0E+1, \"student_id\": 0}\n",
 		  &grades,
-		  "R1{'123456789012345678901234567890','0.10',\\N,\\N,\\N}"
+		  "R1{'123456789012345678901234567890','1e400',\\N,\\N,\\N}"
 		  "R2{'0','-0.0E+1',\\N,\\N,\\N}EOF", true);
 	check("escapes and UTF-8",
 		  "{\"student name\": \"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\t\", \"Final Grade\": \"\xc3\xa9\"}\n",
@@ -301,9 +301,8 @@ test_hand_over(void)
 	check("not an object",
 		  "{\"student_id\":1}\n[1]\n", &grades,
 		  "R1{'1',\\N,\\N,\\N,\\N}ERR@2:record 2 is not a JSON object", false);
-	check("a number out of a double's range",
-		  "{\"student_id\":1}\n{\"current_score\": 1e400}\n", &grades,
-		  "R1{'1',\\N,\\N,\\N,\\N}R2{\\N,'1e400',\\N,\\N,\\N}EOF", false);
+	check("a number followed by a colon",
+		  "{\"student_id\":1}\n{\"current_score\": 1:2}\n", &grades, NULL, false);
 	check("a partial token at the end",
 		  "{\"student_id\":1}\n\"abc", &grades, NULL, false);
 	check("the value limit",
