@@ -154,6 +154,51 @@ seg_match(const Node &nd, std::string_view key, const char *nkey)
 	return true;
 }
 
+/*
+ * The first '"' or '\\' at or after p, eight bytes at a time (a word with
+ * no such byte has no zero byte after the XOR).  It may read up to seven
+ * bytes past the one it returns: the input buffer's padding covers them.
+ */
+inline const char *
+quote_or_backslash(const char *p)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	while (*p != '"' && *p != '\\')
+		p++;
+	return p;
+#else
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t highs = 0x8080808080808080ULL;
+
+	for (;; p += 8)
+	{
+		uint64_t	w,
+					a,
+					b,
+					hit;
+
+		memcpy(&w, p, 8);
+		a = w ^ (ones * '"');
+		b = w ^ (ones * '\\');
+		hit = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+		if (hit)
+			return p + (__builtin_ctzll(hit) >> 3);
+	}
+#endif
+}
+
+/* Does s hold a backslash?  Most strings are short: a loop beats memchr. */
+inline bool
+has_backslash(std::string_view s)
+{
+	if (s.size() > 32)
+		return memchr(s.data(), '\\', s.size()) != nullptr;
+	for (char c : s)
+		if (c == '\\')
+			return true;
+	return false;
+}
+
 /* The JSON grammar of a number, on its whole token. */
 bool
 valid_number(std::string_view s)
@@ -221,7 +266,6 @@ struct JsonlReader
 	JsonReader *yajl = nullptr; /* the rest of the stream, once handed over */
 
 	od::parser	parser;
-	const char *line_end = nullptr;	/* of the line being parsed */
 
 	/* the record being read */
 	std::vector<uint64_t> field_rec;	/* parse that set the field */
@@ -394,10 +438,14 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 
 		od::field  &f = res.value_unsafe();
 		const char *k = (const char *) f.key().raw();
-		const char *q = (const char *) memchr(k, '"', line_end - k);
+		const char *q;
 
-		/* the key as written when it has no escape, else unescaped */
-		if (q != nullptr && memchr(k, '\\', q - k) == nullptr)
+		/*
+		 * The key as written when it has no escape, else unescaped.
+		 * simdjson found the closing quote: the search ends in the line.
+		 */
+		q = quote_or_backslash(k);
+		if (*q == '"')
 			key = std::string_view(k, q - k);
 		else if (f.unescaped_key().get(key))
 			return false;
@@ -574,8 +622,7 @@ JsonlReader::walk_value(od::value &v, size_t flds, int nflds, size_t act,
 					v.get_raw_json_string().get(raw))
 					return false;
 				s = tok.substr(1, tok.size() - 2);
-				if (memchr(s.data(), '\\', s.size()) != nullptr &&
-					v.get_string().get(s))
+				if (has_backslash(s) && v.get_string().get(s))
 					return false;
 				if (in_ser)
 					ser_string(s);
@@ -675,7 +722,6 @@ JsonlReader::parse_line(size_t start, size_t end)
 	 * pass for closed by a '}' that follows.
 	 */
 	in[end] = '\0';
-	line_end = in + end;
 	ok = !parser.iterate(in + start, end - start, in_cap - start).get(doc) &&
 		!doc.get_object().get(obj) &&
 		walk_object(obj, 0, (int) stack.size(), 1) &&
