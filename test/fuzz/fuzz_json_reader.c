@@ -37,6 +37,7 @@
  *-------------------------------------------------------------------------
  */
 #include "json_reader.h"
+#include "fuzz_out.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -47,13 +48,6 @@
 
 #define BYTEWISE_MAX	2048
 
-typedef struct Out
-{
-	unsigned char *data;
-	size_t		len;
-	size_t		cap;
-} Out;
-
 typedef struct Cfg
 {
 	JsonFormat	format;
@@ -62,37 +56,6 @@ typedef struct Cfg
 	int			nwanted;
 	size_t		max_record;
 } Cfg;
-
-static void
-out_add(Out *o, const void *p, size_t n)
-{
-	if (o->len + n > o->cap)
-	{
-		size_t		cap = o->cap ? o->cap : 256;
-
-		while (cap < o->len + n)
-			cap *= 2;
-		o->data = realloc(o->data, cap);
-		if (o->data == NULL)
-			abort();
-		o->cap = cap;
-	}
-	if (n > 0)
-		memcpy(o->data + o->len, p, n);
-	o->len += n;
-}
-
-static void
-out_u64(Out *o, uint64_t v)
-{
-	out_add(o, &v, sizeof(v));
-}
-
-static void
-out_tag(Out *o, char tag)
-{
-	out_add(o, &tag, 1);
-}
 
 static void
 out_field(Out *o, bool is_null, const char *v, size_t len)
@@ -441,15 +404,14 @@ has_nul_escape(const char *doc, size_t len)
 
 /* ---------------------------------------------------------------- */
 
+/* what: the way of feeding that differs */
 static void
 must_equal(const Out *a, const Out *b, const char *what)
 {
-	if (a->len != b->len || (a->len > 0 && memcmp(a->data, b->data, a->len) != 0))
-	{
-		fprintf(stderr, "fuzz_json_reader: %s differs from feeding whole\n",
-				what);
-		abort();
-	}
+	char		msg[128];
+
+	snprintf(msg, sizeof(msg), "%s %s", what, "differs from feeding whole");
+	out_must_equal(a, b, "fuzz_json_reader", msg);
 }
 
 int

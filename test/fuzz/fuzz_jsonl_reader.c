@@ -20,13 +20,10 @@
  * abort().  So that the seeds reach the fast path and not only the
  * hand-over, most of them are valid JSON lines (test/fuzz/corpus/jsonl).
  *
- * Build (from the project root):
- *	 clang++ -g -O1 -std=c++17 -fsanitize=fuzzer,address,undefined -Isrc \
- *		 -DSIMDJSON_THREADS_ENABLED=1 -c src/jsonl_reader.cpp
- *	 clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *		 test/fuzz/fuzz_jsonl_reader.c src/json_reader.c jsonl_reader.o \
- *		 -lyajl -lsimdjson -lstdc++ -o fuzz_jsonl_reader
- *	 ./fuzz_jsonl_reader test/fuzz/corpus/jsonl -max_total_time=120
+ * Build and run (from the project root; work on a copy of the seeds):
+ *	 make -C test/fuzz fuzz_jsonl_reader
+ *	 cp -r test/fuzz/corpus/jsonl /tmp/jsonl-corpus
+ *	 test/fuzz/fuzz_jsonl_reader /tmp/jsonl-corpus -max_total_time=120
  *
  * IDENTIFICATION
  *		  test/fuzz/fuzz_jsonl_reader.c
@@ -35,6 +32,7 @@
  */
 #include "json_reader.h"
 #include "jsonl_reader.h"
+#include "fuzz_out.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -43,43 +41,6 @@
 
 #define BYTEWISE_MAX	1024
 
-typedef struct Out
-{
-	unsigned char *data;
-	size_t		len;
-	size_t		cap;
-} Out;
-
-static void
-out_add(Out *o, const void *p, size_t n)
-{
-	if (o->len + n > o->cap)
-	{
-		size_t		cap = o->cap ? o->cap : 256;
-
-		while (cap < o->len + n)
-			cap *= 2;
-		o->data = realloc(o->data, cap);
-		if (o->data == NULL)
-			abort();
-		o->cap = cap;
-	}
-	if (n > 0)
-		memcpy(o->data + o->len, p, n);
-	o->len += n;
-}
-
-static void
-out_u64(Out *o, uint64_t v)
-{
-	out_add(o, &v, sizeof(v));
-}
-
-static void
-out_tag(Out *o, char tag)
-{
-	out_add(o, &tag, 1);
-}
 
 /* One record or the end, in the common rendering; true once ended. */
 static bool
@@ -206,15 +167,14 @@ run_fast(const char *doc, size_t len, const size_t *cuts, size_t ncuts,
 	jsonl_reader_free(r);
 }
 
+/* what: the way of feeding that differs */
 static void
 must_equal(const Out *a, const Out *b, const char *what)
 {
-	if (a->len != b->len || (a->len > 0 && memcmp(a->data, b->data, a->len) != 0))
-	{
-		fprintf(stderr, "fuzz_jsonl_reader: %s differs from the yajl reader\n",
-				what);
-		abort();
-	}
+	char		msg[128];
+
+	snprintf(msg, sizeof(msg), "%s %s", what, "differs from the yajl reader");
+	out_must_equal(a, b, "fuzz_jsonl_reader", msg);
 }
 
 int

@@ -29,6 +29,7 @@
  *-------------------------------------------------------------------------
  */
 #include "tsv_reader.h"
+#include "fuzz_out.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -37,43 +38,6 @@
 
 #define BYTEWISE_MAX	2048
 
-typedef struct Out
-{
-	unsigned char *data;
-	size_t		len;
-	size_t		cap;
-} Out;
-
-static void
-out_add(Out *o, const void *p, size_t n)
-{
-	if (o->len + n > o->cap)
-	{
-		size_t		cap = o->cap ? o->cap : 256;
-
-		while (cap < o->len + n)
-			cap *= 2;
-		o->data = realloc(o->data, cap);
-		if (o->data == NULL)
-			abort();
-		o->cap = cap;
-	}
-	if (n > 0)
-		memcpy(o->data + o->len, p, n);
-	o->len += n;
-}
-
-static void
-out_u64(Out *o, uint64_t v)
-{
-	out_add(o, &v, sizeof(v));
-}
-
-static void
-out_tag(Out *o, char tag)
-{
-	out_add(o, &tag, 1);
-}
 
 /* Rendering shared by the reader and the reference parser. */
 static void

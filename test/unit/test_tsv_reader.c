@@ -18,51 +18,12 @@
  */
 #include "tsv_reader.h"
 #include "unit.h"
+#include "unit_str.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct Str
-{
-	char	   *data;
-	size_t		len;
-	size_t		cap;
-} Str;
-
-static void
-str_addn(Str *s, const char *p, size_t n)
-{
-	if (s->len + n + 1 > s->cap)
-	{
-		size_t		cap = s->cap ? s->cap : 256;
-
-		while (cap < s->len + n + 1)
-			cap *= 2;
-		s->data = realloc(s->data, cap);
-		if (s->data == NULL)
-		{
-			fprintf(stderr, "out of memory\n");
-			exit(2);
-		}
-		s->cap = cap;
-	}
-	memcpy(s->data + s->len, p, n);
-	s->len += n;
-	s->data[s->len] = '\0';
-}
-
-static void
-str_adds(Str *s, const char *p)
-{
-	str_addn(s, p, strlen(p));
-}
-
-static void
-str_addc(Str *s, char c)
-{
-	str_addn(s, &c, 1);
-}
 
 /* Append one field value, quoted and escaped as described above. */
 static void
