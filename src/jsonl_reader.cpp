@@ -55,7 +55,6 @@
  */
 #include "jsonl_reader.h"
 
-#include <climits>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -79,6 +78,8 @@ constexpr size_t kInitialBuffer = 64 * 1024;
 constexpr int kMaxDepth = 64;
 /* a line still without its newline is tried as a record up to this long */
 constexpr size_t kEarlyLine = 64 * 1024;
+/* keys up to this long are normalized once into a buffer for matching */
+constexpr size_t kShortKey = 128;
 
 /* A trie node: the key segment leading to it and what hangs below. */
 struct Node
@@ -138,10 +139,10 @@ is_ws(char c)
 inline bool
 seg_match(const Node &nd, std::string_view key, const char *nkey)
 {
-	const char *k = (nd.loose && key.size() <= 128) ? nkey : key.data();
+	const char *k = (nd.loose && key.size() <= kShortKey) ? nkey : key.data();
 	const char *seg = nd.seg.data();
 
-	if (nd.loose && key.size() > 128)
+	if (nd.loose && key.size() > kShortKey)
 	{
 		for (size_t i = 0; i < key.size(); i++)
 			if (norm((unsigned char) key[i]) != (unsigned char) seg[i])
@@ -238,7 +239,6 @@ valid_number(std::string_view s)
 	return i == n;
 }
 
-
 }								/* namespace */
 
 struct JsonlReader
@@ -292,7 +292,7 @@ struct JsonlReader
 			json_reader_free(yajl);
 	}
 
-	bool		add_path(int field, const char *path, bool loose);
+	void		add_path(int field, const char *path, bool loose);
 	bool		append(const char *data, size_t len);
 	void		hand_over();
 	CsvStatus	next(const CsvField **fields, int *nfields);
@@ -312,7 +312,7 @@ struct JsonlReader
 /* ---------------------------------------------------------------- */
 /* Matching and extraction */
 
-bool
+void
 JsonlReader::add_path(int field, const char *path, bool loose)
 {
 	int			cur = 0;
@@ -347,7 +347,6 @@ JsonlReader::add_path(int field, const char *path, bool loose)
 		p = dot + 1;
 	}
 	nodes[cur].fields.push_back(field);
-	return true;
 }
 
 /* Value bytes for fields stack[flds .. flds + nflds). */
@@ -420,7 +419,7 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 {
 	bool		first = true;
 	uint64_t	rec = attempt;
-	char		nkey[128];
+	char		nkey[kShortKey];
 	bool		normalized;
 
 	if (in_ser)
