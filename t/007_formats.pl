@@ -77,6 +77,21 @@ for my $case (
 	is(sqlstate_of($err), '22P04', "malformed $what is 22P04");
 }
 
+# a malformed JSON line after good ones: yajl's message, the record's number
+$mock->reset;
+$mock->scenario(faults => [ { path => '^/generic/files/', status => 200,
+	content_type => 'application/x-ndjson',
+	body => qq({"student id": 1}\n{"student id": 2}\n{"student id": tru}\n{"student id": 4}\n),
+	count => 1 } ]);
+{
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"\\set VERBOSITY verbose\nSELECT student_id FROM ids", on_error_stop => 0);
+	is(sqlstate_of($err), '22P04', 'malformed JSON line is 22P04');
+	like($err, qr/malformed JSON in the result of export job \S+: malformed JSON in record 3: lexical error: invalid string in json text/,
+		'the message names the record');
+	like($err, qr/The bad record is record 3 of the file/, 'the detail too');
+}
+
 # JSON numbers reach the column's input function as their JSON text
 $mock->reset;
 $mock->scenario(faults => [ { path => '^/generic/files/', status => 200,
