@@ -13,6 +13,9 @@
  *	- redirects are followed by hand (at most LMS_MAX_REDIRECTS), each hop
  *	  checked: http/https only, plain http only to loopback unless
  *	  allow_http, and the Authorization header only to base_url's origin;
+ *	- every address a socket is opened to, on every hop, is checked against
+ *	  url.c's address rule (open_socket): loopback, link-local and private
+ *	  addresses only for a superuser's server whose base_url is such a host;
  *	- which failed answers may be retried (lmsfdw_retry_class);
  *	- which SQLSTATE a failure raises (lmsfdw_http_raise);
  *	- redaction: URLs lose their query strings and credentials are masked
@@ -30,9 +33,11 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "http.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
@@ -64,6 +69,9 @@ struct LmsTransfer
 	char		errbuf[CURL_ERROR_SIZE];
 	char	   *url;			/* this hop */
 	int			hops;
+	bool		private_ok;		/* this hop may reach a non-public address */
+	char		refused[INET6_ADDRSTRLEN + 32];	/* an address refused, or "" */
+	LmsAddressClass refused_class;
 
 	/* body: capture (bounded) or stream (pausing when full) */
 	bool		streaming;
@@ -86,15 +94,30 @@ struct LmsTransfer
  */
 
 /*
- * curl's socket open and close callbacks: count the connection's socket
- * against the backend's file descriptor budget, as libpq's connections
- * from a backend are.  Never throw; a refused socket fails the connect.
+ * curl's socket open and close callbacks: every address curl is about to
+ * connect to, on every hop (after DNS: a name that resolves to 127.0.0.1
+ * counts), is checked against the address rule of url.c; and the socket
+ * is counted against the backend's file descriptor budget, as libpq's
+ * connections from a backend are.  Never throw; a refused socket fails
+ * the connect, and the refusal is raised by transfer_drive.
  */
 static curl_socket_t
 open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 {
+	LmsTransfer *x = (LmsTransfer *) clientp;
 	curl_socket_t fd;
+	LmsAddressClass cls = lms_address_class(&address->addr, address->addrlen);
 
+	if (cls != LMS_ADDR_PUBLIC && (x == NULL || !x->private_ok))
+	{
+		if (x != NULL && x->refused[0] == '\0')
+		{
+			lms_address_text(&address->addr, address->addrlen, x->refused,
+							 sizeof(x->refused));
+			x->refused_class = cls;
+		}
+		return CURL_SOCKET_BAD;
+	}
 	if (!AcquireExternalFD())
 		return CURL_SOCKET_BAD;
 	fd = socket(address->family, address->socktype, address->protocol);
@@ -182,6 +205,7 @@ transfer_release_handle(LmsTransfer *x)
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, NULL);
 	lmsfdw_conn_release(x->conn, x->handle);
 	x->handle = -1;
 	x->easy = NULL;
@@ -215,7 +239,7 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 {
 	const LmsOptions *opts = x->opts;
 	CURL	   *easy;
-	const char *problem = lmsfdw_url_problem(url, opts->allow_http);
+	const char *problem = lmsfdw_request_url_problem(opts, url);
 	CURLMcode	mc;
 
 	if (problem)
@@ -223,9 +247,11 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("refusing to request %s: %s",
 						lmsfdw_redact_url(url), problem),
-				 errhint("Plain http is allowed only to loopback hosts unless the server sets allow_http 'true'.")));
+				 errhint("Plain http is allowed only to loopback hosts unless the server sets allow_http 'true'; loopback, link-local and private hosts only from a server owned by a superuser whose base_url names such a host.")));
 
 	x->url = pstrdup(url);
+	x->private_ok = lmsfdw_url_may_reach_private(opts, url);
+	x->refused[0] = '\0';
 	x->done = false;
 	x->result = CURLE_OK;
 	x->errbuf[0] = '\0';
@@ -256,6 +282,7 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
 	if (opts->ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, opts->ca_file);
@@ -467,6 +494,14 @@ transfer_drive(LmsTransfer *x, bool want_data)
 		long		timeout = -1;
 		TimestampTz now;
 
+		if (x->done && x->refused[0] != '\0' && x->status == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("refusing to connect to %s, %s, for %s",
+							x->refused, lms_address_class_name(x->refused_class),
+							lmsfdw_redact_url(x->url)),
+					 errdetail("Loopback, link-local and private addresses are reachable only from a server owned by a superuser whose base_url names such a host."),
+					 errhint("A DNS name, a redirect or a result URL that leads to such an address is refused too.")));
 		if (x->done)
 			return;
 		/* streaming: bytes are ready, or an error answer has begun */

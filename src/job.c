@@ -510,7 +510,7 @@ lmsfdw_job_watch(LmsJob *job)
 static void
 job_check_file_url(LmsJob *job, const char *url)
 {
-	const char *problem = lmsfdw_url_problem(url, job->opts->allow_http);
+	const char *problem = lmsfdw_request_url_problem(job->opts, url);
 
 	if (problem)
 		ereport(ERROR,

@@ -74,6 +74,8 @@ typedef struct LmsOptions
 	Oid			serverid;
 	char	   *server_name;
 	Oid			umid;
+	bool		superuser_server;	/* owned by a superuser, so only
+									 * superusers set its options */
 } LmsOptions;
 
 extern void lmsfdw_validate_options(List *options_list, Oid catalog);

@@ -7,8 +7,12 @@
  *   percent-escaped (lmsfdw_api_url_segments), so that a value from an
  *   option, a qual or an LMS answer can never become '/', '.' or '..' of
  *   the path; form encoding of query strings and bodies;
- * - the address policy: http and https only, plain http only to loopback
- *   hosts unless allow_http (lmsfdw_url_problem);
+ * - the URL policy: http and https only, plain http only to loopback
+ *   hosts unless allow_http (lmsfdw_url_problem); no userinfo, query or
+ *   fragment in base_url (lmsfdw_base_url_problem); the address rule
+ *   (lmsfdw_url_may_reach_private): loopback, link-local and private hosts
+ *   only for a superuser's server whose base_url is such a host (the
+ *   classification is address.c's, the socket check http.c's);
  * - origin comparison (Authorization goes only to base_url's origin) and
  *   resolution of relative references from LMS answers;
  * - redaction: a URL loses its query string (presigned signatures and
@@ -24,12 +28,11 @@
  */
 #include "postgres.h"
 
-#include <arpa/inet.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 
 #include <curl/curl.h>
 
+#include "address.h"
 #include "lib/stringinfo.h"
 #include "url.h"
 
@@ -68,30 +71,6 @@ url_parse(const char *url)
 	return h;
 }
 
-static bool
-host_is_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-	char		buf[64];
-	size_t		n = strlen(host);
-
-	if (pg_strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	/* curl gives IPv6 hosts in brackets */
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(buf))
-	{
-		memcpy(buf, host + 1, n - 2);
-		buf[n - 2] = '\0';
-		host = buf;
-	}
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
-}
-
 /*
  * lmsfdw_url_problem
  *		NULL if url may be asked, else what is wrong with it.
@@ -116,9 +95,135 @@ lmsfdw_url_problem(const char *url, bool allow_http)
 	else if (host == NULL || host[0] == '\0')
 		problem = "the URL has no host";
 	else if (pg_strcasecmp(scheme, "http") == 0 && !allow_http &&
-			 !host_is_loopback(host))
+			 lms_host_class(host) != LMS_ADDR_LOOPBACK)
 		problem = "plain http is allowed only to loopback hosts";
 	return problem;
+}
+
+/*
+ * lmsfdw_base_url_problem
+ *		NULL if url may be a server's base_url, else what is wrong with it:
+ *		besides lmsfdw_url_problem's rules, no user name or password (a
+ *		credential belongs in the user mapping), no query string and no
+ *		fragment (API paths are appended to it).
+ */
+const char *
+lmsfdw_base_url_problem(const char *url, bool allow_http)
+{
+	const char *problem = lmsfdw_url_problem(url, allow_http);
+	CURLU	   *h;
+	char	   *user,
+			   *password,
+			   *query,
+			   *fragment;
+
+	if (problem)
+		return problem;
+	h = url_parse(url);
+	if (h == NULL)
+		return "not a valid URL";
+	user = url_part(h, CURLUPART_USER, 0);
+	password = url_part(h, CURLUPART_PASSWORD, 0);
+	query = url_part(h, CURLUPART_QUERY, 0);
+	fragment = url_part(h, CURLUPART_FRAGMENT, 0);
+	curl_url_cleanup(h);
+	if (user || password)
+		return "a user name or password in the URL (put credentials in the user mapping)";
+	if (query)
+		return "a query string in the URL";
+	if (fragment)
+		return "a fragment in the URL";
+	return NULL;
+}
+
+/* The class of url's host as written (address.c); public if unparsable. */
+static LmsAddressClass
+url_host_class(const char *url)
+{
+	CURLU	   *h = url_parse(url);
+	char	   *host;
+
+	if (h == NULL)
+		return LMS_ADDR_PUBLIC;
+	host = url_part(h, CURLUPART_HOST, 0);
+	curl_url_cleanup(h);
+	return host ? lms_host_class(host) : LMS_ADDR_PUBLIC;
+}
+
+/*
+ * lmsfdw_url_names_private_host
+ *		Does url's host, as written, name a loopback, link-local or private
+ *		address ("127.0.0.1", "[::1]", "localhost", "10.1.2.3")?  Then only
+ *		a superuser may make it a server's base_url (options.c).
+ */
+bool
+lmsfdw_url_names_private_host(const char *url)
+{
+	return url_host_class(url) != LMS_ADDR_PUBLIC;
+}
+
+static char *
+url_host(const char *url)
+{
+	CURLU	   *h = url_parse(url);
+	char	   *host;
+
+	if (h == NULL)
+		return NULL;
+	host = url_part(h, CURLUPART_HOST, 0);
+	curl_url_cleanup(h);
+	return host;
+}
+
+/*
+ * lmsfdw_url_may_reach_private
+ *		THE address rule: may a request for url (any hop: the API, a
+ *		redirect, a result URL the LMS handed back) connect to a loopback,
+ *		link-local or private address?
+ *
+ * Only for a server owned by a superuser (so only superusers set its
+ * options) whose base_url itself names such a host (then every hop may:
+ * a local LMS hands out local storage URLs), or, when base_url is a DNS
+ * name, for requests to that very host (an LMS inside the network).
+ * Everything else must connect to public addresses: http.c checks every
+ * resolved address when the socket opens, so a DNS name or a redirect that
+ * leads to 127.0.0.1 or 169.254.169.254 is refused.
+ */
+bool
+lmsfdw_url_may_reach_private(const LmsOptions *opts, const char *url)
+{
+	char	   *host,
+			   *base_host;
+
+	if (!opts->superuser_server)
+		return false;
+	if (lmsfdw_url_names_private_host(opts->base_url))
+		return true;
+	host = url_host(url);
+	base_host = url_host(opts->base_url);
+	return host && base_host && pg_strcasecmp(host, base_host) == 0;
+}
+
+/*
+ * lmsfdw_request_url_problem
+ *		NULL if a request for url may be sent for opts, else why not: the
+ *		scheme rules of lmsfdw_url_problem, then the address rule for a host
+ *		that names a non-public address (a name that resolves to one is
+ *		caught when the socket opens).
+ */
+const char *
+lmsfdw_request_url_problem(const LmsOptions *opts, const char *url)
+{
+	const char *problem = lmsfdw_url_problem(url, opts->allow_http);
+	LmsAddressClass cls;
+
+	if (problem)
+		return problem;
+	cls = url_host_class(url);
+	if (cls != LMS_ADDR_PUBLIC && !lmsfdw_url_may_reach_private(opts, url))
+		return psprintf("its host is %s, reachable only from a server owned by a superuser whose base_url names such a host",
+						lms_address_class_name(cls));
+	return NULL;
 }
 
 static char *

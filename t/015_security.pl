@@ -1,0 +1,119 @@
+# Security rules: the address rule (loopback, link-local and private hosts
+# only from a superuser's server whose base_url names such a host, checked
+# for every resolved address of every hop), superuser-only options that
+# block only changes to themselves, reuse never crossing user mappings or
+# request-shaping options, cancel on abort, and the other hardening rules.
+use strict;
+use warnings;
+use lib 't';
+use LmsTest;
+use Test::More;
+
+my $mock = start_mock();
+my $port = $mock->port;
+my $node = new_lms_node('security');
+create_canvas_objects($node, $mock);
+
+$node->safe_psql('postgres', q{
+	CREATE ROLE regress_user LOGIN;
+	GRANT USAGE ON FOREIGN DATA WRAPPER lms_fdw TO regress_user;
+	GRANT CREATE ON SCHEMA public TO regress_user;
+});
+
+sub as_user
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', "SET ROLE regress_user; $sql",
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	return ($ret, $out, $err);
+}
+
+sub requests_to_mock { return scalar(@{ $mock->requests }) }
+
+# ---------------------------------------------------------------------------
+# the address rule
+# ---------------------------------------------------------------------------
+
+# a non-superuser may not point a server at a non-public host
+for my $url ($mock->base_url, "http://localhost:$port", 'https://169.254.169.254',
+	'https://10.0.0.5', 'https://192.168.1.1', 'https://[fd00::1]', 'https://[fe80::1]')
+{
+	my ($ret, $out, $err) = as_user(
+		"CREATE SERVER s_bad FOREIGN DATA WRAPPER lms_fdw OPTIONS (provider 'canvas', base_url '$url')");
+	like($err, qr/42501: permission denied to set option "base_url" to a loopback, link-local or private host/,
+		"a non-superuser may not set base_url $url");
+}
+my ($ret, $out, $err) = as_user(
+	"CREATE SERVER s_public FOREIGN DATA WRAPPER lms_fdw OPTIONS (provider 'canvas', base_url 'https://lms.example.edu')");
+is($ret, 0, 'a non-superuser may create a server for a public host') or diag $err;
+
+# a superuser's loopback server reads rows, from its storage on 127.0.0.2 too
+is($node->safe_psql('postgres', 'SELECT count(*) FROM grades'), '25',
+	'a superuser\'s server on 127.0.0.1 reads its result from 127.0.0.2');
+
+# a loopback server handed to a non-superuser can no longer reach loopback,
+# whatever credential the mapping carries
+$node->safe_psql('postgres', qq{
+	CREATE SERVER s_given FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'canvas', base_url '@{[ $mock->base_url ]}', retry_max '0');
+	ALTER SERVER s_given OWNER TO regress_user;
+	CREATE USER MAPPING FOR regress_user SERVER s_given OPTIONS (token 'x');
+	CREATE FOREIGN TABLE given_grades (student_id bigint) SERVER s_given
+	  OPTIONS (resource 'grade_export_csv');
+	GRANT SELECT ON given_grades TO regress_user;
+});
+$mock->reset;
+($ret, $out, $err) = as_user('SELECT count(*) FROM given_grades');
+like($err, qr/refusing to request .*its host is a loopback address/,
+	'a non-superuser\'s server may not reach 127.0.0.1');
+is(requests_to_mock(), 0, 'and nothing was sent');
+
+# a DNS name that resolves to 127.0.0.1 counts: curl resolves *.localhost
+# to loopback, and the socket check sees the address
+$node->safe_psql('postgres', qq{
+	CREATE SERVER s_dns FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'canvas', base_url 'http://lms.localhost:$port', allow_http 'true',
+	           retry_max '0');
+	ALTER SERVER s_dns OWNER TO regress_user;
+	CREATE USER MAPPING FOR regress_user SERVER s_dns OPTIONS (token 'x');
+	CREATE FOREIGN TABLE dns_grades (student_id bigint) SERVER s_dns
+	  OPTIONS (resource 'grade_export_csv');
+	GRANT SELECT ON dns_grades TO regress_user;
+});
+$mock->reset;
+($ret, $out, $err) = as_user('SELECT count(*) FROM dns_grades');
+like($err, qr/HV00N: refusing to connect to (127\.0\.0\.1|::1), a loopback address, for http:\/\/lms\.localhost/,
+	'a name resolving to loopback is refused when the socket opens');
+is(requests_to_mock(), 0, 'and nothing was sent');
+
+# a superuser's server named by DNS reaches that host only: a result URL
+# the LMS hands back on another loopback host is refused
+$node->safe_psql('postgres', qq{
+	CREATE SERVER s_dns_su FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'canvas', base_url 'http://lms.localhost:$port', allow_http 'true',
+	           poll_initial '50ms', poll_max '100ms', retry_max '0');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER s_dns_su OPTIONS (token 'tap-test-token');
+	CREATE FOREIGN TABLE dns_su_grades (student_id bigint) SERVER s_dns_su
+	  OPTIONS (resource 'grade_export_csv');
+});
+$mock->reset;
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM dns_su_grades');
+like($err, qr/points at a result the FDW may not download: its host is a loopback address/,
+	'a result URL on another loopback host is refused');
+ok((grep { $_->{method} eq 'POST' } @{ $mock->requests }),
+	'while base_url\'s own host was reached');
+
+# ---------------------------------------------------------------------------
+# superuser-only options block only changes to themselves
+# ---------------------------------------------------------------------------
+($ret, $out, $err) = as_user("ALTER SERVER s_dns OPTIONS (ADD poll_initial '2s')");
+is($ret, 0, 'the owner may change other options of a server with allow_http') or diag $err;
+($ret, $out, $err) = as_user("ALTER SERVER s_dns OPTIONS (SET allow_http 'false')");
+like($err, qr/permission denied to set option "allow_http"/, 'but not allow_http itself');
+($ret, $out, $err) = as_user("ALTER SERVER s_given OPTIONS (ADD poll_initial '2s')");
+is($ret, 0, 'nor is a loopback base_url a superuser set blocking other changes') or diag $err;
+($ret, $out, $err) = as_user("ALTER SERVER s_given OPTIONS (SET base_url 'http://127.0.0.3:$port')");
+like($err, qr/permission denied to set option "base_url"/, 'a new loopback base_url is');
+
+$node->stop;
+done_testing();
