@@ -115,5 +115,30 @@ is($ret, 0, 'nor is a loopback base_url a superuser set blocking other changes')
 ($ret, $out, $err) = as_user("ALTER SERVER s_given OPTIONS (SET base_url 'http://127.0.0.3:$port')");
 like($err, qr/permission denied to set option "base_url"/, 'a new loopback base_url is');
 
+# ---------------------------------------------------------------------------
+# reuse never crosses user mappings or request-shaping options
+# ---------------------------------------------------------------------------
+sub posts { return scalar(grep { $_->{method} eq 'POST' } @{ $mock->requests }) }
+
+$node->safe_psql('postgres', q{
+	ALTER SERVER canvas OPTIONS (ADD reuse_window '1 min');
+	CREATE ROLE regress_other;
+	GRANT USAGE ON FOREIGN SERVER canvas TO regress_other;
+	GRANT SELECT ON grades TO regress_other;
+	CREATE USER MAPPING FOR regress_other SERVER canvas OPTIONS (token 'other-token');
+	CREATE FOREIGN TABLE grades_csv (student_id bigint) SERVER canvas
+	  OPTIONS (resource 'grade_export_csv', format 'csv');
+});
+$mock->reset;
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM grades;
+	SELECT count(*) FROM grades;
+	SET ROLE regress_other;
+	SELECT count(*) FROM grades;
+	RESET ROLE;
+	SELECT count(*) FROM grades_csv;
+}), "25\n25\n25\n25", 'every scan reads its rows');
+is(posts(), 3, 'in one backend, a second scan reuses, another user\'s mapping and a table with another format do not');
+
 $node->stop;
 done_testing();
