@@ -803,6 +803,138 @@ lmsfdw_transfer_close(LmsTransfer *x)
 }
 
 /* ----------------------------------------------------------------
+ * Requests sent during cleanup (cancel on abort)
+ * ----------------------------------------------------------------
+ */
+
+/* curl write callback of quiet requests: the answer is not needed */
+static size_t
+discard_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	return size * nmemb;
+}
+
+/*
+ * lmsfdw_http_send_quietly
+ *		Send every request at once, on a multi handle of their own, and
+ *		wait for their answers at most total_ms in all; never throws for a
+ *		failed request, never calls CHECK_FOR_INTERRUPTS.
+ *
+ * For cleanup (asking the LMS to cancel abandoned jobs), which runs while
+ * an error is being handled or while the executor ends: a trickling LMS
+ * cannot hold it past total_ms, and a cancel or statement_timeout that
+ * arrives meanwhile ends the wait at once and is left pending, to be
+ * raised by the next CHECK_FOR_INTERRUPTS (nothing here swallows it).  The
+ * URL policy, the address rule and the credential rule are those of every
+ * other request.  No redirect is followed.
+ */
+void
+lmsfdw_http_send_quietly(LmsQuietRequest *reqs, int n, int total_ms)
+{
+	CURLM	   *multi;
+	LmsTransfer **xs;
+	TimestampTz deadline;
+	int			running = 0;
+	int			i;
+
+	if (n <= 0 || (multi = curl_multi_init()) == NULL)
+		return;
+	xs = palloc0(n * sizeof(LmsTransfer *));
+	for (i = 0; i < n; i++)
+	{
+		LmsQuietRequest *r = &reqs[i];
+		const LmsOptions *opts = r->opts;
+		const char *bearer = r->spec.bearer ? r->spec.bearer : opts->token;
+		LmsTransfer *x;
+		CURL	   *easy;
+
+		r->status = 0;
+		if (lmsfdw_request_url_problem(opts, r->spec.url) != NULL ||
+			(easy = curl_easy_init()) == NULL)
+			continue;
+		x = palloc0(sizeof(LmsTransfer));
+		x->opts = opts;
+		x->easy = easy;
+		x->handle = -1;
+		x->url = r->spec.url;
+		x->private_ok = lmsfdw_url_may_reach_private(opts, r->spec.url);
+		curl_easy_setopt(easy, CURLOPT_URL, r->spec.url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+		curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(easy, CURLOPT_USERAGENT, opts->user_agent);
+		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) total_ms);
+		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) total_ms);
+		curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+		curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
+		curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_write);
+		if (opts->ca_file)
+			curl_easy_setopt(easy, CURLOPT_CAINFO, opts->ca_file);
+		if (strcmp(r->spec.method, "GET") != 0)
+			curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r->spec.method);
+		if (r->spec.body || strcmp(r->spec.method, "POST") == 0 ||
+			strcmp(r->spec.method, "PUT") == 0)
+		{
+			const char *body = r->spec.body ? r->spec.body : "";
+
+			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+			curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
+		}
+		x->headers = curl_slist_append(NULL, "Expect:");
+		if (x->headers && r->spec.body && r->spec.content_type)
+			x->headers = curl_slist_append(x->headers,
+										   psprintf("Content-Type: %s", r->spec.content_type));
+		if (x->headers && bearer && lmsfdw_same_origin(r->spec.url, opts->base_url))
+		{
+			char	   *line = psprintf("Authorization: Bearer %s", bearer);
+
+			x->headers = curl_slist_append(x->headers, line);
+			explicit_bzero(line, strlen(line));
+		}
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
+		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+		{
+			curl_easy_cleanup(easy);
+			curl_slist_free_all(x->headers);
+			continue;
+		}
+		xs[i] = x;
+	}
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), total_ms);
+	for (;;)
+	{
+		long		left;
+		int			numfds;
+
+		curl_multi_perform(multi, &running);
+		if (running == 0 || InterruptPending)
+			break;
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (left <= 0)
+			break;
+		curl_multi_wait(multi, NULL, 0, (int) Min(left, 50), &numfds);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		LmsTransfer *x = xs[i];
+
+		if (x == NULL)
+			continue;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &reqs[i].status);
+		curl_multi_remove_handle(multi, x->easy);
+		curl_easy_cleanup(x->easy);
+		curl_slist_free_all(x->headers);
+	}
+	curl_multi_cleanup(multi);
+}
+
+/* ----------------------------------------------------------------
  * Failures: retry or raise
  * ----------------------------------------------------------------
  */

@@ -8,6 +8,8 @@ use warnings;
 use lib 't';
 use LmsTest;
 use Test::More;
+use IPC::Run;
+use Time::HiRes qw(usleep);
 
 my $mock = start_mock();
 my $port = $mock->port;
@@ -140,5 +142,89 @@ is($node->safe_psql('postgres', q{
 }), "25\n25\n25\n25", 'every scan reads its rows');
 is(posts(), 3, 'in one backend, a second scan reuses, another user\'s mapping and a table with another format do not');
 
+# ---------------------------------------------------------------------------
+# cancel on abort: one bounded wait for all jobs, never swallowing an
+# interrupt that arrives meanwhile
+# ---------------------------------------------------------------------------
+sub cancels
+{
+	return scalar(grep { ($_->{method} eq 'DELETE' || $_->{method} eq 'PUT')
+		  && $_->{path} =~ m{/reports/} } @{ $mock->requests });
+}
+$node->safe_psql('postgres', q{
+	ALTER SERVER canvas OPTIONS (SET reuse_window '0', SET poll_initial '2s', ADD max_parallel_jobs '1');
+});
+$mock->reset;
+# the first job completes at its first check; the second is left pending
+# when the loop exits, and its cancel at the LMS hangs
+$mock->scenario(statuses => [ 'created', 'complete' ],
+	faults => [ map { { kind => 'delay', delay_s => 5, method => $_, count => -1 } } qw(PUT DELETE) ]);
+my $bg = $node->background_psql('postgres', on_error_stop => 0);
+my $pid = $bg->query_safe('SELECT pg_backend_pid()');
+$bg->query_until(qr/started/, q{
+\echo started
+\set VERBOSITY verbose
+DO $$
+DECLARE r record;
+BEGIN
+	FOR r IN SELECT student_id FROM grades WHERE term_id IN (1, 2) LOOP
+		EXIT;
+	END LOOP;
+	PERFORM pg_sleep(0.2);
+	RAISE NOTICE 'the loop went on';
+END $$;
+});
+for (1 .. 200)
+{
+	last if cancels() > 0;
+	usleep(25_000);
+}
+is(cancels(), 1, 'the job the loop left pending is cancelled at the LMS');
+$node->safe_psql('postgres', "SELECT pg_cancel_backend($pid)");
+my $alive = $bg->query('SELECT 1 AS alive');
+like($bg->{stderr}, qr/57014: canceling statement due to user request/,
+	'a cancel during the LMS cancel\'s wait is not swallowed');
+unlike($bg->{stderr}, qr/the loop went on/, 'the block stopped there');
+like($alive, qr/1/, 'the backend answers the next query');
+$bg->quit;
+
 $node->stop;
+
+# ---------------------------------------------------------------------------
+# a job another backend watches is not cancelled by its owner's abort
+# ---------------------------------------------------------------------------
+my $shared = new_lms_node('security_shared', "shared_preload_libraries = 'lms_fdw'\n");
+create_canvas_objects($shared, $mock, reuse_window => '1 min');
+$mock->reset;
+$mock->scenario(duration_s => 3);
+my $owner = $shared->background_psql('postgres', on_error_stop => 0);
+my $owner_pid = $owner->query_safe('SELECT pg_backend_pid()');
+$owner->query_until(qr/started/, q{
+\echo started
+SELECT count(*) FROM grades WHERE term_id = 7;
+});
+for (1 .. 200)
+{
+	last if posts() > 0;
+	usleep(25_000);
+}
+is(posts(), 1, 'the owner started the export');
+my ($wout, $werr) = ('', '');
+my $watcher = IPC::Run::start([ 'psql', '-XAtq', '-d', $shared->connstr('postgres'), '-c',
+	'SELECT count(*) FROM grades WHERE term_id = 7' ], '>', \$wout, '2>', \$werr);
+# the watcher has adopted the job once it waits for its next status check
+$shared->poll_query_until('postgres', qq{
+	SELECT count(*) > 0 FROM pg_stat_activity
+	WHERE pid <> $owner_pid AND query LIKE '%term_id = 7%' AND wait_event_type = 'Extension'
+}) or die 'the watcher never started waiting';
+$shared->safe_psql('postgres', "SELECT pg_cancel_backend($owner_pid)");
+$owner->query('SELECT 1');
+like($owner->{stderr}, qr/canceling statement due to user request/, 'the owner was cancelled');
+$owner->quit;
+$watcher->finish;
+is($wout, "25\n", 'the watcher still got its rows') or diag $werr;
+is(cancels(), 0, 'the owner did not cancel the job another backend watched');
+is(posts(), 1, 'which was exported once');
+$shared->stop;
+
 done_testing();
