@@ -80,6 +80,7 @@ struct LmsTransfer
 	size_t		cap;
 	size_t		max;			/* capture: cap on the kept body */
 	bool		overflow;
+	bool		error_body_cut; /* an error body was cut at max */
 	bool		handed_out;		/* buf[0..len) given to the reader */
 	bool		paused;
 	long		status;			/* of this hop, once known */
@@ -176,6 +177,15 @@ transfer_write(char *data, size_t size, size_t nmemb, void *userp)
 		n = x->max - x->len;
 		if (!x->streaming || (x->status >= 200 && x->status < 300))
 			return 0;			/* aborts: CURLE_WRITE_ERROR */
+		/*
+		 * An error body: what was kept is enough for the message; stop
+		 * reading instead of draining an endless body.
+		 */
+		if (n == 0)
+		{
+			x->error_body_cut = true;
+			return 0;
+		}
 	}
 	if (x->len + n > x->cap)
 	{
@@ -258,6 +268,7 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	x->status = 0;
 	x->len = 0;
 	x->overflow = false;
+	x->error_body_cut = false;
 	x->handed_out = false;
 	x->paused = false;
 	x->last_activity = GetCurrentTimestamp();
@@ -275,6 +286,9 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, opts->user_agent);
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) opts->connect_timeout_ms);
+	/* a status document must arrive whole within stall_timeout */
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+					 x->streaming ? 0L : (long) opts->stall_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_write);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, x);
@@ -577,7 +591,8 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 {
 	char	   *ct = NULL;
 
-	res->curl_code = x->result;
+	/* an error answer whose body was cut arrived all the same */
+	res->curl_code = x->error_body_cut ? CURLE_OK : x->result;
 	strlcpy(res->curl_error, x->errbuf, sizeof(res->curl_error));
 	if (res->curl_error[0] == '\0' && x->result != CURLE_OK)
 		strlcpy(res->curl_error, curl_easy_strerror(x->result),
@@ -1032,10 +1047,30 @@ lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
 				 !res->reached_server ?
 				 errmsg("could not connect to the LMS at %s while %s", url, what) :
 				 errmsg("request to %s failed while %s", url, what),
-				 errdetail_internal("%s", reason)));
+				 errdetail_internal("%s", reason),
+				 res->curl_code == CURLE_OPERATION_TIMEDOUT ?
+				 errhint("An answer must arrive within stall_timeout (%d ms); raise stall_timeout on the server or the foreign table.",
+						 opts->stall_timeout_ms) : 0));
 	}
 
 	excerpt = lmsfdw_redact_text(res->body.data, res->body.len, opts);
+
+	/*
+	 * A result URL on another host (presigned storage) carries no
+	 * credential of ours: its 401, 403 or 404 says the URL was refused or
+	 * has expired, not that the token lacks a permission.
+	 */
+	if ((res->status == 401 || res->status == 403 || res->status == 404) &&
+		res->url && !lmsfdw_same_origin(res->url, opts->base_url) &&
+		!(res->body.data && strstr(res->body.data, "Rate Limit Exceeded")))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the storage host %s refused the result URL (HTTP %ld) while %s",
+						lmsfdw_url_host(res->url), res->status, what),
+				 errdetail_internal("The export's result URL was refused or has expired; HTTP %ld from %s: %s",
+									res->status, url, excerpt),
+				 errhint("Result URLs are valid for a limited time; run the query again to get fresh ones.")));
+
 	switch (res->status)
 	{
 		case 401:

@@ -359,13 +359,22 @@ lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
  *		Wait before a request to the LMS if the rate-limit headers seen so far
  *		say so.  The wait is stretched by up to 20% at random, never
  *		shortened: scans that saw the same quota must not come back in
- *		lockstep.
+ *		lockstep.  A pause longer than poll_timeout is an ERROR, as a
+ *		Retry-After that long is.
  */
 void
 lmsfdw_job_pace(LmsJob *job)
 {
 	double		delay = lms_pacer_delay_ms(&job->pacer, lmsfdw_now_ms());
 
+	if (delay > job->opts->poll_timeout_ms)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the LMS's rate limit asks to pause requests for %.0f s, longer than poll_timeout (%d ms)",
+						delay / 1000.0, job->opts->poll_timeout_ms),
+				 errdetail("The last answer said %.1f remaining (X-Rate-Limit-Remaining) during %s.",
+						   job->pacer.remaining, job->phase),
+				 errhint("Raise poll_timeout on the server or the foreign table, or run the query later.")));
 	if (delay > 0)
 	{
 		delay *= 1.0 + 0.2 * lms_rng_uniform(&job->rng);
@@ -561,7 +570,8 @@ lmsfdw_job_start(LmsJob *job)
 	if (job->state == LMS_JOB_NEW)
 		job->state = LMS_JOB_PENDING;
 	job->start_ms = lmsfdw_now_ms();
-	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
+	job->next_check_ms = job->start_ms +
+		Min(lms_poll_first_wait(&job->poll, &job->rng), job->opts->poll_timeout_ms);
 	job->phase = "monitor";
 	lmsfdw_job_note(job, NULL);
 	lmsfdw_reuse_remember(job);
@@ -634,7 +644,8 @@ job_resolve(LmsJob *job)
  *		One status check, made now (the caller waited until
  *		job->next_check_ms).  Returns true once the job has ended: then it is
  *		resolved (its result URLs known), or this raised its failure.
- *		poll_timeout is enforced here.
+ *		poll_timeout is enforced here, after the check: the last check is
+ *		made at the deadline, and only a job still unfinished then is late.
  */
 bool
 lmsfdw_job_check(LmsJob *job)
@@ -646,9 +657,6 @@ lmsfdw_job_check(LmsJob *job)
 	double		wait_ms = 0;
 
 	job_context_push(job, &errcb);
-	if (lmsfdw_now_ms() >= job->start_ms + job->opts->poll_timeout_ms)
-		job_raise_timeout(job);
-
 	memset(&spec, 0, sizeof(spec));
 	provider->status_request(job, &spec);
 	job_exchange(job, &spec, false, "checking the export's status",
@@ -659,6 +667,9 @@ lmsfdw_job_check(LmsJob *job)
 	{
 		double		deadline = job->start_ms + job->opts->poll_timeout_ms;
 
+		/* the check was sent first: a job that just finished is not late */
+		if (now >= deadline)
+			job_raise_timeout(job);
 		wait_ms = lms_poll_next_wait(&job->poll, &job->rng,
 									 now - job->start_ms, job->progress);
 		/* never sleep past poll_timeout: the last check is at the deadline */

@@ -104,6 +104,7 @@ static const LmsOptionDef option_catalogue[] = {
 	{"rate_limit_floor", S_T, OPT_REAL, "100", OFF(rate_limit_floor), 0, NULL, 0},
 	{"connect_timeout", ON_SERVER, OPT_INTERVAL, "10s", OFF(connect_timeout_ms), 0, NULL, 0},
 	{"stall_timeout", S_T, OPT_INTERVAL, "60s", OFF(stall_timeout_ms), 0, NULL, 0},
+	{"max_jobs", S_T, OPT_INT, "100", OFF(max_jobs), 1, NULL, 0},
 	{"max_parallel_jobs", S_T, OPT_INT, "4", OFF(max_parallel_jobs), 1, NULL, 0},
 	{"cancel_on_abort", S_T, OPT_BOOL, "true", OFF(cancel_on_abort), 0, NULL, 0},
 	{"reuse_window", S_T, OPT_INTERVAL_OR_ZERO, "0", OFF(reuse_window_ms), 0, NULL, 0},

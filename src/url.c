@@ -140,14 +140,7 @@ lmsfdw_base_url_problem(const char *url, bool allow_http)
 static LmsAddressClass
 url_host_class(const char *url)
 {
-	CURLU	   *h = url_parse(url);
-	char	   *host;
-
-	if (h == NULL)
-		return LMS_ADDR_PUBLIC;
-	host = url_part(h, CURLUPART_HOST, 0);
-	curl_url_cleanup(h);
-	return host ? lms_host_class(host) : LMS_ADDR_PUBLIC;
+	return lms_host_class(lmsfdw_url_host(url));
 }
 
 /*
@@ -160,19 +153,6 @@ bool
 lmsfdw_url_names_private_host(const char *url)
 {
 	return url_host_class(url) != LMS_ADDR_PUBLIC;
-}
-
-static char *
-url_host(const char *url)
-{
-	CURLU	   *h = url_parse(url);
-	char	   *host;
-
-	if (h == NULL)
-		return NULL;
-	host = url_part(h, CURLUPART_HOST, 0);
-	curl_url_cleanup(h);
-	return host;
 }
 
 /*
@@ -199,9 +179,9 @@ lmsfdw_url_may_reach_private(const LmsOptions *opts, const char *url)
 		return false;
 	if (lmsfdw_url_names_private_host(opts->base_url))
 		return true;
-	host = url_host(url);
-	base_host = url_host(opts->base_url);
-	return host && base_host && pg_strcasecmp(host, base_host) == 0;
+	host = lmsfdw_url_host(url);
+	base_host = lmsfdw_url_host(opts->base_url);
+	return pg_strcasecmp(host, base_host) == 0;
 }
 
 /*

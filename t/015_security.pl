@@ -143,6 +143,115 @@ is($node->safe_psql('postgres', q{
 is(posts(), 3, 'in one backend, a second scan reuses, another user\'s mapping and a table with another format do not');
 
 # ---------------------------------------------------------------------------
+# poll_timeout: the last status check is sent before the job is late
+# ---------------------------------------------------------------------------
+sub status_checks
+{
+	return scalar(grep { $_->{method} eq 'GET' && $_->{path} =~ m{/reports/grade_export_csv/\d+$} }
+		  @{ $mock->requests });
+}
+$node->safe_psql('postgres', q{
+	ALTER SERVER canvas OPTIONS (SET reuse_window '0');
+	CREATE FOREIGN TABLE late_grades (student_id bigint) SERVER canvas
+	  OPTIONS (resource 'grade_export_csv', poll_initial '1s', poll_timeout '300ms', retry_max '0');
+});
+$mock->reset;
+$mock->scenario(statuses => [ 'complete' ]);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM late_grades'), '25',
+	'a job done by the deadline is read, not timed out');
+$mock->reset;
+$mock->scenario(statuses => [ 'running' ]);
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM late_grades');
+like($err, qr/did not finish within poll_timeout.*\n.*after 1 status checks/,
+	'a job still running at the deadline times out after its last check');
+is(status_checks(), 1, 'which was sent');
+
+# ---------------------------------------------------------------------------
+# export parameters do not depend on the session's settings
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE grades_since (student_id bigint,
+	  since timestamptz OPTIONS (param 'start_at'),
+	  score float8 OPTIONS (param 'min_score'),
+	  span interval OPTIONS (param 'span'))
+	  SERVER canvas OPTIONS (resource 'grade_export_csv');
+});
+$mock->reset;
+$node->safe_psql('postgres', q{
+	SET DateStyle = 'SQL, DMY'; SET TimeZone = 'Europe/Paris';
+	SET extra_float_digits = -3; SET IntervalStyle = 'sql_standard';
+	SELECT count(*) FROM grades_since
+	WHERE since = '2026-11-20 10:00:00+00' AND score = 0.1::float8 + 0.2::float8
+	  AND span = interval '1 day 2 hours';
+});
+my ($start) = grep { $_->{method} eq 'POST' } @{ $mock->requests };
+like($start->{body}, qr/parameters%5Bstart_at%5D=2026-11-20\+10%3A00%3A00%2B00/,
+	'a timestamptz is sent as ISO in UTC, whatever DateStyle and TimeZone');
+like($start->{body}, qr/parameters%5Bmin_score%5D=0\.30000000000000004/,
+	'a float with every digit, whatever extra_float_digits');
+like($start->{body}, qr/parameters%5Bspan%5D=1\+day\+02%3A00%3A00/,
+	'an interval in the postgres style, whatever IntervalStyle');
+
+# UTF-8, from another database encoding; not UTF-8 at all is an ERROR
+for my $enc ('LATIN1', 'SQL_ASCII')
+{
+	my $db = lc("db_$enc");
+	$node->safe_psql('postgres', "CREATE DATABASE $db ENCODING '$enc' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+	$node->safe_psql($db, qq{
+		CREATE EXTENSION lms_fdw;
+		CREATE SERVER canvas FOREIGN DATA WRAPPER lms_fdw
+		  OPTIONS (provider 'canvas', base_url '@{[ $mock->base_url ]}', poll_initial '50ms', retry_max '0');
+		CREATE USER MAPPING FOR CURRENT_USER SERVER canvas OPTIONS (token 'tap-test-token');
+		CREATE FOREIGN TABLE named (student_id bigint, who text OPTIONS (param 'who'))
+		  SERVER canvas OPTIONS (resource 'grade_export_csv');
+	});
+}
+$mock->reset;
+$node->safe_psql('db_latin1', q{SET client_encoding = 'UTF8'; SELECT count(*) FROM named WHERE who = 'Zoë'});
+($start) = grep { $_->{method} eq 'POST' } @{ $mock->requests };
+like($start->{body}, qr/parameters%5Bwho%5D=Zo%C3%AB/, 'a LATIN1 database sends the parameter in UTF-8');
+$mock->reset;
+($ret, $out, $err) = $node->psql('db_sql_ascii', q{SELECT count(*) FROM named WHERE who = E'Zo\\xeb'},
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/HV00A: export parameter "who" is not valid UTF-8/, 'bytes that are not UTF-8 are an ERROR');
+is(posts(), 0, 'and nothing was sent');
+
+# ---------------------------------------------------------------------------
+# caps, each naming the option that raises it
+# ---------------------------------------------------------------------------
+$mock->reset;
+($ret, $out, $err) = $node->psql('postgres', q{
+	ALTER FOREIGN TABLE grades OPTIONS (ADD max_jobs '2');
+	SELECT count(*) FROM grades WHERE term_id IN (1, 2, 3);
+});
+like($err, qr/ask for 3 exports, more than max_jobs \(2\)/, 'IN lists multiply into at most max_jobs exports');
+is(posts(), 0, 'and none was started');
+$node->safe_psql('postgres', q{ALTER FOREIGN TABLE grades OPTIONS (DROP max_jobs)});
+
+# a rate-limit reset hours away is not waited for
+$mock->reset;
+$mock->scenario(faults => [ { method => 'GET', path => '/reports/grade_export_csv/\d+$', status => 500,
+	headers => { 'X-Rate-Limit-Remaining' => '0', 'X-Rate-Limit-Reset' => '7200' }, count => 1 } ]);
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET statement_timeout = '20s';
+	SELECT count(*) FROM grades;
+});
+like($err, qr/the LMS's rate limit asks to pause requests for 7\d\d\d s, longer than poll_timeout/,
+	'a pacing wait longer than poll_timeout is an ERROR');
+
+# ---------------------------------------------------------------------------
+# a refused or expired result URL is reported as such
+# ---------------------------------------------------------------------------
+$mock->reset;
+$mock->scenario(faults => [ { method => 'GET', listener => 'storage', status => 403,
+	body => '<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>', count => 1 } ]);
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM grades',
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/HV000: the storage host 127\.0\.0\.2 refused the result URL \(HTTP 403\)/,
+	'a storage 403 names the host and the result URL');
+unlike($err, qr/permission|credential|token/i, 'not the token or a privilege');
+
+# ---------------------------------------------------------------------------
 # cancel on abort: one bounded wait for all jobs, never swallowing an
 # interrupt that arrives meanwhile
 # ---------------------------------------------------------------------------
