@@ -339,7 +339,14 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	else if (x->bearer && lmsfdw_same_origin(url, opts->base_url))
 	{
 		size_t		n = strlen(x->bearer) + 32;
-		char	   *line = malloc(n);
+		char	   *line;
+
+		if (strpbrk(x->bearer, "\r\n") != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+					 errmsg("refusing to send a token with a line break to %s",
+							lmsfdw_redact_url(url))));
+		line = malloc(n);
 
 		if (line)
 		{

@@ -268,6 +268,16 @@ parse_option_value(const LmsOptionDef *def, const char *value,
 		case OPT_URL:
 			if (value[0] == '\0' && def->kind != OPT_STRING)
 				option_value_error(def->name, value, "a non-empty string");
+			/* what reaches a header (or a configured path) breaks no line */
+			if ((def->kind == OPT_CREDENTIAL || strcmp(def->name, "user_agent") == 0 ||
+				 strcmp(def->name, "start_path") == 0 ||
+				 strcmp(def->name, "status_path") == 0) &&
+				strpbrk(value, "\r\n") != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+						 errmsg("invalid value for option \"%s\": it contains a line break",
+								def->name),
+						 errdetail("The value is sent in a request line or a header, where CR and LF would start another.")));
 			if (def->kind == OPT_URL)
 			{
 				/* the http rule is checked with allow_http in check_server */

@@ -36,6 +36,10 @@
 #include "lib/stringinfo.h"
 #include "url.h"
 
+/* how much of a body redaction reads, and how much of it a message shows */
+#define LMS_REDACT_SCAN		65536
+#define LMS_REDACT_EXCERPT	200
+
 /* ----------------------------------------------------------------
  * URLs
  * ----------------------------------------------------------------
@@ -72,17 +76,37 @@ url_parse(const char *url)
 }
 
 /*
+ * lmsfdw_has_control_char
+ *		Does s hold a byte that may never reach a URL or a header: a control
+ *		character (CR and LF would end the request line or a header and
+ *		start another), DEL or a space?
+ */
+bool
+lmsfdw_has_control_char(const char *s)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *) s; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return true;
+	return false;
+}
+
+/*
  * lmsfdw_url_problem
  *		NULL if url may be asked, else what is wrong with it.
  */
 const char *
 lmsfdw_url_problem(const char *url, bool allow_http)
 {
-	CURLU	   *h = url_parse(url);
+	CURLU	   *h;
 	char	   *scheme;
 	char	   *host;
 	const char *problem = NULL;
 
+	if (lmsfdw_has_control_char(url))
+		return "a control character (CR, LF, ...) or a space in the URL";
+	h = url_parse(url);
 	if (h == NULL)
 		return "not a valid URL";
 	scheme = url_part(h, CURLUPART_SCHEME, 0);
@@ -417,28 +441,62 @@ mask_all(char *text, const char *secret)
 		memset(p, '*', n);
 }
 
+/* a base64url character, as in a JWT's parts */
+static bool
+is_b64url(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '-' || c == '_' || c == '=';
+}
+
+/*
+ * Mask every JSON Web Token (header.payload.signature, the header starting
+ * "eyJ": a Canvas Data 2 access token, a Brightspace one) in text.
+ */
+static void
+mask_jwts(char *text)
+{
+	char	   *p = text;
+
+	while ((p = strstr(p, "eyJ")) != NULL)
+	{
+		char	   *e = p;
+		int			dots = 0;
+
+		while (is_b64url(*e) || *e == '.')
+			dots += (*e++ == '.');
+		if (dots >= 2 && e - p >= 20)
+			memset(p, '*', e - p);
+		p = e;
+	}
+}
+
 /*
  * lmsfdw_redact_text
- *		A printable excerpt of a remote body for errdetail: at most 200
- *		bytes, credentials masked, URL signatures and tokens removed.
+ *		A printable excerpt of a remote body for errdetail: credentials
+ *		masked (the mapping's token and client secret, any JSON Web Token,
+ *		"Bearer ..." and key=value / "key": "value" secrets), URL
+ *		signatures and tokens removed, and only then shortened to about 200
+ *		bytes, so a secret across the cut is masked whole.
  */
 char *
 lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 {
 	static const char *const secret_keys[] = {
 		"signature=", "sig=", "verifier=", "token=", "secret=",
-		"credential=", "x-amz-security-token=",
+		"credential=", "x-amz-security-token=", "bearer ",
 		/* a token in a JSON answer (an OAuth login echoed in an error) */
-		"token\":\"", "token\": \"", NULL
+		"token\":\"", "token\": \"", "secret\":\"", "secret\": \"", NULL
 	};
-	size_t		take = Min(len, 200);
+	size_t		scan = Min(len, LMS_REDACT_SCAN);
+	size_t		cut;
 	char	   *out;
 	char	   *p;
 	int			i;
 
-	out = palloc(take + 4);
-	memcpy(out, text, take);
-	out[take] = '\0';
+	out = palloc(scan + 4);
+	memcpy(out, text, scan);
+	out[scan] = '\0';
 	/* stop at an embedded NUL, make the rest printable on one line */
 	for (p = out; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
@@ -448,6 +506,7 @@ lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 		mask_all(out, opts->token);
 		mask_all(out, opts->client_secret);
 	}
+	mask_jwts(out);
 	for (i = 0; secret_keys[i]; i++)
 	{
 		char	   *hit = out;
@@ -462,7 +521,16 @@ lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 			hit = v;
 		}
 	}
-	if (len > take)
+	/* now shorten, at a character boundary */
+	cut = strlen(out);
+	if (cut > LMS_REDACT_EXCERPT)
+	{
+		cut = LMS_REDACT_EXCERPT;
+		while (cut > 0 && (((unsigned char) out[cut]) & 0xC0) == 0x80)
+			cut--;
+		out[cut] = '\0';
+	}
+	if (len > cut)
 		strcat(out, "...");
 	return out;
 }
@@ -508,11 +576,56 @@ lmsfdw_path_escape(const char *s)
 	return percent_encode(s, false);
 }
 
-/* base_url joined with an API path */
+/* is the segment [s, s+n) "." or "..", also when spelled %2e? */
+static bool
+is_dot_segment(const char *s, size_t n)
+{
+	int			dots = 0;
+
+	while (n > 0)
+	{
+		if (*s == '.')
+			s++, n--;
+		else if (n >= 3 && s[0] == '%' && s[1] == '2' && (s[2] == 'e' || s[2] == 'E'))
+			s += 3, n -= 3;
+		else
+			return false;
+		if (++dots > 2)
+			return false;
+	}
+	return dots > 0;
+}
+
+/*
+ * base_url joined with an API path as it stands (an administrator's
+ * start_path or status_path, with escaped values in it): ERROR (HV00A) for
+ * a control character or a "." or ".." segment, which would move the
+ * request elsewhere on the host.
+ */
 char *
 lmsfdw_api_url(const LmsOptions *opts, const char *path)
 {
 	size_t		n = strlen(opts->base_url);
+	const char *seg = path;
+
+	if (lmsfdw_has_control_char(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("cannot build an API URL from a path with a control character or a space"),
+				 errdetail("The path is \"%s\".", lmsfdw_redact_url(path))));
+	while (*seg)
+	{
+		size_t		len = strcspn(seg, "/?#");
+
+		if (is_dot_segment(seg, len))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+					 errmsg("cannot build an API URL from a path segment \".\" or \"..\""),
+					 errdetail("The path is \"%s\".", path)));
+		if (seg[len] != '/')
+			break;
+		seg += len + 1;
+	}
 
 	while (n > 0 && opts->base_url[n - 1] == '/')
 		n--;
@@ -534,6 +647,8 @@ url_segment_problem(const char *s)
 {
 	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
 		return "a path segment \".\" or \"..\"";
+	if (s[0] == '\0')
+		return "an empty path segment";
 	return NULL;
 }
 
@@ -544,6 +659,9 @@ url_segment_problem(const char *s)
  *		ERROR (HV00A) for a segment that cannot be one.
  *
  *		lmsfdw_api_url_segments(opts, "api", "v1", "accounts", id, NULL)
+ *
+ *		The first NULL ends the list: a provider may pass optional trailing
+ *		segments that are NULL when absent; an empty segment is an ERROR.
  */
 char *
 lmsfdw_api_url_segments(const LmsOptions *opts,...)

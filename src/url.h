@@ -14,6 +14,7 @@
 #include "options.h"
 
 /* policy and comparison */
+extern bool lmsfdw_has_control_char(const char *s);
 extern const char *lmsfdw_url_problem(const char *url, bool allow_http);
 extern const char *lmsfdw_base_url_problem(const char *url, bool allow_http);
 extern bool lmsfdw_url_names_private_host(const char *url);

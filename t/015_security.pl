@@ -252,6 +252,59 @@ like($err, qr/HV000: the storage host 127\.0\.0\.2 refused the result URL \(HTTP
 unlike($err, qr/permission|credential|token/i, 'not the token or a privilege');
 
 # ---------------------------------------------------------------------------
+# redaction masks secrets before it shortens, JSON Web Tokens included
+# ---------------------------------------------------------------------------
+my $jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+my $lead = qq({"error":"bad","echo":"$jwt","pad":");
+my $body = $lead . ('x' x (190 - length($lead))) . 'tap-test-token' . ('y' x 50) . '"}';
+$mock->reset;
+$mock->scenario(faults => [ { method => 'POST', status => 400, body => $body, count => 1 } ]);
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM grades');
+like($err, qr/the LMS answered HTTP 400/, 'an error answer is reported with an excerpt');
+unlike($err, qr/tap-test/, 'the token across the excerpt\'s end is masked whole');
+unlike($err, qr/eyJ/, 'a JSON Web Token is masked');
+
+# ---------------------------------------------------------------------------
+# paths and headers: no "." or ".." segment, no empty one, no line break
+# ---------------------------------------------------------------------------
+for my $case ([ '..', qr/a path segment "\." or "\.\."/ ], [ '', qr/an empty path segment/ ])
+{
+	my ($account, $re) = @$case;
+	$node->safe_psql('postgres', qq{
+		DROP FOREIGN TABLE IF EXISTS odd_grades;
+		CREATE FOREIGN TABLE odd_grades (student_id bigint) SERVER canvas
+		  OPTIONS (resource 'grade_export_csv', account_id '$account');
+	});
+	$mock->reset;
+	($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM odd_grades',
+		extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+	like($err, qr/HV00A: cannot build an API URL from $re/, "account_id '$account' is refused");
+	is(scalar(@{ $mock->requests }), 0, 'and nothing was sent');
+}
+$node->safe_psql('postgres', qq{
+	CREATE SERVER s_generic FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'generic', base_url '@{[ $mock->base_url ]}', retry_max '0');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER s_generic OPTIONS (token 'tap-test-token');
+	CREATE FOREIGN TABLE generic_up (a int) SERVER s_generic
+	  OPTIONS (start_path '/generic/exports/%2e%2E/admin', status_path '/generic/exports/{id}');
+});
+$mock->reset;
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM generic_up');
+like($err, qr/cannot build an API URL from a path segment/, 'a configured path may not go up either');
+is(scalar(@{ $mock->requests }), 0, 'and nothing was sent');
+for my $sql (
+	qq{ALTER SERVER s_generic OPTIONS (ADD user_agent E'lms\r\nX-Injected: 1')},
+	qq{ALTER USER MAPPING FOR CURRENT_USER SERVER s_generic OPTIONS (SET token E'abc\nX-Injected: 1')},
+	qq{ALTER FOREIGN TABLE generic_up OPTIONS (SET start_path E'/generic/exports\r\n')})
+{
+	($ret, $out, $err) = $node->psql('postgres', $sql);
+	like($err, qr/contains a line break/, 'a line break in what reaches a request line or header is an ERROR');
+}
+($ret, $out, $err) = $node->psql('postgres',
+	qq{ALTER SERVER s_generic OPTIONS (SET base_url 'http://127.0.0.1:$port/a b')});
+like($err, qr/a control character .* or a space in the URL/, 'so is a space or control character in base_url');
+
+# ---------------------------------------------------------------------------
 # cancel on abort: one bounded wait for all jobs, never swallowing an
 # interrupt that arrives meanwhile
 # ---------------------------------------------------------------------------
