@@ -1624,7 +1624,8 @@ def r_d2l_token(ctx):
         new = D2L_GRANTS.issue(cid, ctx.now, entry["n"])
         event.update(outcome="ok", issued=D2L_GRANTS.tokens[new]["n"])
     ttl = float(ctx.app.state.scen()["d2l_access_ttl_s"])
-    access = make_jwt(cid, ttl, ctx.now, "d2l", exp=ctx.now + ttl, scope=scope)
+    issued = time.time()        # after any injected delay: the token lives ttl from now
+    access = make_jwt(cid, ttl, issued, "d2l", exp=issued + ttl, scope=scope)
     return jresp(200, {"access_token": access, "token_type": "Bearer", "expires_in": int(ttl) if ttl >= 1 else 1,
                        "refresh_token": new, "scope": scope},
                  [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
