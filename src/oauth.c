@@ -172,6 +172,7 @@ send_refresh(LmsConn *conn, const LmsOptions *opts, const char *refresh_token,
 	spec.content_type = "application/x-www-form-urlencoded";
 	spec.basic_auth = true;
 	spec.auth_origin = opts->token_url;
+	spec.bearer = "";			/* never a bearer token, even after a redirect */
 	lmsfdw_http_request(conn, opts, &spec, res);
 	explicit_bzero(body, strlen(body));
 }

@@ -54,6 +54,7 @@
 
 #include "common/cryptohash.h"
 #include "common/sha2.h"
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "storage/fd.h"
 #include "storage/latch.h"
