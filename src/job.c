@@ -470,7 +470,8 @@ lmsfdw_job_start(LmsJob *job)
 	job->phase = "initiate";
 	job_steps(job, provider->prepare_request, provider->read_prepare,
 			  "preparing the export");
-	if (provider->start_request == NULL)
+	if (provider->start_request == NULL ||
+		(provider->jobless && provider->jobless(job)))
 	{
 		/* a resource without a job: its files are there to be read */
 		job->started = GetCurrentTimestamp();

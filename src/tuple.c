@@ -5,9 +5,10 @@
  *
  * The column map says, for each column of the foreign table, where its
  * value comes from: a field of the file (the "field" option, else the field
- * whose name equals the column's ignoring case and treating spaces and
- * punctuation as '_'), the job itself ("meta" job_id / fetched_at), or the
- * job's parameter value (a "param" column the file does not carry).
+ * whose name equals the column's by the name rule: letters and digits only,
+ * case ignored), the job itself ("meta" job_id / fetched_at, or what the
+ * provider knows: extract_date), or the job's parameter value (a "param"
+ * column the file does not carry).
  *
  * Only the columns the query references are converted, as file_fdw does:
  * count(*) converts nothing.  Each row's conversions run in a per-tuple
@@ -46,6 +47,7 @@ typedef enum LmsColumnSource
 	LMS_COL_FIELD,				/* a field of the file */
 	LMS_COL_META_JOB_ID,
 	LMS_COL_META_FETCHED_AT,
+	LMS_COL_META_PROVIDER,		/* another meta value, from the provider */
 	LMS_COL_PARAM				/* the job's parameter (not in the file) */
 } LmsColumnSource;
 
@@ -258,6 +260,8 @@ lmsfdw_column_map_create(Relation rel, Bitmapset *attrs_used)
 			col->source = LMS_COL_META_JOB_ID;
 		else if (col->meta && strcmp(col->meta, "fetched_at") == 0)
 			col->source = LMS_COL_META_FETCHED_AT;
+		else if (col->meta)
+			col->source = LMS_COL_META_PROVIDER;
 		getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
 		col->is_text = att->atttypid == TEXTOID;
 		fmgr_info(infunc, &col->in);
@@ -522,6 +526,16 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 		else if (col->source == LMS_COL_META_FETCHED_AT)
 			col->const_value =
 				column_input(col, (char *) timestamptz_to_str(job->finished));
+		else if (col->source == LMS_COL_META_PROVIDER)
+		{
+			const LmsProvider *provider = job->opts->provider;
+			char	   *value = provider->meta_value ?
+				provider->meta_value(job, col->meta) : NULL;
+
+			col->const_isnull = value == NULL;
+			if (value)
+				col->const_value = column_input(col, value);
+		}
 	}
 	/* a JSON reader binds the columns to their paths here */
 	open_reader(src);
