@@ -11,6 +11,13 @@
  * parameter set per job.  lmsfdw_params_merge puts a job's parameters
  * together with the table's parameters option.
  *
+ * Values are rendered by their type's output function, except times: a
+ * timestamptz, timestamp or date goes out as ISO 8601 in UTC with
+ * milliseconds (2026-01-01T00:00:00.000Z) whatever the session's DateStyle
+ * and TimeZone, since the LMS APIs read exactly that (Brightspace's
+ * startDate/endDate are UTC; Canvas and Canvas Data 2 take ISO 8601).  A
+ * timestamp without time zone and a date are taken as UTC.
+ *
  * IDENTIFICATION
  *		  src/params.c
  *
@@ -26,7 +33,10 @@
 #include "options.h"
 #include "params.h"
 #include "utils/array.h"
+#include "catalog/pg_type.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 
@@ -132,12 +142,43 @@ lmsfdw_params_include(List *names, const char *name)
 	return false;
 }
 
-/* A value as text, through its type's output function. */
+/* A timestamp as ISO 8601 UTC with milliseconds: 2026-01-01T00:00:00.000Z */
+static char *
+iso8601_utc(Timestamp ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) ||
+		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a time given as an export parameter must lie between the years 1 and 9999")));
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
+}
+
+/* A value as text: times in ISO 8601 UTC, others by their output function. */
 static char *
 datum_text(Datum value, Oid type)
 {
 	Oid			outfunc;
 	bool		isvarlena;
+
+	if (type == TIMESTAMPTZOID)
+		return iso8601_utc(DatumGetTimestampTz(value));
+	if (type == TIMESTAMPOID)
+		return iso8601_utc(DatumGetTimestamp(value));
+	if (type == DATEOID)
+	{
+		DateADT		d = DatumGetDateADT(value);
+
+		/* an infinite date meets the same error */
+		return iso8601_utc(DATE_NOT_FINITE(d) ? DT_NOEND :
+						   (Timestamp) d * USECS_PER_DAY);
+	}
 
 	getTypeOutputInfo(type, &outfunc, &isvarlena);
 	return OidOutputFunctionCall(outfunc, value);
