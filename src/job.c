@@ -325,6 +325,7 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 	const LmsOptions *opts = job->opts;
 	bool		start_rules = starting && !opts->provider->start_idempotent;
 	int			attempt;
+	bool		renewed = false;
 
 	LmsRequestSpec authed = *spec;
 
@@ -340,6 +341,17 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 		lmsfdw_job_observe(job, res);
 		if (lmsfdw_http_ok(res))
 			return;
+
+		/* a refused token the provider can renew: once, not as a retry */
+		if (res->status == 401 && !renewed && authed.bearer &&
+			opts->provider->renew_bearer &&
+			opts->provider->renew_bearer(job, authed.bearer))
+		{
+			renewed = true;
+			authed.bearer = job->bearer;
+			attempt--;
+			continue;
+		}
 
 		cls = lmsfdw_retry_class(res, start_rules);
 		if (cls == LMS_RETRY_NONE || attempt >= opts->retry_max)

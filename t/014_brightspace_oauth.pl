@@ -153,6 +153,24 @@ diag(sprintf('8 concurrent scans: %d token requests (%s), %d reused refresh toke
 is($after->{reused}, $before->{reused}, 'the mock saw no reused refresh token');
 is(scalar(@new), 1, 'one refresh served all eight (the others used its result)');
 
+# --- a 401 on a token the FDW holds: renewed once, the request sent again ------
+$before = grants()->{refreshed};
+my $seen = scalar(@{ $mock->requests });
+$mock->scenario(faults => [ { path => '/dataExport/list$', status => 401, count => 1,
+	headers => { 'WWW-Authenticate' => 'Bearer error="invalid_token"' } } ]);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM grade_results'), '20',
+	'a scan whose still-valid token is refused once');
+is(grants()->{refreshed}, $before + 1, 'got a new token for it');
+my @since = @{ $mock->requests };
+@since = @since[ $seen .. $#since ];
+is(scalar(grep { $_->{path} =~ m{/dataExport/list$} } @since), 2,
+	'and sent the refused request once more');
+$mock->scenario(faults => [ { path => '/dataExport/list$', status => 401, count => 2 } ]);
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM grade_results',
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+is(sqlstate_of($err), '28000', 'a second 401 in a row is an authorization error');
+is(grants()->{reused}, 0, 'no refresh token was presented twice');
+
 # --- ALTER USER MAPPING re-seeds ----------------------------------------------
 my $fresh = authorize();
 $node->safe_psql('postgres',

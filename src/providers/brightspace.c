@@ -36,7 +36,8 @@
  * Credentials: a fixed bearer token, or client_id, client_secret and a
  * refresh_token, from which oauth.c obtains and renews access tokens; each
  * request asks for a fresh one just before it is sent (downloads too: the
- * download is on the LMS's own host and carries the token).
+ * download is on the LMS's own host and carries the token), and a 401 on
+ * one of them is answered once with a new token.
  *
  * This file only describes requests and reads answers; job.c sends them.
  *
@@ -163,6 +164,19 @@ d2l_bearer(LmsJob *job)
 	if (job->bearer == NULL || strcmp(job->bearer, token) != 0)
 		job->bearer = MemoryContextStrdup(job->cxt, token);
 	return job->bearer;
+}
+
+/* After a 401: an access token that is not the one just refused. */
+static bool
+d2l_renew_bearer(LmsJob *job, const char *rejected)
+{
+	const char *token;
+
+	if (job->opts->refresh_token == NULL)
+		return false;
+	token = lmsfdw_oauth_access_token(job->conn, job->opts, rejected);
+	job->bearer = MemoryContextStrdup(job->cxt, token);
+	return true;
 }
 
 static void
@@ -708,6 +722,7 @@ const LmsProvider lms_provider_brightspace = {
 	.read_status = d2l_read_job,
 	.cancel_request = d2l_cancel_request,
 	.jobless = d2l_jobless,
+	.renew_bearer = d2l_renew_bearer,
 	.next_file = d2l_next_file,
 	.meta_value = d2l_meta_value,
 };

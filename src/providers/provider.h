@@ -134,6 +134,12 @@ typedef struct LmsProvider
 	 * Data Sets); asked after the prepare steps.
 	 */
 	bool		(*jobless) (LmsJob *job);
+	/*
+	 * Optional: after a 401, put a new token in job->bearer in place of
+	 * rejected; false if there is none to be had.  The request is then sent
+	 * once more.
+	 */
+	bool		(*renew_bearer) (LmsJob *job, const char *rejected);
 	/* Optional: the text of a column's meta value the job does not know itself, or NULL */
 	char	   *(*meta_value) (LmsJob *job, const char *meta);
 
