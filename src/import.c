@@ -81,13 +81,15 @@ static const LmsImportTable import_catalogue[] = {
 	 * community.d2l.com kb 4527 and 4529).  The field options carry the
 	 * real spellings; the name rule would find them as well.
 	 */
-	{"brightspace", "final_grades", "Final Grades",
-		"org_unit_id bigint OPTIONS (field 'Org Unit Id'), "
-		"org_unit_code text OPTIONS (field 'Org Unit Code'), "
-		"org_unit_name text OPTIONS (field 'Org Unit Name'), "
-		"user_id bigint OPTIONS (field 'User Id'), user_name text OPTIONS (field 'Username'), "
-		"org_defined_id text OPTIONS (field 'Org Defined Id'), "
+#define D2L_ADS_PEOPLE \
+		"org_unit_id bigint OPTIONS (field 'Org Unit Id'), " \
+		"org_unit_code text OPTIONS (field 'Org Unit Code'), " \
+		"org_unit_name text OPTIONS (field 'Org Unit Name'), " \
+		"user_id bigint OPTIONS (field 'User Id'), user_name text OPTIONS (field 'Username'), " \
+		"org_defined_id text OPTIONS (field 'Org Defined Id'), " \
 		"first_name text OPTIONS (field 'First Name'), last_name text OPTIONS (field 'Last Name'), "
+	{"brightspace", "final_grades", "Final Grades",
+		D2L_ADS_PEOPLE
 		"points_numerator numeric OPTIONS (field 'Points Numerator'), "
 		"points_denominator numeric OPTIONS (field 'Points Denominator'), "
 		"weighted_numerator numeric OPTIONS (field 'Weighted Numerator'), "
@@ -95,12 +97,7 @@ static const LmsImportTable import_catalogue[] = {
 		"grade_value text OPTIONS (field 'Grade Value'), "
 		"last_modified timestamptz OPTIONS (field 'Last Modified')"},
 	{"brightspace", "enrollments_and_withdrawals", "Enrollments and Withdrawals",
-		"org_unit_id bigint OPTIONS (field 'Org Unit Id'), "
-		"org_unit_code text OPTIONS (field 'Org Unit Code'), "
-		"org_unit_name text OPTIONS (field 'Org Unit Name'), "
-		"user_id bigint OPTIONS (field 'User Id'), user_name text OPTIONS (field 'Username'), "
-		"org_defined_id text OPTIONS (field 'Org Defined Id'), "
-		"first_name text OPTIONS (field 'First Name'), last_name text OPTIONS (field 'Last Name'), "
+		D2L_ADS_PEOPLE
 		"role_name text OPTIONS (field 'Role Name'), action text OPTIONS (field 'Action'), "
 		"action_date timestamptz OPTIONS (field 'Action Date')"},
 	{"brightspace", "grade_results", "Grade Results",

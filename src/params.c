@@ -363,3 +363,22 @@ lmsfdw_params_merge(const LmsOptions *opts, List *qual_params)
 	}
 	return list_concat(params, qual_params);
 }
+
+/*
+ * lmsfdw_param_value
+ *		The value of the parameter named name in a list of LmsParam, or NULL.
+ */
+char *
+lmsfdw_param_value(List *params, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, params)
+	{
+		LmsParam   *p = (LmsParam *) lfirst(lc);
+
+		if (strcmp(p->name, name) == 0)
+			return p->value;
+	}
+	return NULL;
+}

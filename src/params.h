@@ -38,5 +38,6 @@ extern List *lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 extern char *lmsfdw_params_text(List *sets);
 extern List *lmsfdw_params_merge(const struct LmsOptions *opts,
 								 List *qual_params);
+extern char *lmsfdw_param_value(List *params, const char *name);
 
 #endif							/* LMS_PARAMS_H */

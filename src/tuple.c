@@ -299,22 +299,6 @@ rows_cleanup(void *arg)
 	src->reader.state = NULL;
 }
 
-/* The value of the job parameter named name, or NULL. */
-static char *
-job_param_value(LmsJob *job, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, job->params)
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-
-		if (strcmp(p->name, name) == 0)
-			return p->value;
-	}
-	return NULL;
-}
-
 typedef enum LmsFormat
 {
 	LMS_FORMAT_CSV,
@@ -440,7 +424,7 @@ open_json_reader(LmsRowSource *src, JsonFormat format)
 			}
 		}
 		if (col->param)
-			col->param_value = job_param_value(src->job, col->param);
+			col->param_value = lmsfdw_param_value(src->job->params, col->param);
 	}
 	src->nfields = nwanted;
 	src->header_done = true;
@@ -594,7 +578,7 @@ bind_header(LmsRowSource *src, const CsvField *fields, int nfields)
 		/* a param column the file lacks carries the job's parameter */
 		if (col->param)
 		{
-			char	   *value = job_param_value(src->job, col->param);
+			char	   *value = lmsfdw_param_value(src->job->params, col->param);
 
 			col->source = LMS_COL_PARAM;
 			col->const_isnull = value == NULL;

@@ -121,20 +121,7 @@ is_guid(const char *s)
 }
 
 /* The value of export parameter name, or NULL. */
-static const char *
-d2l_param(LmsJob *job, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, job->params)
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-
-		if (strcmp(p->name, name) == 0)
-			return p->value;
-	}
-	return NULL;
-}
+#define d2l_param(job, name) lmsfdw_param_value((job)->params, (name))
 
 /*
  * /d2l/api/lp/<version>/dataExport/<what>[/<a>[/<b>]]: a and b may be NULL
