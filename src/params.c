@@ -25,6 +25,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "document.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
@@ -33,7 +34,6 @@
 #include "options.h"
 #include "params.h"
 #include "utils/array.h"
-#include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
