@@ -21,7 +21,9 @@
  * stored (the request is bounded by connect_timeout and stall_timeout), so
  * a cancel can never lose a refresh token the server has already rotated.
  * Only a lost answer can (the server rotated, the reply never arrived);
- * then a person must authorise the app again.
+ * then a person must authorise the app again.  Should saving fail (a full
+ * disk), the backend keeps the new token in memory, reports the error, and
+ * saves it first at its next call.
  *
  * IDENTIFICATION
  *		  src/oauth.c
@@ -45,6 +47,7 @@ typedef struct OAuthCacheEntry
 	char		seed_hash[65];
 	char	   *access_token;	/* in TopMemoryContext */
 	int64		renew_ms;		/* when to get a new one, Unix epoch ms */
+	char	   *unsaved;		/* a rotated refresh token the store refused */
 	struct OAuthCacheEntry *next;
 } OAuthCacheEntry;
 
@@ -63,6 +66,17 @@ cache_entry(Oid umid)
 	e->next = oauth_cache;
 	oauth_cache = e;
 	return e;
+}
+
+static void
+forget_unsaved(OAuthCacheEntry *e)
+{
+	if (e->unsaved)
+	{
+		explicit_bzero(e->unsaved, strlen(e->unsaved));
+		pfree(e->unsaved);
+		e->unsaved = NULL;
+	}
 }
 
 /* refresh this long before expiry: a fifth of the lifetime, at most 60 s */
@@ -205,10 +219,20 @@ refresh(LmsConn *conn, const LmsOptions *opts, LmsTokenStore *ts,
 			char	   *expires_in = lmsfdw_json_string(doc, "expires_in");
 			int64		lifetime_ms = expires_in ? (int64) (strtod(expires_in, NULL) * 1000) : 60000;
 
-			/* saved durably before anything else can fail */
+			/*
+			 * Saved durably before anything else can fail.  Should the save
+			 * fail (a full disk), the backend keeps the token and saves it
+			 * at its next call.
+			 */
+			if (rotated && rotated[0])
+			{
+				e->unsaved = MemoryContextStrdup(TopMemoryContext, rotated);
+				strlcpy(e->seed_hash, ts->seed_hash, sizeof(e->seed_hash));
+			}
 			if ((rotated && rotated[0]) || access)
 				lmsfdw_token_store_save(ts, (rotated && rotated[0]) ? rotated : ts->refresh_token,
 										access, now, now + lifetime_ms);
+			forget_unsaved(e);
 			explicit_bzero(res.body.data, res.body.len);
 			RESUME_INTERRUPTS();
 			if (access == NULL || access[0] == '\0')
@@ -249,12 +273,19 @@ lmsfdw_oauth_access_token(LmsConn *conn, const LmsOptions *opts,
 	LmsTokenStore *ts;
 
 	/* this backend's token, unless the seed changed or it is nearly due */
-	if (e->access_token && strcmp(e->seed_hash, seed_hash) == 0 &&
+	if (e->access_token && e->unsaved == NULL &&
+		strcmp(e->seed_hash, seed_hash) == 0 &&
 		still_fresh(e->access_token, e->renew_ms, rejected))
 		return e->access_token;
 
 	ts = lmsfdw_token_store_open(MyDatabaseId, opts->umid, opts->refresh_token);
-	if (ts->reseeded)
+	/* a token this backend received but could not save: it is the live one */
+	if (e->unsaved && strcmp(e->seed_hash, seed_hash) == 0)
+	{
+		lmsfdw_token_store_save(ts, e->unsaved, NULL, 0, 0);
+		forget_unsaved(e);
+	}
+	else if (ts->reseeded)
 		elog(LOG, "lms_fdw: user mapping %u has a new refresh_token option; it replaces the stored token",
 			 opts->umid);
 	/* another backend's fresh token */

@@ -129,6 +129,25 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM grade_results'), '20',
 is(grants()->{refreshed}, $before + 1, 'it was refreshed once');
 is(grants()->{reused}, 0, 'no refresh token was presented twice');
 
+# --- the store cannot be written: the backend keeps the token and saves it next time
+sleep_past_expiry(1.5);
+my $dir = $node->data_dir . '/pg_lms_fdw';
+chmod 0500, $dir;
+$before = grants()->{refreshed};
+($ret, $out, $err) = $node->psql('postgres', qq{
+	SELECT count(*) FROM grade_results;
+	COPY (SELECT 1) TO PROGRAM 'chmod 0700 $dir';
+	SELECT count(*) FROM grade_results;
+}, on_error_stop => 0);
+chmod 0700, $dir;
+like($err, qr/could not create file "pg_lms_fdw\/[0-9_]+\.tmp": Permission denied/,
+	'a refresh whose token cannot be saved is an error');
+is($out, '20', 'the same backend saved the token it kept at its next scan, and read on');
+my @ev = @{ grants()->{events} };
+is($ev[-1]{presented}, $ev[-2]{issued}, 'the next refresh presented the token the failed save had kept');
+like(slurp_file($store), qr/^refresh rt-$ev[-1]{issued}-/m, 'the store holds its successor');
+is(grants()->{reused}, 0, 'no refresh token was presented twice');
+
 # --- eight concurrent scans at an expiry boundary -----------------------------
 # the access token has just expired; the next one lives a minute, so one
 # refresh serves all eight backends

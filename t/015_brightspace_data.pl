@@ -90,6 +90,16 @@ $node->safe_psql('postgres', q{CREATE FOREIGN TABLE gr_fields (gid bigint OPTION
 is($node->safe_psql('postgres', 'SELECT count(gid), count(uid) FROM gr_fields'), '20|20',
 	'field options match by the name rule too');
 
+# imported tables carry D2L's spellings and read end to end
+$node->safe_psql('postgres', q{CREATE SCHEMA imp;
+	IMPORT FOREIGN SCHEMA brightspace LIMIT TO (grade_results, organizational_units) FROM SERVER bs INTO imp});
+is($node->safe_psql('postgres', q{SET TimeZone = 'UTC';
+	SELECT count(*), count(grade_object_id), count(user_id), count(is_dropped), min(extract_date)
+	FROM imp.grade_results}),
+	'20|20|20|20|2024-01-04 00:00:00+00', 'an imported Brightspace Data Set reads by its field names');
+is($node->safe_psql('postgres', 'SELECT count(*), count(DISTINCT type) FROM imp.organizational_units'), '20|3',
+	'and the other');
+
 # --- the name rule on an Advanced Data Set's spaced headers -------------------
 $mock->reset;
 $mock->scenario(rows => 10, statuses => [ 'created', 'complete' ]);
