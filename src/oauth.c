@@ -226,6 +226,7 @@ refresh(LmsConn *conn, const LmsOptions *opts, LmsTokenStore *ts,
 			 */
 			if (rotated && rotated[0])
 			{
+				forget_unsaved(e);
 				e->unsaved = MemoryContextStrdup(TopMemoryContext, rotated);
 				strlcpy(e->seed_hash, ts->seed_hash, sizeof(e->seed_hash));
 			}
