@@ -48,12 +48,12 @@ $mock->scenario(client_id => 'app', client_secret => 'app-secret', d2l_access_tt
 	statuses => [ 'created', ('running') x 8, 'complete' ]);
 
 # --- three scans over more than one access-token lifetime ------------------
-# an export job of 10 status checks 100 ms apart outlives a 1.5 s token
+# ten status checks 100 ms apart per scan: three scans outlive a 1.5 s token
 my @counts;
 push @counts, $node->safe_psql('postgres', 'SELECT count(*) FROM final_grades') for 1 .. 3;
 is_deeply(\@counts, [ 20, 20, 20 ], 'three scans read their rows');
 my $g = grants();
-cmp_ok($g->{refreshed}, '>=', 3, "the access token was renewed during the scans ($g->{refreshed} refreshes)");
+cmp_ok($g->{refreshed}, '>=', 2, "the access token was renewed during the scans ($g->{refreshed} refreshes)");
 is($g->{reused}, 0, 'no refresh token was presented twice');
 is(scalar(grep { $_->{outcome} ne 'ok' } @{ $g->{events} }), 0, 'every refresh succeeded');
 is(scalar(grep { $_->{status} == 401 } d2l_requests()), 0, 'no call met an expired token');
