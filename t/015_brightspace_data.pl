@@ -71,6 +71,11 @@ is($node->safe_psql('postgres', q{SET TimeZone = 'UTC';
 ok((grep { $_->{path} =~ m{/bds/9d8a96b4-8145-416d-bd18-11402bc58f8d/20240103-0000$} } @{ $mock->requests }),
 	'downloaded from bds/<plugin>/<identifier>');
 
+my $plan = $node->safe_psql('postgres',
+	'EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM grade_results');
+like($plan, qr/LMS: brightspace data set Grade Results \(API auto\)/, 'EXPLAIN ANALYZE names the data set');
+like($plan, qr/Jobs: 1 completed/, 'and counts the extract as one completed export');
+
 # a second data set, and one that does not exist
 is($node->safe_psql('postgres', q{SELECT count(*), count(*) FILTER (WHERE NOT is_active) FROM org_units}),
 	'20|2', 'Organizational Units');
