@@ -11,12 +11,14 @@
  * parameter set per job.  lmsfdw_params_merge puts a job's parameters
  * together with the table's parameters option.
  *
- * Values are rendered by their type's output function, except times: a
- * timestamptz, timestamp or date goes out as ISO 8601 in UTC with
- * milliseconds (2026-01-01T00:00:00.000Z) whatever the session's DateStyle
- * and TimeZone, since the LMS APIs read exactly that (Brightspace's
- * startDate/endDate are UTC; Canvas and Canvas Data 2 take ISO 8601).  A
- * timestamp without time zone and a date are taken as UTC.
+ * A time from a param column is sent as ISO 8601 UTC with milliseconds
+ * (2026-01-01T00:00:00.000Z) whatever the session's DateStyle and TimeZone,
+ * since the LMS APIs read that (Brightspace's startDate and endDate are
+ * UTC), and since a DateStyle's text may not read back (an ambiguous zone
+ * abbreviation such as IST); a timestamp without time zone and a date are
+ * taken as UTC.  lmsfdw_param_iso8601_utc respells such a value (or one
+ * written in the parameters option) for APIs that want it without the
+ * milliseconds.  EXPLAIN shows the values in the session's style.
  *
  * IDENTIFICATION
  *		  src/params.c
@@ -39,6 +41,7 @@
 #include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
+#include "utils/timestamp.h"
 
 /*
  * lmsfdw_params_from_quals
@@ -144,7 +147,7 @@ lmsfdw_params_include(List *names, const char *name)
 
 /* A timestamp as ISO 8601 UTC with milliseconds: 2026-01-01T00:00:00.000Z */
 static char *
-iso8601_utc(Timestamp ts)
+iso8601_utc_ms(Timestamp ts)
 {
 	struct pg_tm tm;
 	fsec_t		fsec;
@@ -160,33 +163,37 @@ iso8601_utc(Timestamp ts)
 					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
 }
 
-/* A value as text: times in ISO 8601 UTC, others by their output function. */
+/*
+ * A value as text, through its type's output function; as_sent: times as
+ * the parameter is sent, ISO 8601 UTC with milliseconds whatever DateStyle
+ * and TimeZone (a timestamp without time zone and a date taken as UTC), so
+ * that no session setting changes what the LMS receives.
+ */
 static char *
-datum_text(Datum value, Oid type)
+datum_text(Datum value, Oid type, bool as_sent)
 {
 	Oid			outfunc;
 	bool		isvarlena;
 
-	if (type == TIMESTAMPTZOID)
-		return iso8601_utc(DatumGetTimestampTz(value));
-	if (type == TIMESTAMPOID)
-		return iso8601_utc(DatumGetTimestamp(value));
-	if (type == DATEOID)
+	if (as_sent && type == TIMESTAMPTZOID)
+		return iso8601_utc_ms(DatumGetTimestampTz(value));
+	if (as_sent && type == TIMESTAMPOID)
+		return iso8601_utc_ms(DatumGetTimestamp(value));
+	if (as_sent && type == DATEOID)
 	{
 		DateADT		d = DatumGetDateADT(value);
 
 		/* an infinite date meets the same error */
-		return iso8601_utc(DATE_NOT_FINITE(d) ? DT_NOEND :
-						   (Timestamp) d * USECS_PER_DAY);
+		return iso8601_utc_ms(DATE_NOT_FINITE(d) ? DT_NOEND :
+							  (Timestamp) d * USECS_PER_DAY);
 	}
-
 	getTypeOutputInfo(type, &outfunc, &isvarlena);
 	return OidOutputFunctionCall(outfunc, value);
 }
 
 /* The non-NULL elements of an array, as text, in order. */
 static List *
-array_texts(Datum array)
+array_texts(Datum array, bool as_sent)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(array);
 	Oid			elemtype = ARR_ELEMTYPE(arr);
@@ -204,7 +211,7 @@ array_texts(Datum array)
 					  &elems, &elemnulls, &n);
 	for (i = 0; i < n; i++)
 		if (!elemnulls[i])
-			texts = lappend(texts, datum_text(elems[i], elemtype));
+			texts = lappend(texts, datum_text(elems[i], elemtype, as_sent));
 	return texts;
 }
 
@@ -239,7 +246,7 @@ lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 		if (lfirst_int(ll))
 		{
 			/* IN (3, 3) is one job */
-			foreach(lv, array_texts(value))
+			foreach(lv, array_texts(value, true))
 			{
 				char	   *text = (char *) lfirst(lv);
 				ListCell   *lseen;
@@ -252,7 +259,7 @@ lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 			}
 		}
 		else
-			values = list_make1(datum_text(value, type));
+			values = list_make1(datum_text(value, type, true));
 		if (values == NIL)
 			return NIL;
 
@@ -322,14 +329,14 @@ lmsfdw_params_explain(List *names, List *exprs, List *is_list, List *context)
 			ListCell   *lv;
 
 			initStringInfo(&list);
-			foreach(lv, array_texts(((Const *) value)->constvalue))
+			foreach(lv, array_texts(((Const *) value)->constvalue, false))
 				appendStringInfo(&list, "%s%s", list.len ? "," : "",
 								 (char *) lfirst(lv));
 			text = list.data;
 		}
 		else if (IsA(value, Const))
 			text = datum_text(((Const *) value)->constvalue,
-							  ((Const *) value)->consttype);
+							  ((Const *) value)->consttype, false);
 		else
 			text = deparse_expression(value, context, false, false);
 		appendStringInfo(&buf, "%s%s=%s", buf.len ? "," : "",
@@ -365,11 +372,43 @@ lmsfdw_params_merge(const LmsOptions *opts, List *qual_params)
 }
 
 /*
- * lmsfdw_param_value
- *		The value of the parameter named name in a list of LmsParam, or NULL.
+ * lmsfdw_param_iso8601_utc
+ *		An export parameter given as a time (a timestamptz column's text, or
+ *		ISO 8601 in the parameters option) respelled as the ISO 8601 / RFC
+ *		3339 UTC time APIs want (2026-11-20T00:00:00Z, with microseconds
+ *		when it has them); a value without a zone is in the session's
+ *		TimeZone.  A value PostgreSQL cannot read as a time is the user's
+ *		error.
  */
 char *
-lmsfdw_param_value(List *params, const char *name)
+lmsfdw_param_iso8601_utc(const char *name, const char *value)
+{
+	TimestampTz ts;
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												 CStringGetDatum(value),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1)));
+	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("export parameter \"%s\" must be a finite timestamp", name)));
+	if (fsec != 0)
+		return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year,
+						tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+						tm.tm_sec, (int) fsec);
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon,
+					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/*
+ * lmsfdw_params_get
+ *		The value of the parameter named name in params, or NULL.
+ */
+char *
+lmsfdw_params_get(List *params, const char *name)
 {
 	ListCell   *lc;
 

@@ -7,8 +7,9 @@
  * value comes from: a field of the file (the "field" option, else the field
  * whose name equals the column's by the name rule: letters and digits only,
  * case ignored), the job itself ("meta" job_id / fetched_at, or what the
- * provider knows: extract_date), or the job's parameter value (a "param"
- * column the file does not carry).
+ * provider knows: extract_date), the file ("meta" file_name: a zip entry's
+ * or the file's name), or the job's parameter value (a "param" column the
+ * file does not carry).
  *
  * Only the columns the query references are converted, as file_fdw does:
  * count(*) converts nothing.  Each row's conversions run in a per-tuple
@@ -47,6 +48,7 @@ typedef enum LmsColumnSource
 	LMS_COL_FIELD,				/* a field of the file */
 	LMS_COL_META_JOB_ID,
 	LMS_COL_META_FETCHED_AT,
+	LMS_COL_META_FILE_NAME,		/* the result file's (or zip entry's) name */
 	LMS_COL_META_PROVIDER,		/* another meta value, from the provider */
 	LMS_COL_PARAM				/* the job's parameter (not in the file) */
 } LmsColumnSource;
@@ -260,6 +262,8 @@ lmsfdw_column_map_create(Relation rel, Bitmapset *attrs_used)
 			col->source = LMS_COL_META_JOB_ID;
 		else if (col->meta && strcmp(col->meta, "fetched_at") == 0)
 			col->source = LMS_COL_META_FETCHED_AT;
+		else if (col->meta && strcmp(col->meta, "file_name") == 0)
+			col->source = LMS_COL_META_FILE_NAME;
 		else if (col->meta)
 			col->source = LMS_COL_META_PROVIDER;
 		getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
@@ -424,7 +428,7 @@ open_json_reader(LmsRowSource *src, JsonFormat format)
 			}
 		}
 		if (col->param)
-			col->param_value = lmsfdw_param_value(src->job->params, col->param);
+			col->param_value = lmsfdw_params_get(src->job->params, col->param);
 	}
 	src->nfields = nwanted;
 	src->header_done = true;
@@ -510,6 +514,16 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 		else if (col->source == LMS_COL_META_FETCHED_AT)
 			col->const_value =
 				column_input(col, (char *) timestamptz_to_str(job->finished));
+		else if (col->source == LMS_COL_META_FILE_NAME)
+		{
+			const char *ctype;
+			const char *name;
+
+			lmsfdw_stream_describe(stream, &ctype, &name);
+			col->const_isnull = name == NULL;
+			if (name)
+				col->const_value = column_input(col, (char *) name);
+		}
 		else if (col->source == LMS_COL_META_PROVIDER)
 		{
 			const LmsProvider *provider = job->opts->provider;
@@ -578,7 +592,7 @@ bind_header(LmsRowSource *src, const CsvField *fields, int nfields)
 		/* a param column the file lacks carries the job's parameter */
 		if (col->param)
 		{
-			char	   *value = lmsfdw_param_value(src->job->params, col->param);
+			char	   *value = lmsfdw_params_get(src->job->params, col->param);
 
 			col->source = LMS_COL_PARAM;
 			col->const_isnull = value == NULL;

@@ -121,7 +121,7 @@ is_guid(const char *s)
 }
 
 /* The value of export parameter name, or NULL. */
-#define d2l_param(job, name) lmsfdw_param_value((job)->params, (name))
+#define d2l_param(job, name) lmsfdw_params_get((job)->params, (name))
 
 /*
  * /d2l/api/lp/<version>/dataExport/<what>[/<a>[/<b>]]: a and b may be NULL
