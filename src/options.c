@@ -85,7 +85,7 @@ typedef struct LmsOptionDef
 static const char *const provider_choices[] = {"canvas", "canvas_dap", "brightspace", "generic", NULL};
 static const char *const format_choices[] = {"auto", "csv", "tsv", "jsonl", "json", NULL};
 static const char *const method_choices[] = {"POST", "GET", "PUT", NULL};
-static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", NULL};
+static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", "extract_date", NULL};
 
 #define OFF(field) offsetof(LmsOptions, field)
 #define S_T (ON_SERVER | ON_TABLE)
@@ -96,7 +96,7 @@ static const LmsOptionDef option_catalogue[] = {
 	{"poll_initial", S_T, OPT_INTERVAL, "1s", OFF(poll_initial_ms), 0, NULL, 0},
 	{"poll_max", S_T, OPT_INTERVAL, "30s", OFF(poll_max_ms), 0, NULL, 0},
 	{"poll_factor", S_T, OPT_REAL, "1.5", OFF(poll_factor), 1, NULL, 0},
-	{"api_version", ON_SERVER, OPT_VERSION, "1.47", OFF(api_version), 0, NULL, 0},
+	{"api_version", ON_SERVER, OPT_VERSION, "auto", OFF(api_version), 0, NULL, 0},
 	{"poll_timeout", S_T, OPT_INTERVAL, "1h", OFF(poll_timeout_ms), 0, NULL, 0},
 	{"retry_max", S_T, OPT_INT, "5", OFF(retry_max), 0, NULL, 0},
 	{"retry_base", S_T, OPT_INTERVAL, "1s", OFF(retry_base_ms), 0, NULL, 0},
@@ -111,10 +111,14 @@ static const LmsOptionDef option_catalogue[] = {
 	{"allow_http", ON_SERVER, OPT_BOOL, "false", OFF(allow_http), 0, NULL, ON_SERVER},
 	{"user_agent", ON_SERVER, OPT_STRING, "lms_fdw/" LMS_FDW_VERSION, OFF(user_agent), 0, NULL, 0},
 	{"ca_file", ON_SERVER, OPT_STRING, NULL, OFF(ca_file), 0, NULL, ON_SERVER},
+	/* OAuth refresh (Brightspace: auth.brightspace.com, Data Hub scopes) */
+	{"token_url", ON_SERVER, OPT_URL, "https://auth.brightspace.com/core/connect/token", OFF(token_url), 0, NULL, 0},
+	{"scope", ON_SERVER, OPT_STRING, "datahub:dataexports:* datahub:dataexports:download", OFF(scope), 0, NULL, 0},
 
 	{"token", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(token), 0, NULL, 0},
 	{"client_id", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(client_id), 0, NULL, 0},
 	{"client_secret", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(client_secret), 0, NULL, 0},
+	{"refresh_token", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(refresh_token), 0, NULL, 0},
 
 	{"resource", ON_TABLE, OPT_STRING, NULL, OFF(resource), 0, NULL, 0},
 	{"account_id", ON_TABLE, OPT_STRING, "self", OFF(account_id), 0, NULL, 0},
@@ -122,6 +126,7 @@ static const LmsOptionDef option_catalogue[] = {
 	{"parameters", ON_TABLE, OPT_JSON_OBJECT, "{}", OFF(parameters), 0, NULL, 0},
 	{"format", ON_TABLE, OPT_ENUM, "auto", OFF(format), 0, format_choices, 0},
 	{"rows_path", ON_TABLE, OPT_STRING, NULL, OFF(rows_path), 0, NULL, 0},
+	{"differential", ON_TABLE, OPT_BOOL, "false", OFF(differential), 0, NULL, 0},
 	{"start_path", S_T, OPT_STRING, NULL, OFF(start_path), 0, NULL, ON_TABLE},
 	{"start_method", S_T, OPT_ENUM, "POST", OFF(start_method), 0, method_choices, ON_TABLE},
 	{"start_body", S_T, OPT_STRING, NULL, OFF(start_body), 0, NULL, ON_TABLE},
@@ -383,9 +388,11 @@ parse_option_value(const LmsOptionDef *def, const char *value,
 					else if (*p < '0' || *p > '9')
 						break;
 				}
-				if (*p || dots != 1 || value[0] == '.' || p[-1] == '.')
+				/* 'auto': the newest the LMS offers (Brightspace) */
+				if (strcmp(value, "auto") != 0 &&
+					(*p || dots != 1 || value[0] == '.' || p[-1] == '.'))
 					option_value_error(def->name, value,
-									   "a version number such as '1.47'");
+									   "a version number such as '1.47', or 'auto'");
 				if (dest)
 					*(char **) dest = pstrdup(value);
 			}
@@ -476,12 +483,31 @@ owned_object_has_option(Oid catalog, const char *name, const char *value)
 }
 
 /*
+ * Only a superuser may point a server at a loopback, link-local or private
+ * host (the address rule, url.c); a value already on a server the user
+ * owns may stay.
+ */
+static void
+check_private_host(const char *name, const char *url)
+{
+	if (lmsfdw_url_names_private_host(url) && !superuser() &&
+		!owned_object_has_option(ForeignServerRelationId, name, url))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set option \"%s\" to a loopback, link-local or private host",
+						name),
+				 errdetail("Only superusers may point a server at such a host."),
+				 errhint("Loopback, link-local and private addresses are reachable only from a server owned by a superuser whose base_url names such a host.")));
+}
+
+/*
  * Checks that need several options of the server at once.
  */
 static void
 check_server_options(List *options)
 {
 	const char *base_url = NULL;
+	const char *token_url = NULL;
 	bool		allow_http = false;
 	bool		have_provider = false;
 	ListCell   *lc;
@@ -492,6 +518,8 @@ check_server_options(List *options)
 
 		if (strcmp(d->defname, "base_url") == 0)
 			base_url = defGetString(d);
+		else if (strcmp(d->defname, "token_url") == 0)
+			token_url = defGetString(d);
 		else if (strcmp(d->defname, "allow_http") == 0)
 			allow_http = defGetBoolean(d);
 		else if (strcmp(d->defname, "provider") == 0)
@@ -514,13 +542,15 @@ check_server_options(List *options)
 				 errmsg("invalid value for option \"base_url\": %s",
 						lmsfdw_base_url_problem(base_url, allow_http)),
 				 errhint("Plain http is allowed only to loopback hosts unless a superuser sets allow_http 'true'.")));
-	if (lmsfdw_url_names_private_host(base_url) && !superuser() &&
-		!owned_object_has_option(ForeignServerRelationId, "base_url", base_url))
+	if (token_url && lmsfdw_url_problem(token_url, allow_http) != NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to set option \"base_url\" to a loopback, link-local or private host"),
-				 errdetail("Only superusers may point a server at such a host."),
-				 errhint("Loopback, link-local and private addresses are reachable only from a server owned by a superuser whose base_url names such a host.")));
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"token_url\": %s",
+						lmsfdw_url_problem(token_url, allow_http)),
+				 errhint("Plain http is allowed only to loopback hosts unless a superuser sets allow_http 'true'.")));
+	check_private_host("base_url", base_url);
+	if (token_url)
+		check_private_host("token_url", token_url);
 }
 
 /*
@@ -643,7 +673,7 @@ lmsfdw_get_options(Oid foreigntableid, Oid userid)
 void
 lmsfdw_check_credentials(const LmsOptions *opts, Oid userid)
 {
-	if (opts->token || opts->client_id)
+	if (opts->token || opts->client_id || opts->refresh_token)
 		return;
 	if (superuser_arg(userid))
 		return;
