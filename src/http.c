@@ -241,6 +241,48 @@ transfer_cleanup(void *arg)
 }
 
 /*
+ * What every request's easy handle is set up with: the URL, http(s) only,
+ * no redirect followed by curl, no signals, the user agent, the connect
+ * timeout, the socket callbacks (the address rule: x->private_ok), the CA
+ * bundle, the method and the body.
+ */
+static void
+easy_setup(CURL *easy, LmsTransfer *x, const char *method, const char *url,
+		   const char *body, long connect_timeout_ms)
+{
+	const LmsOptions *opts = x->opts;
+
+	curl_easy_setopt(easy, CURLOPT_URL, url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, opts->user_agent);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+	if (opts->ca_file)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, opts->ca_file);
+
+	if (strcmp(method, "GET") != 0)
+		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
+	if (body)
+	{
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
+	}
+	else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
+	{
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, "");
+	}
+}
+
+/*
  * Set up and attach one hop of a transfer.  x is zeroed except for conn,
  * opts, streaming, cap/max, and its cleanup callback is registered.
  */
@@ -277,16 +319,7 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	x->handle = lmsfdw_conn_acquire(x->conn, &easy);
 	x->easy = easy;
 
-	curl_easy_setopt(easy, CURLOPT_URL, url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-	curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, opts->user_agent);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) opts->connect_timeout_ms);
+	easy_setup(easy, x, method, url, body, opts->connect_timeout_ms);
 	/* a status document must arrive whole within stall_timeout */
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
 					 x->streaming ? 0L : (long) opts->stall_timeout_ms);
@@ -296,24 +329,6 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
-	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
-	if (opts->ca_file)
-		curl_easy_setopt(easy, CURLOPT_CAINFO, opts->ca_file);
-
-	if (strcmp(method, "GET") != 0)
-		curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, method);
-	if (body)
-	{
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
-		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
-	}
-	else if (strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0)
-	{
-		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
-		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, "");
-	}
 
 	if (x->headers)
 		curl_slist_free_all(x->headers);
@@ -889,37 +904,15 @@ lmsfdw_http_send_quietly(LmsQuietRequest *reqs, int n, int total_ms)
 		x->handle = -1;
 		x->url = r->spec.url;
 		x->private_ok = lmsfdw_url_may_reach_private(opts, r->spec.url);
-		curl_easy_setopt(easy, CURLOPT_URL, r->spec.url);
-#if LIBCURL_VERSION_NUM >= 0x075500
-		curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-		curl_easy_setopt(easy, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-		curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-		curl_easy_setopt(easy, CURLOPT_USERAGENT, opts->user_agent);
-		curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) total_ms);
+		easy_setup(easy, x, r->spec.method, r->spec.url, r->spec.body, total_ms);
 		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) total_ms);
-		curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-		curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
-		curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
 		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_write);
-		if (opts->ca_file)
-			curl_easy_setopt(easy, CURLOPT_CAINFO, opts->ca_file);
-		if (strcmp(r->spec.method, "GET") != 0)
-			curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, r->spec.method);
-		if (r->spec.body || strcmp(r->spec.method, "POST") == 0 ||
-			strcmp(r->spec.method, "PUT") == 0)
-		{
-			const char *body = r->spec.body ? r->spec.body : "";
-
-			curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
-			curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, body);
-		}
 		x->headers = curl_slist_append(NULL, "Expect:");
 		if (x->headers && r->spec.body && r->spec.content_type)
 			x->headers = curl_slist_append(x->headers,
 										   psprintf("Content-Type: %s", r->spec.content_type));
-		if (x->headers && bearer && lmsfdw_same_origin(r->spec.url, opts->base_url))
+		if (x->headers && bearer && strpbrk(bearer, "\r\n") == NULL &&
+			lmsfdw_same_origin(r->spec.url, opts->base_url))
 		{
 			char	   *line = psprintf("Authorization: Bearer %s", bearer);
 
