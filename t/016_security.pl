@@ -350,6 +350,25 @@ unlike($bg->{stderr}, qr/the loop went on/, 'the block stopped there');
 like($alive, qr/1/, 'the backend answers the next query');
 $bg->quit;
 
+# several running jobs: their cancels go out together, in one bounded wait
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE par_grades (student_id bigint,
+	  term_id bigint OPTIONS (param 'enrollment_term_id')) SERVER canvas
+	  OPTIONS (resource 'grade_export_csv', max_parallel_jobs '3', poll_initial '60s');
+});
+$mock->reset;
+$mock->scenario(statuses => [ 'created', 'running' ],
+	faults => [ map { { kind => 'delay', delay_s => 5, method => $_, count => -1 } } qw(PUT DELETE) ]);
+my $t0 = Time::HiRes::time();
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET statement_timeout = '1s';
+	SELECT count(*) FROM par_grades WHERE term_id IN (1, 2, 3);
+}, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+note(sprintf('the query with three hanging cancels returned after %.2f s', Time::HiRes::time() - $t0));
+like($err, qr/57014: canceling statement due to statement timeout/, 'statement_timeout is reported');
+is(posts(), 3, 'three jobs were started');
+is(cancels(), 3, 'and all three cancelled at the LMS, though each cancel hangs');
+
 $node->stop;
 
 # ---------------------------------------------------------------------------
