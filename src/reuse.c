@@ -60,8 +60,8 @@ key_field(StringInfo key, const char *name, const char *value)
  *		same backend through a view or a SECURITY DEFINER function) and
  *		everything that shapes the requests or how the result is read:
  *		provider, base_url, api_version, resource, account_id, namespace,
- *		parameters, format, rows_path, the generic provider's paths, method
- *		and body, and the job's export parameters.  Returned as the hex
+ *		parameters, format, rows_path, differential, the generic provider's
+ *		paths, method and body, and the job's export parameters.  Returned as the hex
  *		SHA-256 of that text, so that it has a fixed size (shared.c).
  */
 static char *
@@ -87,6 +87,7 @@ reuse_key(const LmsJob *job)
 	key_field(&key, "parameters", o->parameters);
 	key_field(&key, "format", o->format);
 	key_field(&key, "rows_path", o->rows_path);
+	key_field(&key, "differential", o->differential ? "true" : "false");
 	key_field(&key, "start_path", o->start_path);
 	key_field(&key, "start_method", o->start_method);
 	key_field(&key, "start_body", o->start_body);
