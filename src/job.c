@@ -139,13 +139,21 @@ job_terminal(const LmsJob *job)
 static MemoryContext cancel_cxt = NULL;
 static List *pending_cancels = NIL;	/* of LmsQuietRequest *, in cancel_cxt */
 
-/* Does the job need a cancel at the LMS if the query leaves it now? */
+/*
+ * Does the job need a cancel at the LMS if the query leaves it now?  Not
+ * for a job id that cannot be a path segment (url.c would raise an ERROR
+ * while the cancel is described, which runs in cleanup): no job of that id
+ * was ever checked.
+ */
 static bool
 job_wants_cancel(LmsJob *job)
 {
-	return !(job_terminal(job) || job->remote_id == NULL || job->cancel_sent ||
+	const char *id = job->remote_id;
+
+	return !(job_terminal(job) || id == NULL || job->cancel_sent ||
 			 !job->opts->cancel_on_abort ||
-			 job->opts->provider->cancel_request == NULL);
+			 job->opts->provider->cancel_request == NULL ||
+			 id[0] == '\0' || strcmp(id, ".") == 0 || strcmp(id, "..") == 0);
 }
 
 /*
