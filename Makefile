@@ -9,6 +9,7 @@ OBJS = \
 	src/http.o \
 	src/schedule.o \
 	src/url.o \
+	src/address.o \
 	src/job.o \
 	src/jobset.o \
 	src/reuse.o \
@@ -28,7 +29,9 @@ OBJS = \
 	src/jsonl_reader.o \
 	src/tuple.o \
 	src/import.o \
-	src/shared.o
+	src/shared.o \
+	src/oauth.o \
+	src/token_store.o
 
 EXTENSION = lms_fdw
 DATA = sql/lms_fdw--1.0.sql

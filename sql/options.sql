@@ -22,6 +22,13 @@ CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'not a url');  -- ERROR
 CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'http://lms.example.edu');  -- ERROR: http needs allow_http
+-- base_url carries no credential, query string or fragment
+CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'canvas', base_url 'https://admin:secret@lms.example.edu');  -- ERROR
+CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'canvas', base_url 'https://lms.example.edu/api?access_token=x');  -- ERROR
+CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'canvas', base_url 'https://lms.example.edu/#top');  -- ERROR
 CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'https://lms.example.edu', colour 'blue');  -- ERROR
 CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
@@ -126,6 +133,16 @@ CREATE SERVER s_user FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'http://lms.example.edu', allow_http 'true');  -- ERROR
 CREATE SERVER s_user FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'https://lms.example.edu', ca_file '/etc/passwd');  -- ERROR
+-- a non-superuser may not choose the write a generic table sends with the
+-- querying user's token, nor point a server at a loopback or private host
+CREATE FOREIGN TABLE regress_lms_schema.t_write (a int) SERVER s
+  OPTIONS (start_path '/api/v1/users/self', start_method 'PUT');  -- ERROR
+CREATE FOREIGN TABLE regress_lms_schema.t_write (a int) SERVER s
+  OPTIONS (start_body '{"delete": true}');  -- ERROR
+CREATE SERVER s_user FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'generic', base_url 'http://127.0.0.1:9');  -- ERROR
+CREATE SERVER s_user FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'generic', base_url 'https://169.254.169.254/latest');  -- ERROR
 -- a mapping without a credential is accepted, but cannot be used to read
 CREATE USER MAPPING FOR CURRENT_USER SERVER s;
 CREATE FOREIGN TABLE regress_lms_schema.user_grades (a int) SERVER s
@@ -144,3 +161,27 @@ SELECT lms_fdw_disconnect_all();
 SELECT lms_fdw_disconnect('no_such_server');  -- ERROR
 
 DROP SERVER s, s_local, s_local6, s_localhost, s_http CASCADE;
+
+-- ===================================================================
+-- Brightspace: OAuth refresh, Brightspace Data Sets, api_version 'auto'
+-- ===================================================================
+CREATE SERVER s_d2l FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'brightspace', base_url 'https://school.brightspace.com',
+           api_version 'auto', scope 'datahub:dataexports:read datahub:dataexports:download');
+SELECT srvoptions FROM pg_foreign_server WHERE srvname = 's_d2l';
+ALTER SERVER s_d2l OPTIONS (ADD token_url 'http://auth.example.com/core/connect/token');  -- ERROR: plain http
+ALTER SERVER s_d2l OPTIONS (ADD token_url 'ftp://auth.example.com/token');  -- ERROR
+ALTER SERVER s_d2l OPTIONS (ADD refresh_token 'x');  -- ERROR: a credential
+ALTER SERVER s_d2l OPTIONS (SET api_version 'newest');  -- ERROR
+CREATE USER MAPPING FOR CURRENT_USER SERVER s_d2l
+  OPTIONS (client_id 'app', client_secret 'secret', refresh_token '');  -- ERROR: empty
+CREATE USER MAPPING FOR CURRENT_USER SERVER s_d2l
+  OPTIONS (client_id 'app', client_secret 'secret', refresh_token 'rt-seed');
+CREATE FOREIGN TABLE t_d2l (a int) SERVER s_d2l
+  OPTIONS (resource 'Grade Results', differential 'maybe');  -- ERROR
+CREATE FOREIGN TABLE t_d2l (a int) SERVER s_d2l
+  OPTIONS (resource 'Grade Results', refresh_token 'x');  -- ERROR: a credential
+CREATE FOREIGN TABLE t_d2l (user_id bigint, extract_date timestamptz OPTIONS (meta 'extract_date'))
+  SERVER s_d2l OPTIONS (resource 'Grade Results', differential 'true');
+EXPLAIN (COSTS OFF) SELECT * FROM t_d2l;
+DROP SERVER s_d2l CASCADE;

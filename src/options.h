@@ -39,16 +39,20 @@ typedef struct LmsOptions
 	int			connect_timeout_ms;
 	int			stall_timeout_ms;
 	int			max_parallel_jobs;
+	int			max_jobs;		/* exports one scan may start */
 	bool		cancel_on_abort;
 	int			reuse_window_ms;
 	bool		allow_http;
 	char	   *user_agent;
 	char	   *ca_file;
+	char	   *token_url;		/* OAuth token endpoint (Brightspace) */
+	char	   *scope;			/* OAuth scope asked for there */
 
 	/* user mapping */
 	char	   *token;
 	char	   *client_id;
 	char	   *client_secret;
+	char	   *refresh_token;	/* seed of the rotating refresh token */
 
 	/* table */
 	char	   *resource;
@@ -57,6 +61,7 @@ typedef struct LmsOptions
 	char	   *parameters;		/* JSON object text */
 	char	   *format;
 	char	   *rows_path;
+	bool		differential;	/* Brightspace Data Sets: the differential extract */
 
 	/* table, generic provider */
 	char	   *start_path;
@@ -74,6 +79,8 @@ typedef struct LmsOptions
 	Oid			serverid;
 	char	   *server_name;
 	Oid			umid;
+	bool		superuser_server;	/* owned by a superuser, so only
+									 * superusers set its options */
 } LmsOptions;
 
 extern void lmsfdw_validate_options(List *options_list, Oid catalog);
