@@ -78,16 +78,16 @@ constexpr size_t kInitialBuffer = 64 * 1024;
 constexpr int kMaxDepth = 64;
 /* a line still without its newline is tried as a record up to this long */
 constexpr size_t kEarlyLine = 64 * 1024;
-/* keys up to this long are normalized once into a buffer for matching */
-constexpr size_t kShortKey = 128;
 
 /* A trie node: the key segment leading to it and what hangs below. */
 struct Node
 {
-	std::string seg;			/* normalized when loose */
+	std::string seg;			/* by the name rule when loose */
 	bool		loose = false;
 	std::vector<int> children;
-	std::vector<std::vector<int>> by_len;	/* children by segment length */
+	/* children by segment length: exact ones, loose ones */
+	std::vector<std::vector<int>> by_len;
+	std::vector<std::vector<int>> by_nlen;
 	std::vector<int> fields;	/* wanted fields ending here */
 };
 
@@ -108,7 +108,11 @@ struct Capture
 	size_t		end;
 };
 
-/* The loose matching rule on one byte (json_reader.c's), as a table. */
+/*
+ * The name rule on one byte (json_reader.c's), as a table: ASCII letters
+ * lower-cased, other ASCII bytes that are not letters or digits dropped
+ * (0), other bytes kept.
+ */
 struct NormTable
 {
 	unsigned char map[256];
@@ -118,7 +122,7 @@ struct NormTable
 		for (int c = 0; c < 256; c++)
 			map[c] = (unsigned char) ((c >= 0x80 || (c >= 'a' && c <= 'z') ||
 									   (c >= '0' && c <= '9')) ? c :
-									  (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : '_');
+									  (c >= 'A' && c <= 'Z') ? c + ('a' - 'A') : 0);
 	}
 };
 constexpr NormTable kNorm;
@@ -135,24 +139,12 @@ is_ws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Does key (of the segment's length) match segment nd? nkey: key normalized. */
+/* Does key (nkey: by the name rule) match segment nd, of the same length? */
 inline bool
-seg_match(const Node &nd, std::string_view key, const char *nkey)
+seg_match(const Node &nd, std::string_view key, std::string_view nkey)
 {
-	const char *k = (nd.loose && key.size() <= kShortKey) ? nkey : key.data();
-	const char *seg = nd.seg.data();
-
-	if (nd.loose && key.size() > kShortKey)
-	{
-		for (size_t i = 0; i < key.size(); i++)
-			if (norm((unsigned char) key[i]) != (unsigned char) seg[i])
-				return false;
-		return true;
-	}
-	for (size_t i = 0; i < key.size(); i++)
-		if (k[i] != seg[i])
-			return false;
-	return true;
+	return memcmp(nd.loose ? nkey.data() : key.data(), nd.seg.data(),
+				  nd.seg.size()) == 0;
 }
 
 /*
@@ -272,6 +264,7 @@ struct JsonlReader
 	uint64_t	attempt = 0;	/* parse_line() calls */
 	std::vector<int> stack;		/* fields and nodes of the open keys */
 	std::vector<int> pend;		/* scratch: nodes matched by one key */
+	std::string nkey;			/* scratch: a key by the name rule */
 	std::vector<Entry> entries; /* one per wanted field at most */
 	size_t		nentries = 0;
 	std::string arena;
@@ -325,8 +318,14 @@ JsonlReader::add_path(int field, const char *path, bool loose)
 		int			found = -1;
 
 		if (loose)
-			for (char &c : seg)
-				c = (char) norm((unsigned char) c);
+		{
+			size_t		k = 0;
+
+			for (char c : seg)
+				if (norm((unsigned char) c) != 0)
+					seg[k++] = (char) norm((unsigned char) c);
+			seg.resize(k);
+		}
 		for (int c : nodes[cur].children)
 			if (nodes[c].loose == loose && nodes[c].seg == seg)
 				found = c;
@@ -337,9 +336,15 @@ JsonlReader::add_path(int field, const char *path, bool loose)
 			nodes.back().seg = std::move(seg);
 			nodes.back().loose = loose;
 			nodes[cur].children.push_back(found);
-			if (nodes[cur].by_len.size() <= nodes[found].seg.size())
-				nodes[cur].by_len.resize(nodes[found].seg.size() + 1);
-			nodes[cur].by_len[nodes[found].seg.size()].push_back(found);
+			{
+				std::vector<std::vector<int>> &b =
+					loose ? nodes[cur].by_nlen : nodes[cur].by_len;
+				size_t		n = nodes[found].seg.size();
+
+				if (b.size() <= n)
+					b.resize(n + 1);
+				b[n].push_back(found);
+			}
 		}
 		cur = found;
 		if (dot == nullptr)
@@ -419,9 +424,7 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 {
 	bool		first = true;
 	uint64_t	rec = attempt;
-	char		nkey[kShortKey];
 	bool		normalized;
-
 	if (in_ser)
 		ser.push_back('{');
 	for (auto res : obj)
@@ -454,31 +457,43 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 		{
 			const Node &parent = nodes[stack[act + i]];
 
-			if (key.size() >= parent.by_len.size() ||
-				parent.by_len[key.size()].empty())
-				continue;
-			/* the key normalized once, for the loose segments */
-			if (!normalized && key.size() <= sizeof(nkey))
+			for (int loose = 0; loose < 2; loose++)
 			{
-				for (size_t k = 0; k < key.size(); k++)
-					nkey[k] = (char) norm((unsigned char) key[k]);
-				normalized = true;
-			}
-			for (int c : parent.by_len[key.size()])
-			{
-				const Node &nd = nodes[c];
+				const std::vector<std::vector<int>> &b =
+					loose ? parent.by_nlen : parent.by_len;
 
-				if (!seg_match(nd, key, nkey))
+				if (b.empty())
 					continue;
-				for (int fl : nd.fields)
-					if (field_rec[fl] != rec)
-					{
-						field_rec[fl] = rec;
-						stack.push_back(fl);
-						nflds++;
-					}
-				if (!nd.children.empty())
-					pend.push_back(c);
+				/* the key by the name rule, once, for the loose segments */
+				if (loose && !normalized)
+				{
+					nkey.clear();
+					for (char ch : key)
+						if (norm((unsigned char) ch) != 0)
+							nkey.push_back((char) norm((unsigned char) ch));
+					normalized = true;
+				}
+
+				size_t		n = loose ? nkey.size() : key.size();
+
+				if (n >= b.size())
+					continue;
+				for (int c : b[n])
+				{
+					const Node &nd = nodes[c];
+
+					if (!seg_match(nd, key, nkey))
+						continue;
+					for (int fl : nd.fields)
+						if (field_rec[fl] != rec)
+						{
+							field_rec[fl] = rec;
+							stack.push_back(fl);
+							nflds++;
+						}
+					if (!nd.children.empty())
+						pend.push_back(c);
+				}
 			}
 		}
 		/* behind the fields: the nodes active inside the value */
