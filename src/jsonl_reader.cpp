@@ -88,6 +88,7 @@ struct Node
 	/* children by segment length: exact ones, loose ones */
 	std::vector<std::vector<int>> by_len;
 	std::vector<std::vector<int>> by_nlen;
+	size_t		min_nlen = SIZE_MAX;	/* of the loose ones */
 	std::vector<int> fields;	/* wanted fields ending here */
 };
 
@@ -141,9 +142,9 @@ is_ws(char c)
 
 /* Does key (nkey: by the name rule) match segment nd, of the same length? */
 inline bool
-seg_match(const Node &nd, std::string_view key, std::string_view nkey)
+seg_match(const Node &nd, std::string_view key, const char *nkey)
 {
-	return memcmp(nd.loose ? nkey.data() : key.data(), nd.seg.data(),
+	return memcmp(nd.loose ? nkey : key.data(), nd.seg.data(),
 				  nd.seg.size()) == 0;
 }
 
@@ -265,6 +266,7 @@ struct JsonlReader
 	std::vector<int> stack;		/* fields and nodes of the open keys */
 	std::vector<int> pend;		/* scratch: nodes matched by one key */
 	std::string nkey;			/* scratch: a key by the name rule */
+	size_t		nkey_len = 0;
 	std::vector<Entry> entries; /* one per wanted field at most */
 	size_t		nentries = 0;
 	std::string arena;
@@ -344,6 +346,8 @@ JsonlReader::add_path(int field, const char *path, bool loose)
 				if (b.size() <= n)
 					b.resize(n + 1);
 				b[n].push_back(found);
+				if (loose && n < nodes[cur].min_nlen)
+					nodes[cur].min_nlen = n;
 			}
 		}
 		cur = found;
@@ -464,17 +468,26 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 
 				if (b.empty())
 					continue;
+				/* a key shorter than every loose segment cannot match one */
+				if (loose && key.size() < parent.min_nlen)
+					continue;
 				/* the key by the name rule, once, for the loose segments */
 				if (loose && !normalized)
 				{
-					nkey.clear();
-					for (char ch : key)
-						if (norm((unsigned char) ch) != 0)
-							nkey.push_back((char) norm((unsigned char) ch));
+					size_t		j = 0;
+
+					if (nkey.size() < key.size())
+						nkey.resize(key.size());
+					for (unsigned char ch : key)
+					{
+						nkey[j] = (char) norm(ch);
+						j += nkey[j] != 0;
+					}
+					nkey_len = j;
 					normalized = true;
 				}
 
-				size_t		n = loose ? nkey.size() : key.size();
+				size_t		n = loose ? nkey_len : key.size();
 
 				if (n >= b.size())
 					continue;
@@ -482,7 +495,7 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 				{
 					const Node &nd = nodes[c];
 
-					if (!seg_match(nd, key, nkey))
+					if (!seg_match(nd, key, nkey.data()))
 						continue;
 					for (int fl : nd.fields)
 						if (field_rec[fl] != rec)
