@@ -1000,22 +1000,30 @@ jsonl_reader_free(JsonlReader *r)
 extern "C" bool
 jsonl_reader_feed(JsonlReader *r, const char *data, size_t len)
 {
-	if (r->yajl)
-		return json_reader_feed(r->yajl, data, len);
-	if (r->failed)
-		return false;
-	if (r->finished)
+	try
 	{
-		/* the yajl reader reports it, as it does */
-		r->hand_over();
-		return r->yajl ? json_reader_feed(r->yajl, data, len) : false;
+		if (r->yajl)
+			return json_reader_feed(r->yajl, data, len);
+		if (r->failed)
+			return false;
+		if (r->finished)
+		{
+			/* the yajl reader reports it, as it does */
+			r->hand_over();
+			return r->yajl ? json_reader_feed(r->yajl, data, len) : false;
+		}
+		if (!r->append(data, len))
+		{
+			r->failed = true;
+			return false;
+		}
+		return true;
 	}
-	if (!r->append(data, len))
+	catch (...)
 	{
 		r->failed = true;
 		return false;
 	}
-	return true;
 }
 
 extern "C" void
