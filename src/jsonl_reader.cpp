@@ -40,13 +40,18 @@
  * a lone surrogate escape), it creates the yajl reader, tells it how many
  * records were returned (json_reader_continue_after()) and feeds it every
  * byte from the end of the last returned record on; the yajl reader reads
- * the rest of the stream.  yajl in its multiple-values mode is in the same
- * state between two top-level values as at the start, so it returns what
- * it would have returned reading the stream from its start: the same
- * records, the same error with the same record number and message.  Where
- * the limits could be reached (max_record: bytes of extracted values per
- * record, and bytes between two token ends) the check here is
- * conservative, and yajl decides.
+ * the rest of the stream.  It starts in the state yajl has after a
+ * top-level value, so it returns what it would have returned reading the
+ * stream from its start: the same records, the same error with the same
+ * record number and message.  Where the limits could be reached
+ * (max_record: bytes of extracted values per record, and bytes between two
+ * token ends) the check here is conservative (a record or blank stretch
+ * longer than max_record is handed over), and yajl decides.
+ *
+ * Early records.  yajl returns a record as soon as its '}' arrives; so that
+ * records come at the same points of the input, a line still without its
+ * newline that ends in '}' is tried (up to kEarlyLine bytes): if it does
+ * not parse yet, more bytes may complete it.
  *
  * IDENTIFICATION
  *		  src/jsonl_reader.cpp
