@@ -2174,6 +2174,8 @@ def main(argv=None):
     ap.add_argument("--storage-host", default="127.0.0.2")
     ap.add_argument("--port-file")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="exit when the process that started the mock is gone")
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.host.startswith("127."):
         ap.error("--host must be a loopback address")
@@ -2211,8 +2213,14 @@ def main(argv=None):
         os.rename(tmp, args.port_file)
     print("mock_lms listening on %s storage %s" % (app.base, app.storage_base), flush=True)
 
-    while not stop.wait(0.5):
-        pass
+    # the starter's pid: when it is gone (we were re-parented) stop, so that a
+    # test killed before it could stop us leaves nothing holding the port
+    parent = os.getppid()
+    while not stop.wait(0.2):
+        if args.exit_with_parent and os.getppid() != parent:
+            break
+    # handler threads are daemon threads: a request still in progress
+    # (a stalled body, a delay fault) does not hold the exit
     for s in servers:
         s.shutdown()
         s.server_close()
