@@ -32,8 +32,11 @@
  * Semantics: LF or CRLF ends a record; a CR not followed by LF is data (at
  * the end of a chunk the decision waits for the next chunk or the finish).
  * Inside quotes, "" is one quote and delimiters, CR and LF are data.  A UTF-8
- * byte order mark at the very start of the stream is skipped.  Lines with no
- * bytes at all are skipped.  An empty unquoted field is NULL, "" is an
+ * byte order mark at the very start of the stream is skipped.  A line with
+ * no bytes at all is what COPY makes of it once the first record (the
+ * header) has shown the number of fields: with one field, a record whose
+ * field is NULL; with several, nothing (it is skipped, as are blank lines
+ * before the first record).  An empty unquoted field is NULL, "" is an
  * empty string.
  *
  * The size limit counts a record's bytes as received, quotes included and
@@ -102,6 +105,8 @@ struct CsvReader
 	bool		finished;		/* csv_reader_finish() was called */
 	bool		failed;			/* sticky CSV_ERROR */
 	bool		oom;			/* failed for lack of memory */
+	bool		seen_record;	/* a record has been returned */
+	bool		one_field;		/* the first record had one field */
 
 	const char *errmsg;
 	char		errbuf[80];
@@ -290,7 +295,7 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 			c = (unsigned char) *p;
 			if (c == '\n')
 			{
-				if (p == rs)
+				if (p == rs && !r->one_field)
 				{
 					/* blank line */
 					p++;
@@ -311,7 +316,7 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 				}
 				else if (p[1] == '\n')
 				{
-					if (p == rs)
+					if (p == rs && !r->one_field)
 					{
 						/* blank line ending in CRLF */
 						p += 2;
@@ -515,6 +520,11 @@ split_record(CsvReader *r, size_t rec_start, size_t rec_end,
 		p++;					/* past the delimiter */
 	}
 
+	if (!r->seen_record)
+	{
+		r->seen_record = true;
+		r->one_field = (n == 1);
+	}
 	*fields = r->fields;
 	*nfields = n;
 	return CSV_RECORD;

@@ -458,11 +458,32 @@ test_null_vs_empty(void)
 static void
 test_blank_lines(void)
 {
-	check_doc("blank lines", "\n\na\n\r\n\nb\n\n",
-			  "L3{'a'}L6{'b'}EOF");
+	check_doc("blank lines", "\n\na,1\n\r\n\nb,2\n\n",
+			  "L3{'a','1'}L6{'b','2'}EOF");
 	check_doc("only blank lines", "\n\r\n\n", "EOF");
 	check_doc("blank line at EOF without LF is nothing", "a\n", "L1{'a'}EOF");
 	check_doc("whitespace line is not blank", "a\n \n", "L1{'a'}L2{' '}EOF");
+}
+
+/*
+ * As COPY reads them: in a file of one column an empty line is a row whose
+ * one field is NULL; in a file of several columns it would be a short row,
+ * so it is skipped.  The first record (the header) decides; blank lines
+ * before it are skipped.
+ */
+static void
+test_single_column_blank_lines(void)
+{
+	check_doc("one column: blank lines are NULL rows", "h\na\n\nb\n\n",
+			  "L1{'h'}L2{'a'}L3{\\N}L4{'b'}L5{\\N}EOF");
+	check_doc("one column, CRLF", "h\r\n\r\nb\r\n",
+			  "L1{'h'}L2{\\N}L3{'b'}EOF");
+	check_doc("one column: blank lines before the header are skipped", "\n\nh\n\n",
+			  "L3{'h'}L4{\\N}EOF");
+	check_doc("one column: \"\" is an empty string, not NULL", "h\n\"\"\n\n",
+			  "L1{'h'}L2{''}L3{\\N}EOF");
+	check_doc("two columns: blank lines are skipped", "h,i\n\na,b\n\n",
+			  "L1{'h','i'}L3{'a','b'}EOF");
 }
 
 static void
@@ -497,10 +518,10 @@ test_errors(void)
 			  "L1{'a'}ERR@2:unterminated quoted field");
 	check_doc("unterminated after doubled quote", "\"ab\"\"",
 			  "ERR@1:unterminated quoted field");
-	check_doc("unterminated on a later line", "a\n\n\"x\ny\nz",
-			  "L1{'a'}ERR@3:unterminated quoted field");
-	check_doc("character after closing quote", "a\n\n\"a\"x,b\n",
-			  "L1{'a'}ERR@3:unexpected character after closing quote");
+	check_doc("unterminated on a later line", "a\n\"x\ny\nz",
+			  "L1{'a'}ERR@2:unterminated quoted field");
+	check_doc("character after closing quote", "a,b\n\n\"a\"x,b\n",
+			  "L1{'a','b'}ERR@3:unexpected character after closing quote");
 	check_doc("space after closing quote", "\"a\" ,b\n",
 			  "ERR@1:unexpected character after closing quote");
 	check_doc("lone CR after closing quote", "\"a\"\rb\n",
@@ -561,8 +582,8 @@ test_line_numbers(void)
 	csv_reader_free(r);
 
 	check_doc("lines with quoted newlines",
-			  "a\n\"x\ny\nz\",b\n\nc\r\n\"\r\n\r\n\"\nd",
-			  "L1{'a'}L2{'x\\ny\\nz','b'}L6{'c'}L7{'\\r\\n\\r\\n'}L10{'d'}EOF");
+			  "a,1\n\"x\ny\nz\",b\n\nc,\r\n\"\r\n\r\n\",2\nd,3",
+			  "L1{'a','1'}L2{'x\\ny\\nz','b'}L6{'c',\\N}L7{'\\r\\n\\r\\n','2'}L10{'d','3'}EOF");
 }
 
 static void
@@ -854,7 +875,9 @@ rng_below(size_t n)
 /*
  * Random records serialized with random (but valid) quoting, random
  * terminators, blank lines and BOM; parsed in random pieces, the result
- * must be exactly the generated records with the right line numbers.
+ * must be exactly the generated records with the right line numbers.  All
+ * records of a document have the same number of fields; with one field, a
+ * blank line after the first record is a record of one NULL field.
  */
 static void
 test_random_roundtrip(void)
@@ -877,6 +900,7 @@ test_random_roundtrip(void)
 		int			rec;
 		uint64_t	lfs = 0;
 		bool		last_terminated = true;
+		int			nf = 1 + (int) rng_below(6);
 		char		tmp[64];
 		size_t		cuts[8];
 		int			ncuts;
@@ -887,11 +911,15 @@ test_random_roundtrip(void)
 			str_adds(&doc, "\xEF\xBB\xBF");
 		for (rec = 0; rec < nrec; rec++)
 		{
-			int			nf = 1 + (int) rng_below(6);
 			int			fi;
 
 			while (rng_below(8) == 0)
 			{
+				if (nf == 1 && rec > 0)
+				{
+					snprintf(tmp, sizeof(tmp), "L%llu{\\N}", (unsigned long long) lfs + 1);
+					str_adds(&want, tmp);
+				}
 				str_adds(&doc, rng_below(2) ? "\n" : "\r\n");
 				lfs++;
 			}
@@ -956,7 +984,15 @@ test_random_roundtrip(void)
 			}
 		}
 		if (last_terminated && rng_below(4) == 0)
+		{
 			str_adds(&doc, "\n\r\n");
+			if (nf == 1 && nrec > 0)
+			{
+				snprintf(tmp, sizeof(tmp), "L%llu{\\N}L%llu{\\N}",
+						 (unsigned long long) lfs + 1, (unsigned long long) lfs + 2);
+				str_adds(&want, tmp);
+			}
+		}
 		str_adds(&want, "EOF");
 		if (doc.data == NULL)
 			str_adds(&doc, "");
@@ -1018,6 +1054,7 @@ main(void)
 	test_bom_split();
 	test_null_vs_empty();
 	test_blank_lines();
+	test_single_column_blank_lines();
 	test_final_record();
 	test_errors();
 	test_error_sticky();
