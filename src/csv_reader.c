@@ -150,7 +150,9 @@ csv_reader_create(char delimiter, size_t max_record)
 	if (r == NULL)
 		return NULL;
 	r->fields = malloc(CSV_INITIAL_FIELDS * sizeof(CsvField));
-	if (r->fields == NULL || !record_buffer_init(&r->b, CSV_INITIAL_BUFFER))
+	if (r->fields == NULL || !record_buffer_init(&r->b, CSV_INITIAL_BUFFER,
+										   max_record == 0 || max_record > SIZE_MAX - 3 ?
+										   0 : max_record + 3))
 	{
 		free(r->fields);
 		free(r);

@@ -3,9 +3,10 @@
  * record_buffer.c
  *		  The growable byte buffer of the CSV and TSV readers (pure C)
  *
- * See record_buffer.h.  Making room either moves the unconsumed tail to
- * the front (when that leaves the buffer at most half full) or copies it
- * into a buffer twice as large, never both.
+ * See record_buffer.h.  Making room moves the unconsumed tail to the
+ * front, and when that leaves the buffer more than half full it also grows
+ * the buffer in place: to twice its size, but not past the limit a record
+ * can need, so a record refused at the limit never costs twice the limit.
  *
  * IDENTIFICATION
  *		  src/record_buffer.c
@@ -19,13 +20,14 @@
 #include <string.h>
 
 bool
-record_buffer_init(RecordBuffer *b, size_t initial)
+record_buffer_init(RecordBuffer *b, size_t initial, size_t limit)
 {
 	memset(b, 0, sizeof(*b));
 	b->buf = malloc(initial);
 	if (b->buf == NULL)
 		return false;
 	b->cap = initial;
+	b->limit = (limit == 0) ? SIZE_MAX : limit;
 	return true;
 }
 
@@ -49,24 +51,26 @@ make_room(RecordBuffer *b, size_t add)
 		return false;
 	need = used + add + 1;
 
-	if (need <= b->cap / 2)
+	if (b->start > 0)
 		memmove(b->buf, b->buf + b->start, used);
-	else
-	{
-		newcap = (b->cap > SIZE_MAX / 2) ? SIZE_MAX : b->cap * 2;
-		if (newcap < need)
-			newcap = need;
-		nbuf = malloc(newcap);
-		if (nbuf == NULL)
-			return false;
-		memcpy(nbuf, b->buf + b->start, used);
-		free(b->buf);
-		b->buf = nbuf;
-		b->cap = newcap;
-	}
 	b->scan -= b->start;
 	b->len = used;
 	b->start = 0;
+	if (need <= b->cap / 2)
+		return true;
+
+	newcap = (b->cap > SIZE_MAX / 2) ? SIZE_MAX : b->cap * 2;
+	if (newcap > b->limit)
+		newcap = (b->cap < b->limit) ? b->limit : b->cap;
+	if (newcap < need)
+		newcap = need;
+	if (newcap == b->cap)
+		return true;
+	nbuf = realloc(b->buf, newcap);
+	if (nbuf == NULL)
+		return false;
+	b->buf = nbuf;
+	b->cap = newcap;
 	return true;
 }
 

@@ -123,7 +123,9 @@ tsv_reader_create(size_t max_record)
 	if (r == NULL)
 		return NULL;
 	r->fields = malloc(TSV_INITIAL_FIELDS * sizeof(CsvField));
-	if (r->fields == NULL || !record_buffer_init(&r->b, TSV_INITIAL_BUFFER))
+	if (r->fields == NULL || !record_buffer_init(&r->b, TSV_INITIAL_BUFFER,
+										   max_record == 0 || max_record > SIZE_MAX - 3 ?
+										   0 : max_record + 3))
 	{
 		free(r->fields);
 		free(r);
