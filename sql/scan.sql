@@ -97,4 +97,52 @@ SELECT k.n, (SELECT count(*) FROM scan_grades g WHERE g.term_id = k.n) AS c
 FROM scan_k k ORDER BY k.n;
 SELECT count(*) - :jobs_before AS jobs_per_term FROM lms_fdw_jobs();
 
-DROP SERVER scan_canvas CASCADE;
+-- -------------------------------------------------------------------
+-- lms_fdw_disconnect_all() between two FETCHes of an open cursor: the
+-- connection a scan still uses is kept (a WARNING says so), the scan goes
+-- on; once the cursor is closed it can be dropped.
+-- -------------------------------------------------------------------
+BEGIN;
+DECLARE c CURSOR FOR SELECT student_id FROM scan_grades WHERE term_id IN (3, 4);
+FETCH 2 FROM c;
+SELECT lms_fdw_disconnect_all();
+MOVE FORWARD ALL IN c;
+CLOSE c;
+COMMIT;
+SELECT lms_fdw_disconnect_all();
+-- two servers under an async Append: while the cursor returns the first
+-- table's rows, the second one's job waits between status checks on a
+-- connection no transfer is using at that moment
+CREATE SERVER scan_canvas2 FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'canvas', base_url :'base_url',
+           poll_initial '20ms', poll_max '100ms');
+CREATE USER MAPPING FOR CURRENT_USER SERVER scan_canvas2
+  OPTIONS (token 'regress-token');
+CREATE FOREIGN TABLE scan_grades2 (student_id bigint)
+  SERVER scan_canvas2 OPTIONS (resource 'grade_export_csv');
+CREATE FUNCTION pg_temp.rows_left(cursor_name text) RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+  c refcursor := cursor_name;
+  r record;
+  n int := 0;
+BEGIN
+  LOOP
+    FETCH c INTO r;
+    EXIT WHEN NOT FOUND;
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END $$;
+BEGIN;
+DECLARE c2 CURSOR FOR
+  SELECT student_id FROM scan_grades UNION ALL SELECT student_id FROM scan_grades2;
+FETCH 2 FROM c2;
+SET client_min_messages = error;	-- one WARNING per server, in hash order
+SELECT lms_fdw_disconnect_all() AS closed_any;
+RESET client_min_messages;
+SELECT pg_temp.rows_left('c2');
+COMMIT;
+SELECT lms_fdw_disconnect_all() AS closed_any;
+
+DROP SERVER scan_canvas, scan_canvas2 CASCADE;
