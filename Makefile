@@ -21,7 +21,7 @@ OBJS = \
 	src/providers/generic.o \
 	src/stream.o \
 	src/gunzip.o \
-	src/record_buffer.o \
+	src/reader.o \
 	src/csv_reader.o \
 	src/tsv_reader.o \
 	src/json_reader.o \

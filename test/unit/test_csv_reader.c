@@ -97,7 +97,7 @@ render_value(Str *s, const char *v, size_t len)
 }
 
 static void
-render_record(Str *s, const CsvReader *r, const CsvField *f, int n)
+render_record(Str *s, const CsvReader *r, const ReaderField *f, int n)
 {
 	char		tmp[64];
 	int			i;
@@ -131,32 +131,32 @@ render_record(Str *s, const CsvReader *r, const CsvField *f, int n)
 static bool
 drain(CsvReader *r, Str *out)
 {
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	char		tmp[64];
 
 	for (;;)
 	{
-		CsvStatus	st = csv_reader_next(r, &f, &n);
+		ReaderStatus	st = csv_reader_next(r, &f, &n);
 
 		switch (st)
 		{
-			case CSV_RECORD:
+			case READER_RECORD:
 				render_record(out, r, f, n);
 				break;
-			case CSV_NEED_MORE:
+			case READER_NEED_MORE:
 				return false;
-			case CSV_EOF:
+			case READER_EOF:
 				str_adds(out, "EOF");
-				if (csv_reader_next(r, &f, &n) != CSV_EOF)
+				if (csv_reader_next(r, &f, &n) != READER_EOF)
 					str_adds(out, "!EOF-NOT-STICKY!");
 				return true;
-			case CSV_ERROR:
+			case READER_ERROR:
 				snprintf(tmp, sizeof(tmp), "ERR@%llu:",
 						 (unsigned long long) csv_reader_line(r));
 				str_adds(out, tmp);
 				str_adds(out, csv_reader_error(r));
-				if (csv_reader_next(r, &f, &n) != CSV_ERROR)
+				if (csv_reader_next(r, &f, &n) != READER_ERROR)
 					str_adds(out, "!ERROR-NOT-STICKY!");
 				return true;
 		}
@@ -361,31 +361,31 @@ static void
 test_cr_at_chunk_end(void)
 {
 	CsvReader  *r = csv_reader_create(',', 0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	csv_reader_feed(r, "ab\r", 3);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_NEED_MORE, "CR at chunk end must wait, got %d", st);
+	UNIT_CHECK(st == READER_NEED_MORE, "CR at chunk end must wait, got %d", st);
 	csv_reader_feed(r, "\ncd", 3);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_RECORD && n == 1 && f[0].len == 2 &&
+	UNIT_CHECK(st == READER_RECORD && n == 1 && f[0].len == 2 &&
 			   strcmp(f[0].value, "ab") == 0,
 			   "CRLF across chunks ends the record");
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_NEED_MORE, "no terminator yet, got %d", st);
+	UNIT_CHECK(st == READER_NEED_MORE, "no terminator yet, got %d", st);
 	csv_reader_feed(r, "\r", 1);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_NEED_MORE, "CR at chunk end must wait, got %d", st);
+	UNIT_CHECK(st == READER_NEED_MORE, "CR at chunk end must wait, got %d", st);
 	csv_reader_feed(r, "e\n", 2);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_RECORD && n == 1 && f[0].len == 4 &&
+	UNIT_CHECK(st == READER_RECORD && n == 1 && f[0].len == 4 &&
 			   memcmp(f[0].value, "cd\re", 5) == 0,
 			   "CR followed by data in the next chunk is data");
 	csv_reader_finish(r);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_EOF, "EOF, got %d", st);
+	UNIT_CHECK(st == READER_EOF, "EOF, got %d", st);
 	csv_reader_free(r);
 }
 
@@ -408,22 +408,22 @@ static void
 test_bom_split(void)
 {
 	CsvReader  *r = csv_reader_create(',', 0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	csv_reader_feed(r, "\xEF", 1);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_NEED_MORE, "first BOM byte: need more, got %d", st);
+	UNIT_CHECK(st == READER_NEED_MORE, "first BOM byte: need more, got %d", st);
 	csv_reader_feed(r, "\xBB", 1);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_NEED_MORE, "two BOM bytes: need more, got %d", st);
+	UNIT_CHECK(st == READER_NEED_MORE, "two BOM bytes: need more, got %d", st);
 	csv_reader_feed(r, "\xBF" "id\n", 4);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_RECORD && n == 1 && strcmp(f[0].value, "id") == 0,
+	UNIT_CHECK(st == READER_RECORD && n == 1 && strcmp(f[0].value, "id") == 0,
 			   "BOM split across three feeds is skipped");
 	csv_reader_finish(r);
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_EOF, "then EOF");
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_EOF, "then EOF");
 	csv_reader_free(r);
 }
 
@@ -431,7 +431,7 @@ static void
 test_null_vs_empty(void)
 {
 	CsvReader  *r = csv_reader_create(',', 0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	const char *doc = ",\"\",a,\n";
 
@@ -443,7 +443,7 @@ test_null_vs_empty(void)
 
 	/* and directly, to check the field structure itself */
 	csv_reader_feed(r, doc, strlen(doc));
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_RECORD && n == 4,
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_RECORD && n == 4,
 			   "four fields");
 	UNIT_CHECK(f[0].is_null && f[0].len == 0 && f[0].value[0] == '\0',
 			   "empty unquoted is NULL with value \"\"");
@@ -490,9 +490,9 @@ static void
 test_final_record(void)
 {
 	CsvReader  *r = csv_reader_create(',', 0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	check_doc("no trailing newline", "a,b\nc,d", "L1{'a','b'}L2{'c','d'}EOF");
 	check_doc("quoted, no trailing newline", "a\n\"c\nd\"",
@@ -500,14 +500,14 @@ test_final_record(void)
 
 	csv_reader_feed(r, "a,b", 3);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_NEED_MORE, "unterminated final record waits, got %d",
+	UNIT_CHECK(st == READER_NEED_MORE, "unterminated final record waits, got %d",
 			   st);
 	csv_reader_finish(r);
 	st = csv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_RECORD && n == 2 && strcmp(f[1].value, "b") == 0,
+	UNIT_CHECK(st == READER_RECORD && n == 2 && strcmp(f[1].value, "b") == 0,
 			   "final record returned after finish");
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_EOF, "then EOF");
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_EOF, "EOF again");
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_EOF, "then EOF");
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_EOF, "EOF again");
 	csv_reader_free(r);
 }
 
@@ -542,24 +542,24 @@ static void
 test_error_sticky(void)
 {
 	CsvReader  *r = csv_reader_create(',', 0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	const char *msg;
 
 	csv_reader_feed(r, "ok\nb\"ad\nmore\n", 13);
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_RECORD, "first record");
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_ERROR, "then error");
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_RECORD, "first record");
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_ERROR, "then error");
 	msg = csv_reader_error(r);
 	UNIT_CHECK(strcmp(msg, "quote inside unquoted field") == 0, "message: %s",
 			   msg);
 	UNIT_CHECK(csv_reader_line(r) == 2, "error line %llu",
 			   (unsigned long long) csv_reader_line(r));
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_ERROR && f == NULL && n == 0,
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_ERROR && f == NULL && n == 0,
 			   "still error");
 	UNIT_CHECK(csv_reader_feed(r, "x\n", 2), "feed after error is ignored");
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_ERROR, "still error");
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_ERROR, "still error");
 	csv_reader_finish(r);
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_ERROR, "still error");
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_ERROR, "still error");
 	UNIT_CHECK(strcmp(csv_reader_error(r), "quote inside unquoted field") == 0,
 			   "message unchanged");
 	csv_reader_free(r);
@@ -568,7 +568,7 @@ test_error_sticky(void)
 	csv_reader_feed(r, "a\n", 2);
 	csv_reader_finish(r);
 	csv_reader_feed(r, "b\n", 2);
-	UNIT_CHECK(csv_reader_next(r, &f, &n) == CSV_ERROR,
+	UNIT_CHECK(csv_reader_next(r, &f, &n) == READER_ERROR,
 			   "feeding after finish is an error");
 	csv_reader_free(r);
 }
@@ -590,9 +590,9 @@ static void
 test_max_record(void)
 {
 	CsvReader  *r;
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	check_doc_opts("max_record: exact fits", "abcde\nab,de\r\nabcde", 18, ',',
 				   5, "L1{'abcde'}L2{'ab','de'}L3{'abcde'}EOF");
@@ -626,13 +626,13 @@ test_max_record(void)
 		int			i;
 
 		memset(chunk, 'x', sizeof(chunk));
-		st = CSV_NEED_MORE;
-		for (i = 0; i < 10 && st == CSV_NEED_MORE; i++)
+		st = READER_NEED_MORE;
+		for (i = 0; i < 10 && st == READER_NEED_MORE; i++)
 		{
 			csv_reader_feed(r, chunk, sizeof(chunk));
 			st = csv_reader_next(r, &f, &n);
 		}
-		UNIT_CHECK(st == CSV_ERROR && i == 2,
+		UNIT_CHECK(st == READER_ERROR && i == 2,
 				   "refused once 101 bytes are in (feed %d, status %d)", i, st);
 		UNIT_CHECK(strcmp(csv_reader_error(r), "record exceeds 100 bytes") == 0,
 				   "message: %s", csv_reader_error(r));
@@ -686,17 +686,17 @@ test_long_record(void)
 	{
 		size_t		step = (chunk == 0) ? len : (chunk == 1) ? 1000 : 65536;
 		CsvReader  *r = csv_reader_create(',', 0);
-		const CsvField *f;
+		const ReaderField *f;
 		int			n;
 		int			nrec = 0;
 		bool		ok = true;
-		CsvStatus	st;
+		ReaderStatus	st;
 
 		pos = 0;
 		for (;;)
 		{
 			st = csv_reader_next(r, &f, &n);
-			if (st == CSV_NEED_MORE)
+			if (st == READER_NEED_MORE)
 			{
 				size_t		take = (len - pos < step) ? len - pos : step;
 
@@ -707,7 +707,7 @@ test_long_record(void)
 				pos += take;
 				continue;
 			}
-			if (st != CSV_RECORD)
+			if (st != READER_RECORD)
 				break;
 			nrec++;
 			if (nrec == 1)
@@ -720,7 +720,7 @@ test_long_record(void)
 				ok = ok && n == 1 && strcmp(f[0].value, "end") == 0 &&
 					csv_reader_line(r) == 2;
 		}
-		UNIT_CHECK(st == CSV_EOF && nrec == 2 && ok,
+		UNIT_CHECK(st == READER_EOF && nrec == 2 && ok,
 				   "long record, chunk size %zu: status %d, %d records, ok %d",
 				   step, st, nrec, ok);
 		csv_reader_free(r);
@@ -738,11 +738,11 @@ test_stream(void)
 	int			i;
 	size_t		pos = 0;
 	CsvReader  *r = csv_reader_create(',', 0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	int			nrec = 0;
 	int			bad = 0;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	for (i = 0; i < 50000; i++)
 	{
@@ -753,7 +753,7 @@ test_stream(void)
 	for (;;)
 	{
 		st = csv_reader_next(r, &f, &n);
-		if (st == CSV_NEED_MORE)
+		if (st == READER_NEED_MORE)
 		{
 			size_t		take = (doc.len - pos < 777) ? doc.len - pos : 777;
 
@@ -764,7 +764,7 @@ test_stream(void)
 			pos += take;
 			continue;
 		}
-		if (st != CSV_RECORD)
+		if (st != READER_RECORD)
 			break;
 		snprintf(line, sizeof(line), "name \"%d\"", nrec);
 		if (n != 4 || atoi(f[0].value) != nrec || strcmp(f[1].value, line) != 0 ||
@@ -773,7 +773,7 @@ test_stream(void)
 			bad++;
 		nrec++;
 	}
-	UNIT_CHECK(st == CSV_EOF && nrec == 50000 && bad == 0,
+	UNIT_CHECK(st == READER_EOF && nrec == 50000 && bad == 0,
 			   "stream: status %d, %d records, %d bad", st, nrec, bad);
 	csv_reader_free(r);
 	free(doc.data);
