@@ -27,7 +27,9 @@ OBJS = \
 	src/json_reader.o \
 	src/tuple.o \
 	src/import.o \
-	src/shared.o
+	src/shared.o \
+	src/oauth.o \
+	src/token_store.o
 
 EXTENSION = lms_fdw
 DATA = sql/lms_fdw--1.0.sql
