@@ -79,21 +79,6 @@ def timed(conn, sql, reps, before=None):
     return statistics.median(times)
 
 
-def vmhwm_kb(conn, sql):
-    """Peak resident memory of a fresh backend after running sql."""
-    with conn.cursor() as cur:
-        cur.execute("SELECT pg_backend_pid()")
-        pid = cur.fetchone()[0]
-        cur.execute(sql)
-        if cur.description:
-            cur.fetchall()
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def status_kb(pid, *keys):
     out = dict.fromkeys(keys, 0)
     with open("/proc/%d/status" % pid) as f:
@@ -104,19 +89,29 @@ def status_kb(pid, *keys):
     return out
 
 
-def own_peak_kb(conn, sql):
-    """A fresh backend's peak resident memory less the shared memory it
-    touched, and its VmHWM.  VmHWM counts the shared buffers the backend
-    touched, which an INSERT of a large export fills (shared_buffers, not
-    the scan's memory); those pages stay mapped, so RssShmem at the end is
-    their share of the peak."""
+def run_in_backend(conn, sql, *keys):
+    """Run sql in conn's backend; then the /proc status figures (kB) asked."""
     with conn.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         pid = cur.fetchone()[0]
         cur.execute(sql)
         if cur.description:
             cur.fetchall()
-    st = status_kb(pid, "VmHWM", "RssShmem")
+    return status_kb(pid, *keys)
+
+
+def vmhwm_kb(conn, sql):
+    """Peak resident memory of a fresh backend after running sql."""
+    return run_in_backend(conn, sql, "VmHWM")["VmHWM"]
+
+
+def own_peak_kb(conn, sql):
+    """A fresh backend's peak resident memory less the shared memory it
+    touched, and its VmHWM.  VmHWM counts the shared buffers the backend
+    touched, which an INSERT of a large export fills (shared_buffers, not
+    the scan's memory); those pages stay mapped, so RssShmem at the end is
+    their share of the peak."""
+    st = run_in_backend(conn, sql, "VmHWM", "RssShmem")
     return st["VmHWM"] - st["RssShmem"], st["VmHWM"]
 
 

@@ -7,13 +7,14 @@ use warnings;
 
 use Exporter 'import';
 use HTTP::Tiny;
+use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
 use POSIX ();
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_mock new_lms_node create_canvas_objects sqlstate_of run_verbose);
+our @EXPORT = qw(start_mock new_lms_node create_canvas_objects sqlstate_of run_verbose run_concurrently);
 
 my $json = JSON::PP->new->canonical;
 
@@ -121,6 +122,25 @@ END
 {
 	local $?;
 	if ($$ == $starter) { _stop_pid($_) for keys %running; }
+}
+
+# Run $sql in $n psql sessions started all at once (verbose errors); when
+# all have ended, [stdout, stderr] of each.
+sub run_concurrently
+{
+	my ($node, $n, $sql) = @_;
+	my @runs;
+	for (1 .. $n)
+	{
+		my ($out, $err) = ('', '');
+		my $h = IPC::Run::start(
+			[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'),
+			  '-c', $sql ],
+			'>', \$out, '2>', \$err);
+		push @runs, [ $h, \$out, \$err ];
+	}
+	$_->[0]->finish for @runs;
+	return map { [ ${ $_->[1] }, ${ $_->[2] } ] } @runs;
 }
 
 # A started cluster with lms_fdw created in the postgres database.
