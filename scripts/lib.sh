@@ -60,11 +60,12 @@ stop_mock() {
   MOCK_PGID=
 }
 
-# Fail if a process started from this work directory (mock, cluster) is
-# still running: the scripts must not leave anything behind.
+# Fail if a process started from this work directory (the mock, the
+# cluster, the TAP tests' mocks and clusters below it) is still running:
+# the scripts must not leave anything behind.
 check_nothing_left() {
   local left
-  left=$( { pgrep -af -- "$WORKDIR/mock.port"; pgrep -af -- "$WORKDIR/pgdata"; } || true)
+  left=$(pgrep -af -- "$WORKDIR/" || true)
   if [ -n "$left" ]; then
     echo "still running after the stop:"; echo "$left"
     return 1

@@ -190,7 +190,7 @@ normalize_name(const char *name)
  * nfields when none is; two or more are an error naming them.
  */
 static int
-match_field(const LmsColumn *col, const CsvField *fields, char **normalized,
+match_field(const LmsColumn *col, const ReaderField *fields, char **normalized,
 			int nfields, const char *want)
 {
 	int			found = nfields;

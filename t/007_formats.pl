@@ -94,6 +94,13 @@ for my $case (
 	is(sqlstate_of($err), '22P04', "malformed $what is 22P04");
 }
 
+# a one-column CSV keeps its empty lines as NULL rows, as COPY reads them
+$mock->reset;
+$mock->scenario(faults => [ { path => '^/generic/files/', status => 200,
+	content_type => 'text/csv', body => "student id\n1\n\n2\n\n", count => 1 } ]);
+is($node->safe_psql('postgres', 'SELECT count(*), count(student_id) FROM ids'), '4|2',
+	'a one-column CSV: two values and two NULL rows');
+
 # JSON numbers reach the column's input function as their JSON text
 $mock->reset;
 $mock->scenario(faults => [ { path => '^/generic/files/', status => 200,
