@@ -584,23 +584,27 @@ lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 
 /*
  * Should the scan keep its rows for rescans?  When the executor asks for
- * cheap rescans (EXEC_FLAG_REWIND), and whenever the node depends on outer
+ * cheap rescans (EXEC_FLAG_REWIND), and whenever the node's quals use outer
  * values that do not reach the export (a LATERAL or correlated subquery
  * filtering on a plain column): a rescan for a new outer value then replays
  * the export instead of running it again.  A node whose outer values are all
- * export parameters needs no spool: each new value is a new export.
+ * export parameters needs no spool: each new value is a new export.  The
+ * node's extParam is not the test: under a ModifyTable every scan depends
+ * on the EvalPlanQual rescan parameter, which no expression uses, and an
+ * INSERT ... SELECT must not spool its rows.
  */
 static bool
 may_replay(ForeignScan *plan, int eflags)
 {
-	Bitmapset  *export_params;
+	Bitmapset  *used;
 
 	if (eflags & EXEC_FLAG_REWIND)
 		return true;
 	if (bms_is_empty(plan->scan.plan.extParam))
 		return false;
-	export_params = pull_paramids((Expr *) plan->fdw_exprs);
-	return !bms_is_subset(plan->scan.plan.extParam, export_params);
+	used = bms_union(pull_paramids((Expr *) plan->scan.plan.qual),
+					 pull_paramids((Expr *) plan->scan.plan.targetlist));
+	return !bms_is_subset(used, pull_paramids((Expr *) plan->fdw_exprs));
 }
 
 /*
