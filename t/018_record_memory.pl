@@ -34,7 +34,8 @@ sub long_line_export
 	return $path;
 }
 
-# the backend's VmHWM (kB) after running $sql in it, and psql's stderr
+# the backend's VmHWM (kB) after running $sql in it, less the shared memory
+# it touched (RssShmem: an INSERT fills shared buffers), and psql's stderr
 sub peak_after
 {
 	my ($sql) = @_;
@@ -42,11 +43,12 @@ sub peak_after
 		\\set VERBOSITY verbose
 		SELECT 1;
 		$sql;
-		SELECT 'hwm=' || substring(pg_read_file('/proc/self/status') from 'VmHWM:\\s+(\\d+)');
+		SELECT 'hwm=' || substring(pg_read_file('/proc/self/status') from 'VmHWM:\\s+(\\d+)')
+		  || ' shmem=' || substring(pg_read_file('/proc/self/status') from 'RssShmem:\\s+(\\d+)');
 	}, on_error_stop => 0);
-	my ($hwm) = $out =~ /hwm=(\d+)/;
+	my ($hwm, $shmem) = $out =~ /hwm=(\d+) shmem=(\d+)/;
 	die "no VmHWM in: $out / $err" unless defined $hwm;
-	return ($hwm, $err);
+	return ($hwm - $shmem, $err);
 }
 
 my ($base) = peak_after('SELECT 1');
@@ -66,6 +68,20 @@ $mock->scenario(body_file => long_line_export(60));
 is($err, '', 'a 60 MB record is read');
 cmp_ok($hwm - $base, '<', 2 * $limit_kb + 16 * 1024,
 	sprintf('reading it took %.1f MB more than a fresh backend', ($hwm - $base) / 1024));
+
+# an INSERT ... SELECT keeps no copy of the rows (no spool for rescans),
+# even where work_mem would let one grow to 64 MB: 300,000 rows, ~40 MB
+my $big = PostgreSQL::Test::Utils::tempdir() . '/rows.csv';
+open(my $fh, '>', $big) or die "$big: $!";
+print $fh "student id,student name\n";
+printf $fh "%d,%s\n", $_, 'n' x 120 for 1 .. 300_000;
+close $fh;
+$mock->scenario(body_file => $big);
+$node->safe_psql('postgres', 'CREATE UNLOGGED TABLE sink (student_id bigint, student_name text)');
+($hwm, $err) = peak_after("SET work_mem = '64MB'; INSERT INTO sink SELECT * FROM wide");
+is($err, '', 'INSERT ... SELECT of 300,000 rows');
+cmp_ok($hwm - $base, '<', 16 * 1024,
+	sprintf('it took %.1f MB more than a fresh backend (shared buffers aside)', ($hwm - $base) / 1024));
 
 $node->stop;
 done_testing();
