@@ -351,11 +351,12 @@ disconnect_matching(Oid serverid)
 			continue;
 		if (conn_busy(conn))
 		{
-			ForeignServer *server = GetForeignServer(conn->serverid);
+			ForeignServer *server = GetForeignServerExtended(conn->serverid,
+															 FSV_MISSING_OK);
 
 			ereport(WARNING,
 					(errmsg("cannot close the connection to server \"%s\" while a scan uses it",
-							server->servername),
+							server ? server->servername : "?"),
 					 errhint("Close the cursor or end the query first.")));
 			continue;
 		}
