@@ -97,16 +97,16 @@ run_reader(const std::string &data, const Cols &c, Create create, Feed feed,
 	Reader	   *r = create(wanted.data(), (int) wanted.size());
 	while (!done)
 	{
-		const CsvField *f;
+		const ReaderField *f;
 		int			n;
 
 		switch (next(r, &f, &n))
 		{
-			case CSV_RECORD:
+			case READER_RECORD:
 				for (int i = 0; i < n; i++)
 					sum += f[i].len;
 				break;
-			case CSV_NEED_MORE:
+			case READER_NEED_MORE:
 				if (pos < data.size())
 				{
 					size_t		k = std::min(kChunk, data.size() - pos);
@@ -117,10 +117,10 @@ run_reader(const std::string &data, const Cols &c, Create create, Feed feed,
 				else
 					finish(r);
 				break;
-			case CSV_EOF:
+			case READER_EOF:
 				done = true;
 				break;
-			case CSV_ERROR:
+			case READER_ERROR:
 				fprintf(stderr, "reader error\n");
 				exit(1);
 		}

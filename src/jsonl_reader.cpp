@@ -279,7 +279,7 @@ struct JsonlReader
 	std::string ser;
 	bool		in_ser = false;
 	std::vector<Capture> caps;
-	std::vector<CsvField> out;
+	std::vector<ReaderField> out;
 
 	/* keys of the first record */
 	std::vector<std::string> fk;
@@ -295,9 +295,9 @@ struct JsonlReader
 	void		add_path(int field, const char *path, bool loose);
 	bool		append(const char *data, size_t len);
 	void		hand_over();
-	CsvStatus	next(const CsvField **fields, int *nfields);
-	CsvStatus	record(size_t first, size_t last, size_t next_pos,
-					   const CsvField **fields, int *nfields);
+	ReaderStatus	next(const ReaderField **fields, int *nfields);
+	ReaderStatus	record(size_t first, size_t last, size_t next_pos,
+					   const ReaderField **fields, int *nfields);
 	bool		trim(size_t start, size_t end, size_t *first, size_t *last);
 	bool		parse_line(size_t start, size_t end);
 	bool		walk_object(od::object obj, size_t act, int nact, int depth);
@@ -705,7 +705,7 @@ JsonlReader::first_keys(const char *doc, size_t len)
 {
 	JsonReader *y = json_reader_create(JSON_FORMAT_LINES, nullptr, nullptr,
 									   0, 0);
-	const CsvField *f;
+	const ReaderField *f;
 	const char *const *names;
 	int			n;
 
@@ -714,7 +714,7 @@ JsonlReader::first_keys(const char *doc, size_t len)
 	if (json_reader_feed(y, doc, len))
 	{
 		json_reader_finish(y);
-		if (json_reader_next(y, &f, &n) == CSV_RECORD)
+		if (json_reader_next(y, &f, &n) == READER_RECORD)
 		{
 			json_reader_first_keys(y, &names, &n);
 			for (int i = 0; i < n; i++)
@@ -828,8 +828,8 @@ JsonlReader::hand_over()
 	in_cap = in_len = keep = pos = scan = 0;
 }
 
-CsvStatus
-JsonlReader::next(const CsvField **fields, int *nfields)
+ReaderStatus
+JsonlReader::next(const ReaderField **fields, int *nfields)
 {
 	for (;;)
 	{
@@ -842,9 +842,9 @@ JsonlReader::next(const CsvField **fields, int *nfields)
 		if (yajl)
 			return json_reader_next(yajl, fields, nfields);
 		if (failed)
-			return CSV_ERROR;
+			return READER_ERROR;
 		if (eof)
-			return CSV_EOF;
+			return READER_EOF;
 
 		if (!bom_done)
 		{
@@ -852,7 +852,7 @@ JsonlReader::next(const CsvField **fields, int *nfields)
 
 			if (avail < 3 && !finished &&
 				(avail == 0 || memcmp(in + pos, "\xEF\xBB\xBF", avail) == 0))
-				return CSV_NEED_MORE;
+				return READER_NEED_MORE;
 			if (avail >= 3 && memcmp(in + pos, "\xEF\xBB\xBF", 3) == 0)
 				pos = scan = pos + 3;
 			bom_done = true;
@@ -880,7 +880,7 @@ JsonlReader::next(const CsvField **fields, int *nfields)
 					in[first] == '{' && in[last - 1] == '}' &&
 					last - keep <= limit && parse_line(first, last))
 					return record(first, last, last, fields, nfields);
-				return CSV_NEED_MORE;
+				return READER_NEED_MORE;
 			}
 			end = next_pos = in_len;
 		}
@@ -927,14 +927,14 @@ JsonlReader::trim(size_t start, size_t end, size_t *first, size_t *last)
 }
 
 /* Return the record just parsed from in[first .. last); go on at next_pos. */
-CsvStatus
+ReaderStatus
 JsonlReader::record(size_t first, size_t last, size_t next_pos,
-					const CsvField **fields, int *nfields)
+					const ReaderField **fields, int *nfields)
 {
 	nrecords++;
 	if (nrecords == 1)
 		first_keys(in + first, last - first);
-	for (CsvField &f : out)
+	for (ReaderField &f : out)
 		f = {"", 0, true};
 	for (size_t i = 0; i < nentries; i++)
 	{
@@ -949,7 +949,7 @@ JsonlReader::record(size_t first, size_t last, size_t next_pos,
 		scan = pos;
 	*fields = out.data();
 	*nfields = (int) wanted.size();
-	return CSV_RECORD;
+	return READER_RECORD;
 }
 
 /* ---------------------------------------------------------------- */
@@ -1039,8 +1039,8 @@ jsonl_reader_finish(JsonlReader *r)
 		json_reader_finish(r->yajl);
 }
 
-extern "C" CsvStatus
-jsonl_reader_next(JsonlReader *r, const CsvField **fields, int *nfields)
+extern "C" ReaderStatus
+jsonl_reader_next(JsonlReader *r, const ReaderField **fields, int *nfields)
 {
 	*fields = nullptr;
 	*nfields = 0;
@@ -1051,7 +1051,7 @@ jsonl_reader_next(JsonlReader *r, const CsvField **fields, int *nfields)
 	catch (...)
 	{
 		r->failed = true;
-		return CSV_ERROR;
+		return READER_ERROR;
 	}
 }
 

@@ -42,7 +42,7 @@ extern void jsonl_reader_free(JsonlReader *r);
 /* As json_reader_feed, json_reader_finish and json_reader_next. */
 extern bool jsonl_reader_feed(JsonlReader *r, const char *data, size_t len);
 extern void jsonl_reader_finish(JsonlReader *r);
-extern CsvStatus jsonl_reader_next(JsonlReader *r, const CsvField **fields,
+extern ReaderStatus jsonl_reader_next(JsonlReader *r, const ReaderField **fields,
 								   int *nfields);
 
 /* As json_reader_error, json_reader_record_number, json_reader_first_keys. */

@@ -44,14 +44,14 @@
 
 /* One record or the end, in the common rendering; true once ended. */
 static bool
-render(Out *o, CsvStatus st, const CsvField *f, int n, int nwanted,
+render(Out *o, ReaderStatus st, const ReaderField *f, int n, int nwanted,
 	   uint64_t number, const char *error)
 {
 	int			i;
 
 	switch (st)
 	{
-		case CSV_RECORD:
+		case READER_RECORD:
 			if (n != nwanted || f == NULL)
 				abort();
 			out_tag(o, 'R');
@@ -72,12 +72,12 @@ render(Out *o, CsvStatus st, const CsvField *f, int n, int nwanted,
 				out_add(o, f[i].value, f[i].len);
 			}
 			return false;
-		case CSV_NEED_MORE:
+		case READER_NEED_MORE:
 			return false;
-		case CSV_EOF:
+		case READER_EOF:
 			out_tag(o, 'Z');
 			return true;
-		case CSV_ERROR:
+		case READER_ERROR:
 			out_tag(o, 'E');
 			out_u64(o, number);
 			out_add(o, error, strlen(error));
@@ -101,10 +101,10 @@ run_yajl(const char *doc, size_t len, const JsonWantedPath *w, int nw,
 		 size_t limit, Out *o)
 {
 	JsonReader *r = json_reader_create(JSON_FORMAT_LINES, NULL, w, nw, limit);
-	const CsvField *f;
+	const ReaderField *f;
 	const char *const *names;
 	int			n;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	if (r == NULL || !json_reader_feed(r, doc, len))
 		abort();
@@ -124,13 +124,13 @@ run_fast(const char *doc, size_t len, const size_t *cuts, size_t ncuts,
 		 const JsonWantedPath *w, int nw, size_t limit, Out *o)
 {
 	JsonlReader *r = jsonl_reader_create(w, nw, limit);
-	const CsvField *f;
+	const ReaderField *f;
 	const char *const *names;
 	int			n;
 	size_t		pos = 0;
 	size_t		i;
 	bool		ended = false;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	if (r == NULL)
 		abort();
@@ -146,7 +146,7 @@ run_fast(const char *doc, size_t len, const size_t *cuts, size_t ncuts,
 			st = jsonl_reader_next(r, &f, &n);
 			ended = render(o, st, f, n, nw, jsonl_reader_record_number(r),
 						   jsonl_reader_error(r));
-		} while (!ended && st != CSV_NEED_MORE);
+		} while (!ended && st != READER_NEED_MORE);
 	}
 	if (!ended)
 	{
@@ -154,7 +154,7 @@ run_fast(const char *doc, size_t len, const size_t *cuts, size_t ncuts,
 		do
 		{
 			st = jsonl_reader_next(r, &f, &n);
-			if (st == CSV_NEED_MORE)
+			if (st == READER_NEED_MORE)
 				abort();
 		} while (!render(o, st, f, n, nw, jsonl_reader_record_number(r),
 						 jsonl_reader_error(r)));

@@ -72,8 +72,8 @@ shim_finish(ShimReader *s)
 		json_reader_finish(s->yajl);
 }
 
-static inline CsvStatus
-shim_next(ShimReader *s, const CsvField **f, int *n)
+static inline ReaderStatus
+shim_next(ShimReader *s, const ReaderField **f, int *n)
 {
 	return SHIM_CALL(s, next, f, n);
 }

@@ -36,7 +36,7 @@ typedef struct Cfg
 
 /* Render one reader result; true once the reader has ended. */
 static bool
-render(Str *out, CsvStatus st, const CsvField *f, int n, uint64_t number,
+render(Str *out, ReaderStatus st, const ReaderField *f, int n, uint64_t number,
 	   const char *error)
 {
 	char		tmp[64];
@@ -44,7 +44,7 @@ render(Str *out, CsvStatus st, const CsvField *f, int n, uint64_t number,
 
 	switch (st)
 	{
-		case CSV_RECORD:
+		case READER_RECORD:
 			snprintf(tmp, sizeof(tmp), "R%llu{", (unsigned long long) number);
 			str_adds(out, tmp);
 			for (i = 0; i < n; i++)
@@ -64,12 +64,12 @@ render(Str *out, CsvStatus st, const CsvField *f, int n, uint64_t number,
 			}
 			str_adds(out, "}");
 			return false;
-		case CSV_NEED_MORE:
+		case READER_NEED_MORE:
 			return false;
-		case CSV_EOF:
+		case READER_EOF:
 			str_adds(out, "EOF");
 			return true;
-		case CSV_ERROR:
+		case READER_ERROR:
 			snprintf(tmp, sizeof(tmp), "ERR@%llu:", (unsigned long long) number);
 			str_adds(out, tmp);
 			str_adds(out, error);
@@ -84,9 +84,9 @@ parse_yajl(const char *doc, size_t len, const Cfg *cfg)
 	JsonReader *r = json_reader_create(JSON_FORMAT_LINES, NULL, cfg->wanted,
 									   cfg->nwanted, cfg->max_record);
 	Str			out = {0};
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	str_adds(&out, "");
 	json_reader_feed(r, doc, len);
@@ -107,11 +107,11 @@ parse_fast(const char *doc, size_t len, size_t first, size_t step,
 	JsonlReader *r = jsonl_reader_create(cfg->wanted, cfg->nwanted,
 										 cfg->max_record);
 	Str			out = {0};
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	size_t		pos = 0;
 	bool		ended = false;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	str_adds(&out, "");
 	while (!ended)
@@ -130,8 +130,8 @@ parse_fast(const char *doc, size_t len, size_t first, size_t step,
 			st = jsonl_reader_next(r, &f, &n);
 			ended = render(&out, st, f, n, jsonl_reader_record_number(r),
 						   jsonl_reader_error(r));
-		} while (!ended && st != CSV_NEED_MORE);
-		if (!ended && st == CSV_NEED_MORE && k == 0)
+		} while (!ended && st != READER_NEED_MORE);
+		if (!ended && st == READER_NEED_MORE && k == 0)
 		{
 			str_adds(&out, "!NEED-MORE-AFTER-FINISH!");
 			break;
