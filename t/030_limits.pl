@@ -1,0 +1,136 @@
+# Upper bounds on what the LMS can make a backend read or wait for: an
+# error answer's body is read up to a cap (in bytes and in time) and the
+# connection dropped, never drained; a status answer must arrive whole
+# within stall_timeout.  Each case ends with an ERROR in one session that
+# then goes on working.  The mock's request log shows how many body bytes
+# it wrote and that the FDW closed the connection before the end.
+use strict;
+use warnings;
+use lib 't';
+use LmsTest;
+use Test::More;
+use Time::HiRes qw(usleep);
+
+my $mock = start_mock();
+my $node = new_lms_node('limits');
+create_canvas_objects($node, $mock, retry_max => '1', stall_timeout => '2s');
+
+my $status_path = '/reports/grade_export_csv/\d+$';
+my $body_size = 200_000_000;
+
+# The logged requests matching $re, once the mock has seen each of them
+# end (closed early, or its whole body written): a bounded wait.
+sub finished_requests
+{
+	my ($method, $re) = @_;
+	my @r;
+	for (1 .. 200)
+	{
+		@r = $mock->requests_of($method, $re);
+		last if @r && !grep { !$_->{closed_early} && defined $_->{body_sent}
+			&& ($_->{body_sent} < $body_size) } @r;
+		usleep(100_000);
+	}
+	return @r;
+}
+
+# One session: the failing query, then a scan that works.  A generous
+# statement_timeout turns a hang into a wrong SQLSTATE instead of a stuck test.
+sub fail_then_work
+{
+	my ($sql) = @_;
+	return run_verbose($node, qq{
+		SET statement_timeout = '60s';
+		$sql;
+		SELECT 'alive:' || count(*) FROM grades;
+	});
+}
+
+# ---------------------------------------------------------------------------
+# an error answer with a huge body, to a status check
+# ---------------------------------------------------------------------------
+$mock->reset;
+$mock->scenario(faults => [ { method => 'GET', path => $status_path, status => 500,
+	body => 'Internal Server Error ', fill => 'x', body_size => $body_size, count => 2 } ]);
+my ($out, $err) = fail_then_work('SELECT count(*) FROM grades');
+is(sqlstate_of($err), 'HV000', 'a 500 with a huge body to a status check: HV000');
+like($err, qr/the LMS answered HTTP 500 while checking the export's status/,
+	'the ERROR reports the status, not the body\'s size');
+like($err, qr/Internal Server Error x/, 'with an excerpt of the body');
+like($out, qr/alive:25/, 'and the session goes on working');
+my @big = finished_requests('GET', qr/$status_path/);
+@big = grep { defined $_->{body_sent} } @big;
+is(scalar(@big), 2, 'the check and its one retry got the huge body');
+ok((!grep { !$_->{closed_early} } @big), 'each connection was closed before the body ended');
+ok((!grep { $_->{body_sent} > 20_000_000 } @big),
+	'after far fewer bytes than the body holds')
+  or diag join(', ', map { $_->{body_sent} } @big);
+
+# ---------------------------------------------------------------------------
+# an error answer with a huge body, to the download
+# ---------------------------------------------------------------------------
+$mock->reset;
+$mock->scenario(faults => [ { method => 'GET', path => '^/__storage/', status => 500,
+	body => 'storage failure ', fill => 'x', body_size => $body_size, count => 2 } ]);
+($out, $err) = fail_then_work('SELECT count(*) FROM grades');
+is(sqlstate_of($err), 'HV000', 'a 500 with a huge body to the download: HV000');
+like($err, qr/the LMS answered HTTP 500 while downloading the export's result/,
+	'the ERROR reports the status');
+like($out, qr/alive:25/, 'and the session goes on working');
+@big = grep { defined $_->{body_sent} } finished_requests('GET', qr/^\/__storage\//);
+is(scalar(@big), 2, 'the download and its one retry got the huge body');
+ok((!grep { !$_->{closed_early} || $_->{body_sent} > 20_000_000 } @big),
+	'each connection was closed after far fewer bytes than the body holds')
+  or diag join(', ', map { $_->{body_sent} } @big);
+
+# ---------------------------------------------------------------------------
+# an error answer whose body trickles forever, to the download
+# ---------------------------------------------------------------------------
+$mock->reset;
+$mock->scenario(faults => [ { method => 'GET', path => '^/__storage/', status => 503,
+	body => 'busy ', fill => 'z', trickle_ms => 500, count => 2 } ]);
+($out, $err) = fail_then_work('SELECT count(*) FROM grades');
+is(sqlstate_of($err), 'HV000', 'a 503 whose body never ends, to the download: HV000 (no hang)');
+like($err, qr/the LMS answered HTTP 503 while downloading the export's result/,
+	'the ERROR reports the status');
+like($err, qr/busy z/, 'with the start of the body');
+like($out, qr/alive:25/, 'and the session goes on working');
+my @slow = grep { defined $_->{body_sent} } finished_requests('GET', qr/^\/__storage\//);
+is(scalar(@slow), 2, 'the download and its one retry got the endless body');
+ok((!grep { !$_->{closed_early} } @slow), 'each connection was closed by the FDW');
+
+# ---------------------------------------------------------------------------
+# a status answer that trickles forever
+# ---------------------------------------------------------------------------
+$mock->reset;
+$mock->scenario(faults => [ { method => 'GET', path => $status_path, status => 200,
+	content_type => 'application/json', trickle_ms => 500, count => 2 } ]);
+($out, $err) = fail_then_work('SELECT count(*) FROM grades');
+is(sqlstate_of($err), 'HV000', 'a status answer that never ends: HV000');
+like($err, qr/the answer from \S+ did not arrive whole within stall_timeout \(2000 ms\) while checking the export's status/,
+	'the ERROR names the cap');
+like($err, qr/HINT:  Raise stall_timeout on the server or the foreign table/,
+	'and the option that raises it');
+like($out, qr/alive:25/, 'and the session goes on working');
+@slow = grep { defined $_->{body_sent} } finished_requests('GET', qr/$status_path/);
+is(scalar(@slow), 2, 'the check and its one retry got the endless answer');
+ok((!grep { !$_->{closed_early} } @slow), 'each connection was closed by the FDW');
+
+# ---------------------------------------------------------------------------
+# a resource read without a job is named as one, never "export job" or (null)
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE course_grades (course_id bigint OPTIONS (param 'course_id'), id bigint)
+	  SERVER canvas OPTIONS (resource 'course_enrollments');
+});
+$mock->reset;
+$mock->scenario(faults => [ { method => 'GET', path => '^/api/v1/courses/101/enrollments$',
+	status => 200, content_type => 'application/json', body => '[{"id": 1}, {"id": ', count => 1 } ]);
+($out, $err) = fail_then_work('SELECT count(*) FROM course_grades WHERE course_id = 101');
+is(sqlstate_of($err), '22P04', 'a course list page cut inside a record: 22P04');
+like($err, qr/malformed JSON in the result of resource "course_enrollments" \(courses\/101\/enrollments\)/,
+	'the course list is named as a resource, with its course');
+unlike($err, qr/export job|\(null\)/, 'not as an export job');
+like($out, qr/alive:25/, 'and the session goes on working');
+
+done_testing();
