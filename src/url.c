@@ -28,8 +28,6 @@
  */
 #include "postgres.h"
 
-#include <stdarg.h>
-
 #include <curl/curl.h>
 
 #include "address.h"
@@ -655,41 +653,48 @@ url_segment_problem(const char *s)
 }
 
 /*
- * lmsfdw_api_url_segments
- *		base_url joined with the path segments given (a NULL-terminated
- *		list), each one percent-escaped: "a/b" becomes one segment "a%2Fb".
- *		ERROR (HV00A) for a segment that cannot be one.
+ * lmsfdw_api_url_segv
+ *		base_url joined with the path segments segs[0..n), each one
+ *		percent-escaped: "a/b" becomes one segment "a%2Fb".  ERROR (HV00A)
+ *		for a segment that cannot be one.  Called through the macro
+ *		lmsfdw_api_url_segments (url.h), which counts the list:
  *
- *		lmsfdw_api_url_segments(opts, "api", "v1", "accounts", id, NULL)
+ *		lmsfdw_api_url_segments(opts, "api", "v1", "accounts", id)
  *
- *		The first NULL ends the list: a provider may pass optional trailing
- *		segments that are NULL when absent; an empty segment is an ERROR.
+ *		A NULL is an absent segment: trailing ones are optional segments
+ *		left out; one before a segment that is present is an ERROR, never a
+ *		shorter URL naming another resource (url_segments.h).
  */
 char *
-lmsfdw_api_url_segments(const LmsOptions *opts,...)
+lmsfdw_api_url_segv(const LmsOptions *opts, const char *const *segs, int n)
 {
 	StringInfoData path;
-	va_list		ap;
-	const char *seg;
+	int			used = lms_url_segments_used(segs, n);
+	int			i;
 
 	initStringInfo(&path);
-	va_start(ap, opts);
-	while ((seg = va_arg(ap, const char *)) != NULL)
+	if (used < 0)
 	{
-		const char *problem = url_segment_problem(seg);
+		for (i = 0; i < -1 - used; i++)
+			appendStringInfo(&path, "/%s", segs[i]);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("cannot build an API URL: path segment %d of %d is missing",
+						-used, n),
+				 errdetail("The segments before it are \"%s\".", path.data)));
+	}
+	for (i = 0; i < used; i++)
+	{
+		const char *problem = url_segment_problem(segs[i]);
 
 		if (problem)
-		{
-			va_end(ap);
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 					 errmsg("cannot build an API URL from %s", problem),
-					 errdetail("The value is \"%s\".", seg)));
-		}
+					 errdetail("The value is \"%s\".", segs[i])));
 		appendStringInfoChar(&path, '/');
-		appendStringInfoString(&path, lmsfdw_path_escape(seg));
+		appendStringInfoString(&path, lmsfdw_path_escape(segs[i]));
 	}
-	va_end(ap);
 	return lmsfdw_api_url(opts, path.data);
 }
 
