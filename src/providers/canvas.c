@@ -392,7 +392,7 @@ canvas_file_answered(LmsJob *job, LmsResultFile *file,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the next page of %s is not on the origin of base_url",
-						job->remote_id),
+						lmsfdw_job_name(job)),
 				 errdetail("The Link header points at %s.",
 						   next ? lmsfdw_redact_url(next) : "an invalid URL"),
 				 errhint("Set base_url to the host Canvas answers from.")));
