@@ -415,6 +415,22 @@ lmsfdw_redact_url(const char *url)
 	return out;
 }
 
+/*
+ * lmsfdw_redact_path
+ *		An API path as configured (a generic start_path) for messages and
+ *		EXPLAIN: a query string or fragment, where an API key may live, is
+ *		replaced.
+ */
+char *
+lmsfdw_redact_path(const char *path)
+{
+	size_t		n = strcspn(path, "?#");
+
+	if (path[n] == '\0')
+		return pstrdup(path);
+	return psprintf("%.*s?[redacted]", (int) n, path);
+}
+
 /* strstr, ignoring ASCII case */
 static char *
 find_nocase(char *text, const char *needle)
@@ -620,7 +636,7 @@ lmsfdw_api_url(const LmsOptions *opts, const char *path)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 					 errmsg("cannot build an API URL from a path segment \".\" or \"..\""),
-					 errdetail("The path is \"%s\".", path)));
+					 errdetail("The path is \"%s\".", lmsfdw_redact_path(path))));
 		if (seg[len] != '/')
 			break;
 		seg += len + 1;

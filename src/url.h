@@ -30,6 +30,7 @@ extern char *lmsfdw_link_target(const char *link, const char *rel);
 
 /* redaction, before any text reaches a message */
 extern char *lmsfdw_redact_url(const char *url);
+extern char *lmsfdw_redact_path(const char *path);
 extern char *lmsfdw_redact_text(const char *text, size_t len,
 								const LmsOptions *opts);
 

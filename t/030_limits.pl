@@ -133,4 +133,18 @@ like($err, qr/malformed JSON in the result of resource "course_enrollments" \(co
 unlike($err, qr/export job|\(null\)/, 'not as an export job');
 like($out, qr/alive:25/, 'and the session goes on working');
 
+# ---------------------------------------------------------------------------
+# an API key in a configured path stays out of EXPLAIN
+# ---------------------------------------------------------------------------
+$node->safe_psql('postgres', q{
+	CREATE SERVER keyed FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'generic', base_url 'http://127.0.0.1:9');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER keyed OPTIONS (token 't');
+	CREATE FOREIGN TABLE keyed_t (a int) SERVER keyed
+	  OPTIONS (start_path '/exports?api_key=s3cr3t-k3y', status_path '/exports/{id}');
+});
+my $plan = $node->safe_psql('postgres', 'EXPLAIN (COSTS OFF) SELECT * FROM keyed_t');
+like($plan, qr{LMS: generic export POST /exports\?\[redacted\]}, 'EXPLAIN shows the path without its query');
+unlike($plan, qr/s3cr3t/, 'and never the key in it');
+
 done_testing();
