@@ -28,6 +28,7 @@
  */
 #include "postgres.h"
 
+#include <math.h>
 #include <time.h>
 
 #include "job.h"
@@ -414,7 +415,8 @@ lmsfdw_job_pace(LmsJob *job)
 void
 lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res)
 {
-	if (res->rate_remaining >= 0)
+	/* a throttled Canvas answer reports a negative remaining: pace on it */
+	if (!isnan(res->rate_remaining))
 		lms_pacer_observe(&job->pacer, lmsfdw_now_ms(), res->rate_remaining,
 						  res->request_cost, res->rate_reset);
 }
