@@ -657,13 +657,13 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 							x->result == CURLE_COULDNT_RESOLVE_PROXY ||
 							x->result == CURLE_SSL_CONNECT_ERROR ||
 							x->result == CURLE_PEER_FAILED_VERIFICATION);
-	if (x->result == CURLE_OPERATION_TIMEDOUT && x->easy)
+	if (x->result == CURLE_OPERATION_TIMEDOUT && x->easy && x->status == 0)
 	{
-		curl_off_t	connected = 0;
+		long		sent = 0;
 
-		/* curl's connect_timeout: no connection was ever open */
-		curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connected);
-		res->reached_server = connected > 0;
+		/* curl's connect_timeout: no request was ever sent */
+		curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+		res->reached_server = sent > 0;
 	}
 	res->url = x->url;
 	resetStringInfo(&res->body);

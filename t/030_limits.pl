@@ -46,75 +46,59 @@ sub fail_then_work
 	});
 }
 
-# ---------------------------------------------------------------------------
-# an error answer with a huge body, to a status check
-# ---------------------------------------------------------------------------
-$mock->reset;
-$mock->scenario(faults => [ { method => 'GET', path => $status_path, status => 500,
-	body => 'Internal Server Error ', fill => 'x', body_size => $body_size, count => 2 } ]);
-my ($out, $err) = fail_then_work('SELECT count(*) FROM grades');
-is(sqlstate_of($err), 'HV000', 'a 500 with a huge body to a status check: HV000');
-like($err, qr/the LMS answered HTTP 500 while checking the export's status/,
-	'the ERROR reports the status, not the body\'s size');
-like($err, qr/Internal Server Error x/, 'with an excerpt of the body');
-like($out, qr/alive:25/, 'and the session goes on working');
-my @big = finished_requests('GET', qr/$status_path/);
-@big = grep { defined $_->{body_sent} } @big;
-is(scalar(@big), 2, 'the check and its one retry got the huge body');
-ok((!grep { !$_->{closed_early} } @big), 'each connection was closed before the body ended');
-ok((!grep { $_->{body_sent} > 20_000_000 } @big),
-	'after far fewer bytes than the body holds')
-  or diag join(', ', map { $_->{body_sent} } @big);
+# Each case: a fault answering the status check or the download (count 2:
+# the request and its one retry), the ERROR expected, a piece of the body
+# the message shows, and whether the body is huge (else it trickles).
+my @cases = (
+	{
+		name => 'a 500 with a huge body to a status check',
+		path => $status_path, status => 500, body => 'Internal Server Error ', fill => 'x',
+		body_size => $body_size,
+		error => qr/the LMS answered HTTP 500 while checking the export's status/,
+		excerpt => qr/Internal Server Error x/,
+	},
+	{
+		name => 'a 500 with a huge body to the download',
+		path => '^/__storage/', status => 500, body => 'storage failure ', fill => 'x',
+		body_size => $body_size,
+		error => qr/the LMS answered HTTP 500 while downloading the export's result/,
+		excerpt => qr/storage failure x/,
+	},
+	{
+		name => 'a 503 whose body never ends, to the download',
+		path => '^/__storage/', status => 503, body => 'busy ', fill => 'z', trickle_ms => 500,
+		error => qr/the LMS answered HTTP 503 while downloading the export's result/,
+		excerpt => qr/busy z/,
+	},
+	{
+		name => 'a status answer that never ends',
+		path => $status_path, status => 200, content_type => 'application/json',
+		trickle_ms => 500,
+		error => qr/the answer from \S+ did not arrive whole within stall_timeout \(2000 ms\) while checking the export's status.*HINT:  Raise stall_timeout on the server or the foreign table/s,
+	},
+);
 
-# ---------------------------------------------------------------------------
-# an error answer with a huge body, to the download
-# ---------------------------------------------------------------------------
-$mock->reset;
-$mock->scenario(faults => [ { method => 'GET', path => '^/__storage/', status => 500,
-	body => 'storage failure ', fill => 'x', body_size => $body_size, count => 2 } ]);
-($out, $err) = fail_then_work('SELECT count(*) FROM grades');
-is(sqlstate_of($err), 'HV000', 'a 500 with a huge body to the download: HV000');
-like($err, qr/the LMS answered HTTP 500 while downloading the export's result/,
-	'the ERROR reports the status');
-like($out, qr/alive:25/, 'and the session goes on working');
-@big = grep { defined $_->{body_sent} } finished_requests('GET', qr/^\/__storage\//);
-is(scalar(@big), 2, 'the download and its one retry got the huge body');
-ok((!grep { !$_->{closed_early} || $_->{body_sent} > 20_000_000 } @big),
-	'each connection was closed after far fewer bytes than the body holds')
-  or diag join(', ', map { $_->{body_sent} } @big);
-
-# ---------------------------------------------------------------------------
-# an error answer whose body trickles forever, to the download
-# ---------------------------------------------------------------------------
-$mock->reset;
-$mock->scenario(faults => [ { method => 'GET', path => '^/__storage/', status => 503,
-	body => 'busy ', fill => 'z', trickle_ms => 500, count => 2 } ]);
-($out, $err) = fail_then_work('SELECT count(*) FROM grades');
-is(sqlstate_of($err), 'HV000', 'a 503 whose body never ends, to the download: HV000 (no hang)');
-like($err, qr/the LMS answered HTTP 503 while downloading the export's result/,
-	'the ERROR reports the status');
-like($err, qr/busy z/, 'with the start of the body');
-like($out, qr/alive:25/, 'and the session goes on working');
-my @slow = grep { defined $_->{body_sent} } finished_requests('GET', qr/^\/__storage\//);
-is(scalar(@slow), 2, 'the download and its one retry got the endless body');
-ok((!grep { !$_->{closed_early} } @slow), 'each connection was closed by the FDW');
-
-# ---------------------------------------------------------------------------
-# a status answer that trickles forever
-# ---------------------------------------------------------------------------
-$mock->reset;
-$mock->scenario(faults => [ { method => 'GET', path => $status_path, status => 200,
-	content_type => 'application/json', trickle_ms => 500, count => 2 } ]);
-($out, $err) = fail_then_work('SELECT count(*) FROM grades');
-is(sqlstate_of($err), 'HV000', 'a status answer that never ends: HV000');
-like($err, qr/the answer from \S+ did not arrive whole within stall_timeout \(2000 ms\) while checking the export's status/,
-	'the ERROR names the cap');
-like($err, qr/HINT:  Raise stall_timeout on the server or the foreign table/,
-	'and the option that raises it');
-like($out, qr/alive:25/, 'and the session goes on working');
-@slow = grep { defined $_->{body_sent} } finished_requests('GET', qr/$status_path/);
-is(scalar(@slow), 2, 'the check and its one retry got the endless answer');
-ok((!grep { !$_->{closed_early} } @slow), 'each connection was closed by the FDW');
+for my $c (@cases)
+{
+	my %fault = (method => 'GET', count => 2,
+		map { exists $c->{$_} ? ($_ => $c->{$_}) : () }
+		  qw(path status body fill body_size trickle_ms content_type));
+	$mock->reset;
+	$mock->scenario(faults => [ \%fault ]);
+	my ($out, $err) = fail_then_work('SELECT count(*) FROM grades');
+	is(sqlstate_of($err), 'HV000', "$c->{name}: HV000, no hang");
+	like($err, $c->{error}, "$c->{name}: the ERROR says what happened and names any cap");
+	like($err, $c->{excerpt}, "$c->{name}: with the start of the body") if $c->{excerpt};
+	like($out, qr/alive:25/, "$c->{name}: the session goes on working");
+	my @got = grep { defined $_->{body_sent} }
+	  finished_requests('GET', qr/$c->{path}/);
+	is(scalar(@got), 2, "$c->{name}: the request and its one retry got it");
+	ok((!grep { !$_->{closed_early} } @got), "$c->{name}: each connection was closed by the FDW");
+	ok((!grep { $_->{body_sent} > 20_000_000 } @got),
+		"$c->{name}: after far fewer bytes than the body holds")
+	  or diag join(', ', map { $_->{body_sent} } @got)
+	  if $c->{body_size};
+}
 
 # ---------------------------------------------------------------------------
 # a resource read without a job is named as one, never "export job" or (null)
@@ -126,7 +110,7 @@ $node->safe_psql('postgres', q{
 $mock->reset;
 $mock->scenario(faults => [ { method => 'GET', path => '^/api/v1/courses/101/enrollments$',
 	status => 200, content_type => 'application/json', body => '[{"id": 1}, {"id": ', count => 1 } ]);
-($out, $err) = fail_then_work('SELECT count(*) FROM course_grades WHERE course_id = 101');
+my ($out, $err) = fail_then_work('SELECT count(*) FROM course_grades WHERE course_id = 101');
 is(sqlstate_of($err), '22P04', 'a course list page cut inside a record: 22P04');
 like($err, qr/malformed JSON in the result of resource "course_enrollments" \(courses\/101\/enrollments\)/,
 	'the course list is named as a resource, with its course');
