@@ -25,7 +25,7 @@ OBJS = \
 	src/shared.o
 
 EXTENSION = lms_fdw
-DATA = sql/lms_fdw--1.0.sql
+DATA = sql/lms_fdw--1.0.sql sql/lms_fdw--1.1.sql sql/lms_fdw--1.0--1.1.sql
 PGFILEDESC = "lms_fdw - foreign-data wrapper for LMS bulk exports"
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson zlib libarchive)
