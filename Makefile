@@ -22,6 +22,7 @@ OBJS = \
 	src/json_reader.o \
 	src/tuple.o \
 	src/import.o \
+	src/dap_schema.o \
 	src/shared.o
 
 EXTENSION = lms_fdw
