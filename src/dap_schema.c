@@ -22,6 +22,11 @@
 
 #include "dap_schema.h"
 
+#if defined(__GNUC__)
+static void set_error(char *errbuf, size_t errlen, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+#endif
+
 static void
 set_error(char *errbuf, size_t errlen, const char *fmt,...)
 {
