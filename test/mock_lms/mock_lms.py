@@ -2300,6 +2300,9 @@ class Handler(BaseHTTPRequestHandler):
         if resp is None:
             return
         self.send(resp, ctx)
+        # how many requests had arrived when this one was answered (overlap of downloads)
+        with app.state.lock:
+            entry["done_after"] = len(app.state.log)
 
     def handle_request(self, ctx):
         app = ctx.app
