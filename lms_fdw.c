@@ -61,10 +61,12 @@
 #include "options.h"
 #include "params.h"
 #include "parser/parsetree.h"
+#include "providers/canvas_dap.h"
 #include "providers/provider.h"
 #include "shared.h"
 #include "storage/fd.h"
 #include "stream.h"
+#include "tcop/utility.h"
 #include "tuple.h"
 #include "url.h"
 #include "utils/array.h"
@@ -121,7 +123,7 @@ typedef struct LmsPlanState
  *			child).  The scan releases a job in finish_export once its rows
  *			are read; a job the query leaves running is cancelled at the LMS
  *			by the context's reset callback (job.c).
- *		 +- file_cxt "lms_fdw result file"	open_next_file / close_file
+ *		 +- "lms_fdw result file"	open_files / close_file (one per open file)
  *			One open result file: its LmsResultFile and provider data, its
  *			stream (transfer, gzip/zip state: stream.c) and its record reader
  *			(tuple.c).  stream.c and tuple.c allocate what a file needs in
@@ -137,6 +139,21 @@ typedef struct LmsPlanState
  */
 
 /* executor state in node->fdw_state */
+/*
+ * One result file being read: up to max_parallel_downloads of a job are
+ * open at once, downloading side by side on the connection's multi handle.
+ */
+typedef struct LmsOpenFile
+{
+	MemoryContext cxt;			/* "lms_fdw result file": all of the below */
+	LmsResultFile *file;
+	LmsStream  *stream;
+	LmsRowSource *rows;
+} LmsOpenFile;
+
+/* at most this many result files of one job open at once */
+#define LMS_MAX_OPEN_FILES 32
+
 typedef struct LmsFdwScanState
 {
 	Oid			relid;
@@ -148,16 +165,16 @@ typedef struct LmsFdwScanState
 	MemoryContext scan_cxt;		/* the job set and its jobs (see above) */
 	LmsJobSet  *jobs;			/* this scan's jobs, or NULL before the first row */
 	LmsJob	   *job;			/* the job whose rows are being read */
-	MemoryContext file_cxt;		/* the open result file, its stream and reader */
-	LmsResultFile *file;		/* the open result file, or NULL */
+	LmsOpenFile *files;			/* the job's result files being read */
+	int			nfiles;			/* how many are open */
+	int			current;		/* the one whose rows are read, or -1 */
+	bool		files_done;		/* the job has no more files to open */
 	int			rows_since_poll;
 	char	   *params_text;	/* the export parameters of the current jobs */
 	bool		async;			/* run by an async Append: never block on jobs */
 	bool		async_waiting;	/* jobs run, none ready: wait for the timer */
 	int			timerfd;		/* wakes the Append for the next status check */
 	MemoryContextCallback timer_cleanup;
-	LmsStream  *stream;
-	LmsRowSource *rows;
 	bool		exhausted;		/* the current result has been read to its end */
 	Tuplestorestate *spool;		/* rows kept for rescans, or NULL */
 	TupleTableSlot *spool_slot; /* for reading the spool */
@@ -168,6 +185,12 @@ typedef struct LmsFdwScanState
 } LmsFdwScanState;
 
 void		_PG_init(void);
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static void lms_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							   bool readOnlyTree, ProcessUtilityContext context,
+							   ParamListInfo params, QueryEnvironment *queryEnv,
+							   DestReceiver *dest, QueryCompletion *qc);
 
 PG_FUNCTION_INFO_V1(lms_fdw_handler);
 PG_FUNCTION_INFO_V1(lms_fdw_validator);
@@ -205,6 +228,30 @@ void
 _PG_init(void)
 {
 	lmsfdw_shared_init();
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = lms_ProcessUtility;
+}
+
+/*
+ * lms_ProcessUtility
+ *		After a CREATE FOREIGN TABLE that IMPORT FOREIGN SCHEMA runs, a table
+ *		comment the import prepared (Canvas Data 2's schema version).
+ */
+static void
+lms_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+	if (context == PROCESS_UTILITY_SUBCOMMAND &&
+		IsA(pstmt->utilityStmt, CreateForeignTableStmt))
+		lmsfdw_dap_table_created((CreateForeignTableStmt *) pstmt->utilityStmt);
 }
 
 /*
@@ -566,43 +613,103 @@ scan_param_sets(ForeignScanState *node, LmsFdwScanState *state)
 }
 
 /* Close the open result file, if any: its stream, its reader, its context. */
+/* Close the open file number i. */
 static void
-close_file(LmsFdwScanState *state)
+close_file(LmsFdwScanState *state, int i)
 {
-	if (state->rows)
-		lmsfdw_rows_close(state->rows);
-	if (state->stream)
-		lmsfdw_stream_close(state->stream);
-	if (state->file_cxt)
-		MemoryContextDelete(state->file_cxt);
-	state->rows = NULL;
-	state->stream = NULL;
-	state->file = NULL;
-	state->file_cxt = NULL;
+	LmsOpenFile *f = &state->files[i];
+
+	if (f->rows)
+		lmsfdw_rows_close(f->rows);
+	if (f->stream)
+		lmsfdw_stream_close(f->stream);
+	MemoryContextDelete(f->cxt);
+	state->nfiles--;
+	memmove(f, f + 1, sizeof(LmsOpenFile) * (state->nfiles - i));
+	if (state->current == i)
+		state->current = -1;
+	else if (state->current > i)
+		state->current--;
 }
 
-/* Open the job's next result file; false when there is none. */
-static bool
-open_next_file(LmsFdwScanState *state)
+static void
+close_files(LmsFdwScanState *state)
 {
-	MemoryContext old;
+	while (state->nfiles > 0)
+		close_file(state, state->nfiles - 1);
+}
 
-	close_file(state);
-	state->file_cxt = AllocSetContextCreate(state->scan_cxt,
-											"lms_fdw result file",
-											ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(state->file_cxt);
-	state->file = palloc0(sizeof(LmsResultFile));
-	if (!lmsfdw_job_next_file(state->job, state->file))
+/*
+ * How many files of the job may be read at once: max_parallel_downloads,
+ * where the provider hands out files independently of each other (a list
+ * of files, or Canvas Data 2's objects), else one (the next page of a
+ * paginated list is known only from the previous one's answer).
+ */
+static int
+parallel_files(LmsFdwScanState *state)
+{
+	const LmsProvider *provider = state->opts->provider;
+
+	if (provider->next_file != NULL && !provider->concurrent_files)
+		return 1;
+	return Min(state->opts->max_parallel_downloads, LMS_MAX_OPEN_FILES);
+}
+
+/*
+ * Open the job's next result files until max_parallel_downloads are open
+ * (each asked for just before it is opened, each in its own context); they
+ * download side by side from then on.
+ */
+static void
+open_files(LmsFdwScanState *state)
+{
+	int			want = parallel_files(state);
+
+	if (state->files == NULL)
+		state->files = MemoryContextAllocZero(state->scan_cxt,
+											  sizeof(LmsOpenFile) * LMS_MAX_OPEN_FILES);
+	while (!state->files_done && state->nfiles < want)
 	{
+		LmsOpenFile *f = &state->files[state->nfiles];
+		MemoryContext old;
+
+		memset(f, 0, sizeof(*f));
+		f->cxt = AllocSetContextCreate(state->scan_cxt, "lms_fdw result file",
+									   ALLOCSET_DEFAULT_SIZES);
+		state->nfiles++;
+		old = MemoryContextSwitchTo(f->cxt);
+		f->file = palloc0(sizeof(LmsResultFile));
+		if (!lmsfdw_job_next_file(state->job, f->file))
+		{
+			MemoryContextSwitchTo(old);
+			state->files_done = true;
+			close_file(state, state->nfiles - 1);
+			break;
+		}
+		f->stream = lmsfdw_stream_open(state->job, f->file);
+		f->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
 		MemoryContextSwitchTo(old);
-		close_file(state);
-		return false;
 	}
-	state->stream = lmsfdw_stream_open(state->job, state->file);
-	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
-	MemoryContextSwitchTo(old);
-	return true;
+}
+
+/*
+ * The open file to read rows from: the current one while it has bytes at
+ * hand, else another that has, else the current (or first) one, waited for
+ * (its wait drives every open download).
+ */
+static int
+choose_file(LmsFdwScanState *state)
+{
+	int			i;
+
+	if (state->current >= 0 && lmsfdw_stream_ready(state->files[state->current].stream))
+		return state->current;
+	for (i = 0; i < state->nfiles; i++)
+		if (lmsfdw_stream_ready(state->files[i].stream))
+			return state->current = i;
+	if (state->current < 0)
+		state->current = 0;
+	return state->current;
 }
 
 /* Plan this scan's jobs; false if there is nothing to export. */
@@ -624,9 +731,9 @@ static void
 finish_export(LmsFdwScanState *state)
 {
 	int			i;
-	bool		whole = state->rows == NULL;	/* every file read */
+	bool		whole = state->files_done && state->nfiles == 0;	/* every file read */
 
-	close_file(state);
+	close_files(state);
 	if (state->job)
 	{
 		LmsCounters *c = &state->job->counters;
@@ -674,19 +781,25 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 		MemoryContext old;
 		LmsJob	   *job;
 
-		if (state->rows)
+		if (state->job)
 		{
-			if (lmsfdw_rows_next(state->rows, slot))
+			open_files(state);
+			if (state->nfiles > 0)
 			{
-				if (++state->rows_since_poll >= LMS_ROWS_PER_POLL)
+				int			i = choose_file(state);
+
+				if (lmsfdw_rows_next(state->files[i].rows, slot))
 				{
-					state->rows_since_poll = 0;
-					lmsfdw_jobset_poll(state->jobs);
+					if (++state->rows_since_poll >= LMS_ROWS_PER_POLL)
+					{
+						state->rows_since_poll = 0;
+						lmsfdw_jobset_poll(state->jobs);
+					}
+					return true;
 				}
-				return true;
-			}
-			if (open_next_file(state))
+				close_file(state, i);
 				continue;
+			}
 			finish_export(state);
 		}
 		old = MemoryContextSwitchTo(state->scan_cxt);
@@ -709,7 +822,8 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 		if (job == NULL)
 			break;
 		state->job = job;
-		open_next_file(state);
+		state->files_done = false;
+		state->current = -1;
 	}
 	state->exhausted = true;
 	return false;

@@ -757,6 +757,19 @@ lmsfdw_transfer_read(LmsTransfer *x, const char **data, size_t *len)
 }
 
 /*
+ * lmsfdw_transfer_ready
+ *		Would lmsfdw_transfer_read answer without waiting?  (Bytes not yet
+ *		handed out, or the end.)  Other transfers of the connection fill
+ *		their buffers while one is waited for: a reader of several picks a
+ *		ready one.
+ */
+bool
+lmsfdw_transfer_ready(const LmsTransfer *x)
+{
+	return x->done || (x->len > 0 && !x->handed_out);
+}
+
+/*
  * lmsfdw_transfer_close
  *		Stop the transfer now (a LIMIT needs no more rows): the connection
  *		is dropped rather than drained.

@@ -25,6 +25,7 @@ typedef struct LmsRequestSpec
 	const char *content_type;	/* of body */
 	const char *bearer;			/* token to send; NULL: the mapping's token */
 	bool		basic_auth;		/* send client_id:client_secret instead */
+	bool		accept_not_found;	/* a 404 is an answer for the provider, not an ERROR */
 } LmsRequestSpec;
 
 /* What came back from one request (after redirects). */
@@ -78,6 +79,7 @@ extern bool lmsfdw_transfer_read(LmsTransfer *xfer, const char **data,
 								 size_t *len);
 extern void lmsfdw_transfer_wait_headers(LmsTransfer *xfer,
 										 LmsHttpResult *res);
+extern bool lmsfdw_transfer_ready(const LmsTransfer *xfer);
 extern void lmsfdw_transfer_close(LmsTransfer *xfer);
 
 #endif							/* LMS_HTTP_H */

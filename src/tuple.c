@@ -46,6 +46,7 @@ typedef enum LmsColumnSource
 	LMS_COL_FIELD,				/* a field of the file */
 	LMS_COL_META_JOB_ID,
 	LMS_COL_META_FETCHED_AT,
+	LMS_COL_META_JOB,			/* another meta option: the provider's value */
 	LMS_COL_PARAM				/* the job's parameter (not in the file) */
 } LmsColumnSource;
 
@@ -218,6 +219,8 @@ lmsfdw_column_map_create(Relation rel, Bitmapset *attrs_used)
 			col->source = LMS_COL_META_JOB_ID;
 		else if (col->meta && strcmp(col->meta, "fetched_at") == 0)
 			col->source = LMS_COL_META_FETCHED_AT;
+		else if (col->meta)
+			col->source = LMS_COL_META_JOB;
 		getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
 		col->is_text = att->atttypid == TEXTOID;
 		fmgr_info(infunc, &col->in);
@@ -447,8 +450,21 @@ LmsRowSource *
 lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 {
 	LmsRowSource *src = palloc0(sizeof(LmsRowSource));
+	LmsColumnMap *own = palloc(sizeof(LmsColumnMap));
 	int			i;
 
+	/*
+	 * The source binds its own copy of the columns: several files of a job
+	 * may be read at once, each with its header.
+	 */
+	*own = *map;
+	own->columns = palloc(sizeof(LmsColumn) * Max(map->ncolumns, 1));
+	for (i = 0; i < map->ncolumns; i++)
+	{
+		own->columns[i] = map->columns[i];
+		fmgr_info_copy(&own->columns[i].in, &map->columns[i].in, CurrentMemoryContext);
+	}
+	map = own;
 	src->map = map;
 	src->job = job;
 	src->stream = stream;
@@ -482,6 +498,19 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 		else if (col->source == LMS_COL_META_FETCHED_AT)
 			col->const_value =
 				column_input(col, (char *) timestamptz_to_str(job->finished));
+		else if (col->source == LMS_COL_META_JOB)
+		{
+			const LmsProvider *provider = job->opts->provider;
+			const char *value = provider->job_meta ?
+				provider->job_meta(job, col->meta) : NULL;
+
+			/* meta and param: without the job's value, the parameter's */
+			if (value == NULL && col->param)
+				value = job_param_value(job, col->param);
+			col->const_isnull = value == NULL;
+			if (value)
+				col->const_value = column_input(col, (char *) value);
+		}
 	}
 	/* a JSON reader binds the columns to their paths here */
 	open_reader(src);
