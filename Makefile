@@ -17,6 +17,7 @@ OBJS = \
 	src/providers/provider.o \
 	src/providers/canvas.o \
 	src/providers/canvas_dap.o \
+	src/providers/canvas_dap_import.o \
 	src/providers/brightspace.o \
 	src/providers/generic.o \
 	src/stream.o \

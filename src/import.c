@@ -12,8 +12,10 @@
  * options of the IMPORT statement are given to every table (the
  * validator checks them as for CREATE FOREIGN TABLE).
  *
- * The catalogue is static: the generic provider has no schema to import,
- * and Canvas Data 2's schema endpoint is not consulted.
+ * The catalogue is static: the generic provider has no schema to import.
+ * Canvas Data 2 namespaces are imported from the LMS's table list and
+ * schemas (providers/canvas_dap_import.c); its tables here are only the
+ * fallback when the LMS cannot be read.
  *
  * IDENTIFICATION
  *		  src/import.c
@@ -28,6 +30,7 @@
 #include "lib/stringinfo.h"
 #include "options.h"
 #include "nodes/parsenodes.h"
+#include "providers/canvas_dap.h"
 #include "utils/builtins.h"
 
 typedef struct LmsImportTable
@@ -37,6 +40,12 @@ typedef struct LmsImportTable
 	const char *resource;		/* the resource option */
 	const char *columns;		/* column definitions, SQL */
 } LmsImportTable;
+
+/* the job's watermarks (lms_fdw_sync); a qual on since is an incremental query */
+#define DAP_META_COLUMNS \
+	"since timestamptz OPTIONS (meta 'since', param 'since'), " \
+	"until timestamptz OPTIONS (meta 'until'), at timestamptz OPTIONS (meta 'at'), " \
+	"schema_version integer OPTIONS (meta 'schema_version')"
 
 static const LmsImportTable import_catalogue[] = {
 	{"canvas", "grade_export_csv", "grade_export_csv",
@@ -58,20 +67,20 @@ static const LmsImportTable import_catalogue[] = {
 		"posted_at timestamptz, excused boolean, late_policy_status text, "
 		"points_deducted numeric(6,2), grading_period_id bigint, workflow_state text, "
 		"created_at timestamptz, updated_at timestamptz, "
-		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts'), " DAP_META_COLUMNS},
 	{"canvas_dap", "scores", "scores",
 		"id bigint OPTIONS (field 'key.id'), enrollment_id bigint, "
 		"assignment_group_id bigint, grading_period_id bigint, course_score boolean, "
 		"current_score double precision, final_score double precision, "
 		"unposted_current_score double precision, unposted_final_score double precision, "
 		"override_score double precision, created_at timestamptz, updated_at timestamptz, "
-		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts'), " DAP_META_COLUMNS},
 	{"canvas_dap", "enrollments", "enrollments",
 		"id bigint OPTIONS (field 'key.id'), user_id bigint, course_id bigint, type text, "
 		"workflow_state text, course_section_id bigint, role_id bigint, "
 		"start_at timestamptz, end_at timestamptz, last_activity_at timestamptz, "
 		"total_activity_time integer, created_at timestamptz, updated_at timestamptz, "
-		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts'), " DAP_META_COLUMNS},
 
 	{"brightspace", "final_grades", "Final Grades",
 		"org_unit_id bigint OPTIONS (field 'OrgUnitId'), "
@@ -142,6 +151,26 @@ lmsfdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		if (strcmp(d->defname, "provider") == 0)
 			provider = defGetString(d);
 	}
+	/* the IMPORT statement's options go onto every table */
+	initStringInfo(&extra);
+	foreach(lc, stmt->options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+
+		appendStringInfo(&extra, ", %s %s", quote_identifier(d->defname),
+						 quote_literal_cstr(defGetString(d)));
+	}
+
+	/* Canvas Data 2: the LMS's own table list and schemas, if it answers */
+	if (provider && strcmp(provider, "canvas_dap") == 0)
+	{
+		bool		fallback;
+
+		commands = lmsfdw_dap_import_schema(stmt, server, extra.data, &fallback);
+		if (!fallback)
+			return commands;
+	}
+
 	schema_known = provider &&
 		(strcmp(stmt->remote_schema, provider) == 0 ||
 		 (strcmp(provider, "canvas_dap") == 0 &&
@@ -158,15 +187,6 @@ lmsfdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 				 errhint("Import schema \"%s\".", provider) :
 				 errhint("The generic provider has no known tables; create them with CREATE FOREIGN TABLE.")));
 
-	/* the IMPORT statement's options go onto every table */
-	initStringInfo(&extra);
-	foreach(lc, stmt->options)
-	{
-		DefElem    *d = (DefElem *) lfirst(lc);
-
-		appendStringInfo(&extra, ", %s %s", quote_identifier(d->defname),
-						 quote_literal_cstr(defGetString(d)));
-	}
 
 	for (t = import_catalogue; t->name; t++)
 	{
