@@ -213,7 +213,9 @@ BEGIN
     -- this target's state, locked against a concurrent sync of it
     EXECUTE pg_catalog.format('SELECT * FROM %s WHERE target = $1 FOR UPDATE', state_table)
         INTO st USING target;
-    IF st.target IS NOT NULL AND st.source <> source THEN
+    -- (a source dropped and imported again is the same source)
+    IF st.target IS NOT NULL AND st.source <> source
+       AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = st.source) THEN
         RAISE EXCEPTION 'lms_fdw_sync: "%" is kept in sync from "%", not from "%"', target, st.source, source
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = pg_catalog.format('To change its source, DELETE FROM %s WHERE target = %L::regclass '
@@ -263,7 +265,7 @@ BEGIN
     EXECUTE pg_catalog.format(
         'INSERT INTO %s AS s (target, source, watermark, schema_version, last_run, rows_upserted, rows_deleted) '
         'VALUES ($1, $2, $3, $4, pg_catalog.clock_timestamp(), $5, $6) '
-        'ON CONFLICT (target) DO UPDATE SET watermark = coalesce(EXCLUDED.watermark, s.watermark), '
+        'ON CONFLICT (target) DO UPDATE SET source = EXCLUDED.source, watermark = coalesce(EXCLUDED.watermark, s.watermark), '
         'schema_version = coalesce(EXCLUDED.schema_version, s.schema_version), last_run = EXCLUDED.last_run, '
         'rows_upserted = EXCLUDED.rows_upserted, rows_deleted = EXCLUDED.rows_deleted', state_table)
         USING target, source, new_mark, new_version, n_upserted, n_deleted;
