@@ -26,9 +26,10 @@
  * POST /ids/auth/login with HTTP Basic), signed in by job.c before a
  * request when no fresh token is at hand and once more after a 401.  The
  * token's lifetime is the answer's expires_in, counted from when it was
- * received (shortened to exp - iat of the JWT's claims, read without
- * verifying the signature as the official client does, if that is less):
- * the LMS's clock is never compared with ours.  It is kept for this
+ * received, shortened to exp - iat of the JWT's claims (read without
+ * verifying the signature, as the official client does) and to exp itself
+ * if those are sooner; an exp already behind our clock (the LMS's clock is
+ * behind) is not taken to mean the token is stale on arrival.  It is kept for this
  * backend in a cache keyed by user mapping until five minutes before it
  * expires (a quarter of its lifetime, for tokens living less than twenty
  * minutes).
@@ -331,13 +332,17 @@ dap_store_token(const LmsOptions *opts, LmsDoc *doc)
 	claims = jwt_claims(token);
 	if (claims)
 	{
-		char	   *exp = lmsfdw_json_string(claims, "exp");
-		char	   *iat = lmsfdw_json_string(claims, "iat");
+		char	   *exp_text = lmsfdw_json_string(claims, "exp");
+		char	   *iat_text = lmsfdw_json_string(claims, "iat");
+		double		exp = exp_text ? strtod(exp_text, NULL) : 0;
+		double		iat = iat_text ? strtod(iat_text, NULL) : 0;
 
 		/* both on the LMS's clock: their difference is a lifetime */
-		if (exp && iat && strtod(exp, NULL) > strtod(iat, NULL) &&
-			strtod(exp, NULL) - strtod(iat, NULL) < lifetime)
-			lifetime = strtod(exp, NULL) - strtod(iat, NULL);
+		if (exp > iat && iat > 0 && exp - iat < lifetime)
+			lifetime = exp - iat;
+		/* an exp still ahead of our clock and sooner: it wins */
+		if (exp > now && exp < now + lifetime)
+			lifetime = exp - now;
 	}
 
 	entry = dap_token_entry(opts);
