@@ -108,9 +108,12 @@ static const LmsImportTable import_catalogue[] = {
 	{NULL}
 };
 
-/* Is this table wanted by LIMIT TO / EXCEPT? */
-static bool
-table_wanted(ImportForeignSchemaStmt *stmt, const char *name)
+/*
+ * lmsfdw_import_wanted
+ *		Is this table wanted by LIMIT TO / EXCEPT?
+ */
+bool
+lmsfdw_import_wanted(ImportForeignSchemaStmt *stmt, const char *name)
 {
 	ListCell   *lc;
 	bool		listed = false;
@@ -190,7 +193,7 @@ lmsfdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 
 	for (t = import_catalogue; t->name; t++)
 	{
-		if (strcmp(t->provider, provider) != 0 || !table_wanted(stmt, t->name))
+		if (strcmp(t->provider, provider) != 0 || !lmsfdw_import_wanted(stmt, t->name))
 			continue;
 		commands = lappend(commands,
 						   psprintf("CREATE FOREIGN TABLE %s (%s) SERVER %s OPTIONS (resource %s%s)",

@@ -32,6 +32,7 @@
 #include "catalog/pg_class.h"
 #include "dap_schema.h"
 #include "foreign/foreign.h"
+#include "import.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "providers/canvas_dap.h"
@@ -82,23 +83,6 @@ dap_get(LmsJob *job, const char *what, size_t *len,...)
 		spec.url = lmsfdw_api_url_segments(job->opts, seg[0], seg[1], seg[2], seg[3],
 										   seg[4], seg[5], NULL);
 	return lmsfdw_job_fetch(job, &spec, what, len);
-}
-
-/* Is this table wanted by LIMIT TO / EXCEPT? */
-static bool
-dap_table_wanted(ImportForeignSchemaStmt *stmt, const char *name)
-{
-	ListCell   *lc;
-	bool		listed = false;
-
-	foreach(lc, stmt->table_list)
-		if (strcmp(((RangeVar *) lfirst(lc))->relname, name) == 0)
-			listed = true;
-	if (stmt->list_type == FDW_IMPORT_SCHEMA_LIMIT_TO)
-		return listed;
-	if (stmt->list_type == FDW_IMPORT_SCHEMA_EXCEPT)
-		return !listed;
-	return true;
 }
 
 /* name, or with a prefix if a column already has it */
@@ -216,7 +200,7 @@ dap_import_commands(ImportForeignSchemaStmt *stmt, ForeignServer *server,
 	{
 		for (t = tables; *t; t++)
 		{
-			if (!dap_table_wanted(stmt, *t))
+			if (!lmsfdw_import_wanted(stmt, *t))
 				continue;
 			text = dap_get(job, "reading a table's schema", &len,
 						   "dap", "query", ns, "table", *t, "schema", NULL);
