@@ -173,7 +173,7 @@ dap_rows(upsert => [ { id => 2, redo_request => JSON::PP::true() } ]);
 ($ret, $out, $err) = $node->psql('postgres',
 	q{CALL lms_fdw_sync('cd2.submissions', 'public.submissions')});
 is($ret, 0, 'the sync after a schema change succeeds');
-like($err, qr/column "redo_request" \(boolean\) added to "public.submissions"/, 'it added the new column');
+like($err, qr/column "redo_request" \(boolean\) added to "submissions"/, 'it added the new column');
 like($err, qr/schema version of "cd2.submissions" changed from 3 to 4/, 'it says the version changed');
 is(local_rows(), lms_rows(), 'the table equals the LMS rows');
 is($node->safe_psql('postgres', q{
@@ -186,9 +186,9 @@ $node->safe_psql('postgres', 'ALTER TABLE public.submissions ALTER COLUMN score 
 ($ret, $out, $err) = $node->psql('postgres',
 	"\\set VERBOSITY verbose\nCALL lms_fdw_sync('cd2.submissions', 'public.submissions')");
 is(sqlstate_of($err), '42804', 'a column type that differs: 42804');
-like($err, qr/column "score" is text in "public.submissions" but double precision in "cd2.submissions"/,
+like($err, qr/column "score" is text in "submissions" but double precision in "cd2.submissions"/,
 	'the ERROR names the column and both types');
-like($err, qr/HINT:  Convert the column \(ALTER TABLE public.submissions ALTER COLUMN score TYPE double precision\), or reload/,
+like($err, qr/HINT:  Convert the column \(ALTER TABLE submissions ALTER COLUMN score TYPE double precision\), or reload/,
 	'the HINT says what to do');
 
 # A source that is not a Canvas Data 2 table
