@@ -4,7 +4,7 @@ objects from storage capped per connection (as one S3 stream often is),
 read with max_parallel_downloads 4 and with max_parallel_downloads 1 in the
 same run; prints both wall times and their ratio (target >= 3x).
 
-usage: dap_downloads.py --dsn DSN --mock-port PORT [--objects 8] [--rows 40000]
+usage: dap_downloads.py --dsn DSN --mock-port PORT [--objects 8] [--rows 80000]
                         [--bps 150000]
 """
 import argparse
@@ -28,7 +28,7 @@ def main():
     ap.add_argument("--dsn", required=True)
     ap.add_argument("--mock-port", type=int, required=True)
     ap.add_argument("--objects", type=int, default=8)
-    ap.add_argument("--rows", type=int, default=40000)
+    ap.add_argument("--rows", type=int, default=80000)
     ap.add_argument("--bps", type=int, default=150000, help="storage bytes/s per connection")
     a = ap.parse_args()
 
