@@ -138,22 +138,36 @@ typedef struct LmsPlanState
  * (job.c).
  */
 
-/* executor state in node->fdw_state */
 /*
- * One result file being read: up to max_parallel_downloads of a job are
- * open at once, downloading side by side on the connection's multi handle.
+ * The first result file of a job, opened before its turn: a paged list's
+ * first page of the next jobs downloads while the current job's rows are
+ * read (one context each, a child of scan_cxt, as file_cxt).
  */
 typedef struct LmsOpenFile
+{
+	LmsJob	   *job;
+	MemoryContext cxt;
+	LmsResultFile *file;
+	LmsStream  *stream;
+} LmsOpenFile;
+
+/*
+ * One result file of the current job being read: up to
+ * max_parallel_downloads are open at once, downloading side by side on the
+ * connection's multi handle.
+ */
+typedef struct LmsFileSlot
 {
 	MemoryContext cxt;			/* "lms_fdw result file": all of the below */
 	LmsResultFile *file;
 	LmsStream  *stream;
 	LmsRowSource *rows;
-} LmsOpenFile;
+} LmsFileSlot;
 
 /* at most this many result files of one job open at once */
 #define LMS_MAX_OPEN_FILES 32
 
+/* executor state in node->fdw_state */
 typedef struct LmsFdwScanState
 {
 	Oid			relid;
@@ -165,7 +179,7 @@ typedef struct LmsFdwScanState
 	MemoryContext scan_cxt;		/* the job set and its jobs (see above) */
 	LmsJobSet  *jobs;			/* this scan's jobs, or NULL before the first row */
 	LmsJob	   *job;			/* the job whose rows are being read */
-	LmsOpenFile *files;			/* the job's result files being read */
+	LmsFileSlot *files;			/* the job's result files being read */
 	int			nfiles;			/* how many are open */
 	int			current;		/* the one whose rows are read, or -1 */
 	bool		files_done;		/* the job has no more files to open */
@@ -175,6 +189,7 @@ typedef struct LmsFdwScanState
 	bool		async_waiting;	/* jobs run, none ready: wait for the timer */
 	int			timerfd;		/* wakes the Append for the next status check */
 	MemoryContextCallback timer_cleanup;
+	List	   *prefetched;		/* LmsOpenFile *: first files of the next paged jobs */
 	bool		exhausted;		/* the current result has been read to its end */
 	Tuplestorestate *spool;		/* rows kept for rescans, or NULL */
 	TupleTableSlot *spool_slot; /* for reading the spool */
@@ -617,7 +632,7 @@ scan_param_sets(ForeignScanState *node, LmsFdwScanState *state)
 static void
 close_file(LmsFdwScanState *state, int i)
 {
-	LmsOpenFile *f = &state->files[i];
+	LmsFileSlot *f = &state->files[i];
 
 	if (f->rows)
 		lmsfdw_rows_close(f->rows);
@@ -625,7 +640,7 @@ close_file(LmsFdwScanState *state, int i)
 		lmsfdw_stream_close(f->stream);
 	MemoryContextDelete(f->cxt);
 	state->nfiles--;
-	memmove(f, f + 1, sizeof(LmsOpenFile) * (state->nfiles - i));
+	memmove(f, f + 1, sizeof(LmsFileSlot) * (state->nfiles - i));
 	if (state->current == i)
 		state->current = -1;
 	else if (state->current > i)
@@ -637,6 +652,22 @@ close_files(LmsFdwScanState *state)
 {
 	while (state->nfiles > 0)
 		close_file(state, state->nfiles - 1);
+}
+
+/* A new slot for an open file, its context a child of scan_cxt. */
+static LmsFileSlot *
+add_slot(LmsFdwScanState *state, MemoryContext cxt)
+{
+	LmsFileSlot *f;
+
+	if (state->files == NULL)
+		state->files = MemoryContextAllocZero(GetMemoryChunkContext(state),
+											  sizeof(LmsFileSlot) * LMS_MAX_OPEN_FILES);
+	f = &state->files[state->nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->cxt = cxt ? cxt : AllocSetContextCreate(state->scan_cxt, "lms_fdw result file",
+											   ALLOCSET_DEFAULT_SIZES);
+	return f;
 }
 
 /*
@@ -665,19 +696,11 @@ open_files(LmsFdwScanState *state)
 {
 	int			want = parallel_files(state);
 
-	if (state->files == NULL)
-		state->files = MemoryContextAllocZero(state->scan_cxt,
-											  sizeof(LmsOpenFile) * LMS_MAX_OPEN_FILES);
 	while (!state->files_done && state->nfiles < want)
 	{
-		LmsOpenFile *f = &state->files[state->nfiles];
-		MemoryContext old;
+		LmsFileSlot *f = add_slot(state, NULL);
+		MemoryContext old = MemoryContextSwitchTo(f->cxt);
 
-		memset(f, 0, sizeof(*f));
-		f->cxt = AllocSetContextCreate(state->scan_cxt, "lms_fdw result file",
-									   ALLOCSET_DEFAULT_SIZES);
-		state->nfiles++;
-		old = MemoryContextSwitchTo(f->cxt);
 		f->file = palloc0(sizeof(LmsResultFile));
 		if (!lmsfdw_job_next_file(state->job, f->file))
 		{
@@ -710,6 +733,104 @@ choose_file(LmsFdwScanState *state)
 	if (state->current < 0)
 		state->current = 0;
 	return state->current;
+}
+
+/* A job becomes the one whose rows are read: its files are opened anew. */
+static void
+set_job(LmsFdwScanState *state, LmsJob *job)
+{
+	state->job = job;
+	state->files_done = false;
+	state->current = -1;
+}
+
+static void finish_export(LmsFdwScanState *state);
+
+/*
+ * Paged lists of several jobs (IN over courses): open the first page of
+ * the next ready jobs now, up to max_parallel_jobs chains in all, so that
+ * their downloads run while the current job's rows are read.
+ */
+static void
+prefetch_jobs(LmsFdwScanState *state)
+{
+	const LmsProvider *provider = state->opts->provider;
+
+	if (state->async || provider->paged == NULL || !provider->paged(state->opts))
+		return;
+	while (list_length(state->prefetched) + 1 < state->opts->max_parallel_jobs)
+	{
+		bool		more;
+		LmsJob	   *job;
+		LmsOpenFile *f;
+		MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
+
+		job = lmsfdw_jobset_take(state->jobs, &more);
+		if (job == NULL)
+		{
+			MemoryContextSwitchTo(old);
+			return;
+		}
+		f = palloc0(sizeof(LmsOpenFile));
+		f->job = job;
+		f->cxt = AllocSetContextCreate(state->scan_cxt, "lms_fdw result file",
+									   ALLOCSET_DEFAULT_SIZES);
+		state->prefetched = lappend(state->prefetched, f);
+		MemoryContextSwitchTo(f->cxt);
+		f->file = palloc0(sizeof(LmsResultFile));
+		if (lmsfdw_job_next_file(job, f->file))
+			f->stream = lmsfdw_stream_open(job, f->file);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* Make the next prefetched job the current one; false if there is none. */
+static bool
+take_prefetched(LmsFdwScanState *state)
+{
+	LmsOpenFile *f;
+
+	if (state->prefetched == NIL)
+		return false;
+	f = (LmsOpenFile *) linitial(state->prefetched);
+	state->prefetched = list_delete_first(state->prefetched);
+	set_job(state, f->job);
+	if (f->stream)
+	{
+		LmsFileSlot *slot = add_slot(state, f->cxt);
+		MemoryContext old = MemoryContextSwitchTo(f->cxt);
+
+		slot->file = f->file;
+		slot->stream = f->stream;
+		slot->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		MemoryContextDelete(f->cxt);
+		state->files_done = true;
+		finish_export(state);
+	}
+	return true;
+}
+
+/*
+ * The next file inside open file i (a zip of several CSV files): its rows
+ * are read with a reader of its own; false when there is none.
+ */
+static bool
+next_entry(LmsFdwScanState *state, int i)
+{
+	LmsFileSlot *f = &state->files[i];
+	MemoryContext old;
+
+	if (!lmsfdw_stream_next_entry(f->stream))
+		return false;
+	lmsfdw_rows_close(f->rows);
+	old = MemoryContextSwitchTo(f->cxt);
+	f->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
+	MemoryContextSwitchTo(old);
+	return true;
 }
 
 /* Plan this scan's jobs; false if there is nothing to export. */
@@ -749,6 +870,7 @@ finish_export(LmsFdwScanState *state)
 		state->totals.waited_ms += c->waited_ms;
 		state->totals.bytes += c->bytes;
 		state->totals.rows += c->rows;
+		state->totals.files += c->files;
 		/* a whole export read: its size is the next plan's estimate */
 		if (whole)
 			remember_rows(state->relid, (double) c->rows);
@@ -797,10 +919,16 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 					}
 					return true;
 				}
-				close_file(state, i);
+				if (!next_entry(state, i))
+					close_file(state, i);
 				continue;
 			}
 			finish_export(state);
+		}
+		if (take_prefetched(state))
+		{
+			prefetch_jobs(state);
+			continue;
 		}
 		old = MemoryContextSwitchTo(state->scan_cxt);
 		if (state->async)
@@ -821,9 +949,9 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 		MemoryContextSwitchTo(old);
 		if (job == NULL)
 			break;
-		state->job = job;
-		state->files_done = false;
-		state->current = -1;
+		set_job(state, job);
+		open_files(state);
+		prefetch_jobs(state);
 	}
 	state->exhausted = true;
 	return false;
@@ -884,6 +1012,7 @@ lmsReScanForeignScan(ForeignScanState *node)
 		tuplestore_clear(state->spool);
 	finish_export(state);
 	state->jobs = NULL;
+	state->prefetched = NIL;
 	MemoryContextReset(state->scan_cxt);
 	state->exhausted = false;
 }
@@ -941,6 +1070,8 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->analyze && state)
 	{
 		LmsCounters c = state->totals;
+		bool		paged = state->opts->provider->paged &&
+			state->opts->provider->paged(state->opts);
 		int			jobs = state->jobs_done;
 		int			reused = state->jobs_reused;
 		StringInfoData retries;
@@ -959,6 +1090,7 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			c.waited_ms += j->waited_ms;
 			c.bytes += j->bytes;
 			c.rows += j->rows;
+			c.files += j->files;
 		}
 		initStringInfo(&retries);
 		for (i = 1; i < LMS_RETRY_NCLASSES; i++)
@@ -970,10 +1102,12 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (es->format == EXPLAIN_FORMAT_TEXT)
 		{
 			ExplainPropertyText("Jobs",
-								psprintf("%d completed%s   Status Checks: %d   Retries: %d%s%s%s   Waited: %.1f s   Downloaded: %s",
+								psprintf("%d completed%s   Status Checks: %d%s   Retries: %d%s%s%s   Waited: %.1f s   Downloaded: %s",
 										 jobs,
 										 reused ? psprintf(" (%d reused)", reused) : "",
-										 c.status_checks, c.retries,
+										 c.status_checks,
+										 paged ? psprintf("   Pages: %d", c.files) : "",
+										 c.retries,
 										 retries.len ? " (" : "", retries.data,
 										 retries.len ? ")" : "",
 										 c.waited_ms / 1000.0,
@@ -985,6 +1119,8 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Jobs", NULL, jobs, es);
 			ExplainPropertyInteger("Jobs Reused", NULL, reused, es);
 			ExplainPropertyInteger("Status Checks", NULL, c.status_checks, es);
+			if (paged)
+				ExplainPropertyInteger("Pages", NULL, c.files, es);
 			ExplainPropertyInteger("Retries", NULL, c.retries, es);
 			ExplainPropertyFloat("Waited", "s", c.waited_ms / 1000.0, 1, es);
 			ExplainPropertyInteger("Downloaded", "bytes", (int64) c.bytes, es);
