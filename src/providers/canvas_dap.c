@@ -29,10 +29,10 @@
  * received, shortened to exp - iat of the JWT's claims (read without
  * verifying the signature, as the official client does) and to exp itself
  * if those are sooner; an exp already behind our clock (the LMS's clock is
- * behind) is not taken to mean the token is stale on arrival.  It is kept for this
- * backend in a cache keyed by user mapping until five minutes before it
- * expires (a quarter of its lifetime, for tokens living less than twenty
- * minutes).
+ * behind) is not taken to mean the token is stale on arrival.  It is kept
+ * for this backend in a cache keyed by user mapping until five minutes
+ * before it expires (a quarter of its lifetime, for tokens living less than
+ * twenty minutes).
  *
  * The API has no cancel: a job left behind expires after 24 hours.
  *
@@ -60,8 +60,8 @@
 /* what a Canvas Data 2 job keeps besides its id */
 typedef struct DapJobState
 {
-	int			nobjects;		/* of the complete job; -1: not known (reused) */
-	char	  **objects;		/* their ids */
+	int			nobjects;		/* of the complete job */
+	char	  **objects;		/* their ids; NULL: not known (a reused job) */
 	bool		refreshed;		/* the job was asked for again (reused) */
 	/* the complete job's watermarks and schema version, for meta columns */
 	char	   *at;
@@ -283,7 +283,7 @@ jwt_claims(const char *jwt)
 /*
  * Keep the token of a login answer in the cache; returns it.  It lives
  * expires_in seconds from now (one hour without one), or exp - iat if the
- * JWT says less.
+ * JWT says less, or until exp if that is ahead of our clock and sooner.
  */
 static const char *
 dap_store_token(const LmsOptions *opts, LmsDoc *doc)
