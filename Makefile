@@ -29,7 +29,9 @@ OBJS = \
 	src/tuple.o \
 	src/import.o \
 	src/dap_schema.o \
-	src/shared.o
+	src/shared.o \
+	src/oauth.o \
+	src/token_store.o
 
 EXTENSION = lms_fdw
 DATA = sql/lms_fdw--1.0.sql sql/lms_fdw--1.1.sql sql/lms_fdw--1.0--1.1.sql

@@ -362,6 +362,7 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 		spec->bearer == NULL;
 	bool		refused = false;
 	int			attempt;
+	bool		renewed = false;
 
 	LmsRequestSpec authed = *spec;
 
@@ -384,6 +385,17 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 			/* the token was refused (revoked, or expired early): once more */
 			refused = true;
 			job_authenticate(job, true);
+			authed.bearer = job->bearer;
+			attempt--;
+			continue;
+		}
+
+		/* a refused token the provider can renew: once, not as a retry */
+		if (res->status == 401 && !renewed && authed.bearer &&
+			opts->provider->renew_bearer &&
+			opts->provider->renew_bearer(job, authed.bearer))
+		{
+			renewed = true;
 			authed.bearer = job->bearer;
 			attempt--;
 			continue;
@@ -521,9 +533,8 @@ job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
  * lmsfdw_job_start
  *		Initiate: the provider's preparing steps, then the start request.
  *		Sets the time of the first status check.  True when the resource
- *		needs no job (no start_request, or a paged list): the job is then
- *		DONE and resolved,
- *		with no status check to make.
+ *		needs no job (no start_request, a paged list, or jobless): the job
+ *		is then DONE and resolved, with no status check to make.
  */
 bool
 lmsfdw_job_start(LmsJob *job)
@@ -537,7 +548,8 @@ lmsfdw_job_start(LmsJob *job)
 	job_steps(job, provider->prepare_request, provider->read_prepare,
 			  "preparing the export");
 	if (provider->start_request == NULL ||
-		(provider->paged && provider->paged(job->opts)))
+		(provider->paged && provider->paged(job->opts)) ||
+		(provider->jobless && provider->jobless(job)))
 	{
 		/* a resource without a job: its files are there to be read */
 		job->started = GetCurrentTimestamp();

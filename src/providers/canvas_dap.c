@@ -714,8 +714,9 @@ dap_renew_file(LmsJob *job, LmsResultFile *file)
 	return true;
 }
 
-static const char *
-dap_job_meta(LmsJob *job, const char *name)
+/* meta columns since, until, at, schema_version: the complete job's */
+static char *
+dap_meta_value(LmsJob *job, const char *name)
 {
 	DapJobState *st = dap_state(job);
 
@@ -757,5 +758,5 @@ const LmsProvider lms_provider_canvas_dap = {
 	.renew_file = dap_renew_file,
 	.auth_request = dap_auth_request,
 	.read_auth = dap_read_auth,
-	.job_meta = dap_job_meta,
+	.meta_value = dap_meta_value,
 };

@@ -14,7 +14,8 @@
  *	2. start:    start_request/read_start.  read_start sets job->remote_id
  *	             and may already set job->state.
  *	             A resource that needs no job (a paginated REST list, a
- *	             data set that is just there) leaves start_request NULL:
+ *	             data set that is just there) leaves start_request NULL
+ *	             (or, for some resources only, says so through jobless):
  *	             the job is then DONE at once, without start or status
  *	             requests, and goes straight to 3.
  *	3. monitor:  status_request/read_status, spaced by the poll schedule,
@@ -64,12 +65,6 @@
  * calls auth_request(job, true, req): the provider drops its token and
  * logs in once more, and the request is sent again; a second 401 is the
  * ERROR.  So no status check is ever spent on a login.
- *
- * META COLUMNS
- *
- * job_meta(job, name) answers a column's meta option other than job_id and
- * fetched_at (Canvas Data 2: since, until, at, schema_version): the text of
- * the value, or NULL.
  *
  * STATE
  *
@@ -163,6 +158,20 @@ typedef struct LmsProvider
 	void		(*read_status) (LmsJob *job, LmsDoc *doc);
 	/* false when the API cannot cancel a job in its current state */
 	bool		(*cancel_request) (LmsJob *job, LmsRequestSpec *req);
+	/*
+	 * Optional: true when this table's resource needs no job although the
+	 * provider has a start_request (Brightspace Data Sets beside Advanced
+	 * Data Sets); asked after the prepare steps.
+	 */
+	bool		(*jobless) (LmsJob *job);
+	/*
+	 * Optional: after a 401, put a new token in job->bearer in place of
+	 * rejected; false if there is none to be had.  The request is then sent
+	 * once more.
+	 */
+	bool		(*renew_bearer) (LmsJob *job, const char *rejected);
+	/* Optional: the text of a column's meta value the job does not know itself, or NULL */
+	char	   *(*meta_value) (LmsJob *job, const char *meta);
 
 	/*
 	 * Result files, one at a time (all optional; see 5. above).
@@ -181,8 +190,6 @@ typedef struct LmsProvider
 	/* logins (see AUTHENTICATION) */
 	bool		(*auth_request) (LmsJob *job, bool refused, LmsRequestSpec *req);
 	void		(*read_auth) (LmsJob *job, LmsDoc *doc);
-	/* a job's meta values (see META COLUMNS) */
-	const char *(*job_meta) (LmsJob *job, const char *name);
 } LmsProvider;
 
 extern const LmsProvider lms_provider_canvas;
