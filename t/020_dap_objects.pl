@@ -29,13 +29,7 @@ $node->safe_psql('postgres', qq{
 	) SERVER dap OPTIONS (resource 'submissions');
 });
 
-sub run_sql
-{
-	my ($sql) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql",
-		on_error_stop => 0);
-	return ($out, $err);
-}
+sub run_sql { return run_verbose($node, @_) }
 sub log_of { return @{ $mock->requests } }
 sub object_of { my ($e) = @_; return $e->{path} =~ m{/(part-\d+)} ? $1 : '' }
 sub url_ids { my ($e) = @_; return join(',', $e->{body} =~ /(part-\d+)/g) }
