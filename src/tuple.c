@@ -540,12 +540,12 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 		else if (col->source == LMS_COL_META_PROVIDER)
 		{
 			const LmsProvider *provider = job->opts->provider;
-			char	   *value = provider->meta_value ?
-				provider->meta_value(job, col->meta) : NULL;
+			/* meta and param: the parameter's value, which the qual checks */
+			char	   *value = col->param ?
+				lmsfdw_params_get(job->params, col->param) : NULL;
 
-			/* meta and param: without the job's value, the parameter's */
-			if (value == NULL && col->param)
-				value = lmsfdw_params_get(job->params, col->param);
+			if (value == NULL && provider->meta_value)
+				value = provider->meta_value(job, col->meta);
 			col->const_isnull = value == NULL;
 			if (value)
 				col->const_value = column_input(col, value);
