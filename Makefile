@@ -9,6 +9,7 @@ OBJS = \
 	src/http.o \
 	src/schedule.o \
 	src/url.o \
+	src/address.o \
 	src/job.o \
 	src/jobset.o \
 	src/reuse.o \
@@ -22,7 +23,7 @@ OBJS = \
 	src/providers/generic.o \
 	src/stream.o \
 	src/gunzip.o \
-	src/record_buffer.o \
+	src/reader.o \
 	src/csv_reader.o \
 	src/tsv_reader.o \
 	src/json_reader.o \
@@ -42,7 +43,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 SHLIB_LINK = $(shell pkg-config --libs libcurl jansson zlib libarchive) -lyajl -lm
 
 # pg_regress suites in sql/ (they need the mock LMS: see test/run_tests.sh)
-REGRESS = options explain import select
+REGRESS = options explain import select scan
 TAP_TESTS = 1
 PROVE_FLAGS = -I $(srcdir)/t
 

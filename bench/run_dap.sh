@@ -11,12 +11,7 @@ make -s install >/dev/null
 
 . scripts/lib.sh
 make_workdir
-# the mock runs under runuser: stop its python child too
-stop_dap_mock() {
-  [ -n "${MOCK_PID:-}" ] && for c in $(pgrep -P "$MOCK_PID"); do kill "$c" 2>/dev/null; done
-  stop_mock
-}
-trap 'stop_dap_mock; stop_cluster; rm -rf "$WORKDIR"' EXIT
+trap cleanup EXIT
 start_cluster
 start_mock "$srcdir"
 as_user psql -X -q -c 'CREATE EXTENSION IF NOT EXISTS lms_fdw' >/dev/null

@@ -42,9 +42,11 @@ typedef struct LmsHttpResult
 	char	   *retry_after;	/* raw header value, or NULL */
 	char	   *link;			/* the first Link header, raw, or NULL
 								 * (rel="next" of a paginated list) */
-	double		rate_remaining; /* X-Rate-Limit-Remaining, or -1 */
-	double		request_cost;	/* X-Request-Cost, or -1 */
-	double		rate_reset;		/* X-Rate-Limit-Reset seconds, or -1 */
+	/* rate-limit headers; NaN when absent (a throttled Canvas answer's
+	 * remaining quota is negative) */
+	double		rate_remaining; /* X-Rate-Limit-Remaining */
+	double		request_cost;	/* X-Request-Cost */
+	double		rate_reset;		/* X-Rate-Limit-Reset seconds */
 	char	   *url;			/* the final URL asked, for messages (redact!) */
 } LmsHttpResult;
 
@@ -61,6 +63,14 @@ typedef enum LmsRetryClass
 
 typedef struct LmsTransfer LmsTransfer;
 
+/* One request of lmsfdw_http_send_quietly. */
+typedef struct LmsQuietRequest
+{
+	const LmsOptions *opts;
+	LmsRequestSpec spec;		/* bearer NULL: the mapping's token */
+	long		status;			/* out: the HTTP status, 0 if none came */
+} LmsQuietRequest;
+
 extern void lmsfdw_http_request(LmsConn *conn, const LmsOptions *opts,
 								const LmsRequestSpec *spec,
 								LmsHttpResult *res);
@@ -71,6 +81,8 @@ extern const char *lmsfdw_retry_class_name(LmsRetryClass cls);
 extern void lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
 							  const char *what, bool starting) pg_attribute_noreturn();
 extern void lmsfdw_wait_ms(double ms);
+extern void lmsfdw_http_send_quietly(LmsQuietRequest *reqs, int n,
+									 int total_ms);
 
 /* streaming transfers (used by stream.c) */
 extern LmsTransfer *lmsfdw_transfer_start(LmsConn *conn, const LmsOptions *opts,
