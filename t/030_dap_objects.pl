@@ -81,14 +81,15 @@ is(join(' ', map { url_ids($_) } @urls), 'part-00000 part-00001 part-00001 part-
 is(join(',', map { object_of($_) . ':' . $_->{status} } @gets),
 	'part-00000:200,part-00001:403,part-00001:200,part-00002:200', 'and that object read again');
 
-# twice refused: the ERROR of a 403, naming the object's download
+# twice refused: the ERROR of a refused result URL
 $mock->reset;
 $mock->scenario(rows => 60, objects => 3, faults => [ {
 	listener => 'storage', path => 'part-00001', status => 403, count => 2,
 	content_type => 'application/xml',
 	body => '<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>' } ]);
 ($out, $err) = run_sql('SELECT count(*) FROM subs');
-is(sqlstate_of($err), '42501', 'refused with a fresh URL too: 42501');
+is(sqlstate_of($err), 'HV000', 'refused with a fresh URL too: HV000');
+like($err, qr/the storage host 127\.0\.0\.2 refused the result URL \(HTTP 403\)/, 'saying the storage host refused it');
 unlike($err, qr/X-Amz-Signature=[0-9a-f]/, 'without the signature');
 is(scalar(grep { $_->{listener} eq 'storage' && object_of($_) eq 'part-00001' } log_of()), 2,
 	'the object was tried twice, not more');
