@@ -624,8 +624,15 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 {
 	char	   *ct = NULL;
 
-	/* an error answer whose body was cut arrived all the same */
-	res->curl_code = x->error_body_cut ? CURLE_OK : x->result;
+	/*
+	 * An error answer whose body was cut arrived all the same; so did a
+	 * streamed 2xx body whose end was cut before the headers were looked
+	 * at (all of it came at once): its reader meets the cut, with the byte
+	 * count, in lmsfdw_transfer_read.
+	 */
+	res->curl_code = x->error_body_cut ||
+		(x->streaming && x->status >= 200 && x->status < 300 && x->bytes > 0) ?
+		CURLE_OK : x->result;
 	strlcpy(res->curl_error, x->errbuf, sizeof(res->curl_error));
 	if (res->curl_error[0] == '\0' && x->result != CURLE_OK)
 		strlcpy(res->curl_error, curl_easy_strerror(x->result),
