@@ -18,6 +18,7 @@ OBJS = \
 	src/providers/provider.o \
 	src/providers/canvas.o \
 	src/providers/canvas_dap.o \
+	src/providers/canvas_dap_import.o \
 	src/providers/brightspace.o \
 	src/providers/generic.o \
 	src/stream.o \
@@ -29,12 +30,13 @@ OBJS = \
 	src/jsonl_reader.o \
 	src/tuple.o \
 	src/import.o \
+	src/dap_schema.o \
 	src/shared.o \
 	src/oauth.o \
 	src/token_store.o
 
 EXTENSION = lms_fdw
-DATA = sql/lms_fdw--1.0.sql
+DATA = sql/lms_fdw--1.0.sql sql/lms_fdw--1.1.sql sql/lms_fdw--1.0--1.1.sql
 PGFILEDESC = "lms_fdw - foreign-data wrapper for LMS bulk exports"
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson zlib libarchive)

@@ -27,6 +27,8 @@ as_user python3 bench/bench.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres"
   --mock-port "$MOCK_LMS_PORT" --data "$WORKDIR/data" --rows "$rows"
 as_user python3 bench/parallel.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
   --mock-port "$MOCK_LMS_PORT"
+as_user python3 bench/dap_downloads.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
+  --mock-port "$MOCK_LMS_PORT"
 make -s -C bench json_lines_micro
 echo
 bench/json_lines_micro "$WORKDIR/data/grades_$rows.jsonl" 3

@@ -46,7 +46,8 @@ typedef struct LmsJob
 	MemoryContext cxt;			/* "lms_fdw job": the job and all it keeps */
 	List	   *params;			/* of LmsParam * */
 
-	char	   *remote_id;		/* the LMS's job id */
+	char	   *remote_id;		/* the LMS's job id; a jobless resource's name, or NULL */
+	bool		jobless;		/* a resource read without a job */
 	void	   *provider_state; /* the provider's own struct (provider.h), in cxt */
 	LmsJobState state;
 	char	   *remote_state;	/* the LMS's own word for the state */
@@ -114,6 +115,9 @@ extern void lmsfdw_job_watch(LmsJob *job);
 extern bool lmsfdw_job_check(LmsJob *job);
 extern void lmsfdw_job_wait(LmsJob *job, double ms);
 extern bool lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file);
+extern char *lmsfdw_job_fetch(LmsJob *job, const LmsRequestSpec *spec,
+							  const char *what, size_t *len);
+extern bool lmsfdw_job_renew_file(LmsJob *job, LmsResultFile *file);
 extern void lmsfdw_job_file_answered(LmsJob *job, LmsResultFile *file,
 									 const LmsHttpResult *res);
 
@@ -122,6 +126,8 @@ extern void lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 								  const LmsHttpResult *res, int attempt);
 extern void lmsfdw_job_pace(LmsJob *job);
 extern void lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res);
+
+extern char *lmsfdw_job_name(const LmsJob *job);
 
 /* this backend's recent jobs */
 extern void lmsfdw_job_note(LmsJob *job, const char *error);

@@ -119,8 +119,8 @@ raise_corrupt(LmsStream *s, const char *kind, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-			 errmsg("corrupt %s data in the result of export job %s",
-					kind, s->job->remote_id),
+			 errmsg("corrupt %s data in the result of %s",
+					kind, lmsfdw_job_name(s->job)),
 			 detail ? errdetail_internal("%s", detail) : 0));
 }
 
@@ -149,8 +149,8 @@ raise_web_page(LmsStream *s, const char *url)
 	lmsfdw_job_note(s->job, "the LMS answered with a web page");
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("the LMS answered with a web page (likely a login redirect) from host \"%s\" where the result file of export job %s was expected",
-					lmsfdw_url_host(url), s->job->remote_id),
+			 errmsg("the LMS answered with a web page (likely a login redirect) from host \"%s\" where the result file of %s was expected",
+					lmsfdw_url_host(url), lmsfdw_job_name(s->job)),
 			 errdetail("The page is at %s.", lmsfdw_redact_url(url)),
 			 errhint("The LMS does not accept the token at that address, or sent its login page; check the export's file URL and the token's permissions.")));
 }
@@ -327,6 +327,7 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 	LmsStream  *s = palloc0(sizeof(LmsStream));
 	LmsHttpResult res;
 	int			attempt;
+	bool		renewed = false;
 
 	s->job = job;
 	s->cleanup.func = stream_cleanup;
@@ -347,6 +348,14 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 		if (lmsfdw_http_ok(&res))
 			break;
 		lmsfdw_transfer_close(s->xfer);
+		/* a presigned URL refused (it may have expired): once, a fresh one */
+		if (res.status == 403 && !renewed && lmsfdw_job_renew_file(job, file))
+		{
+			renewed = true;
+			url = file->url;
+			attempt--;
+			continue;
+		}
 		cls = lmsfdw_retry_class(&res, false);
 		if (cls == LMS_RETRY_NONE || attempt >= opts->retry_max)
 		{
@@ -491,6 +500,18 @@ stream_read_decoded(LmsStream *s, const char **data, size_t *len)
 	if (!got)
 		s->eof = true;
 	return got;
+}
+
+/*
+ * lmsfdw_stream_ready
+ *		Are decoded bytes at hand without waiting for the network (or is the
+ *		body at its end)?
+ */
+bool
+lmsfdw_stream_ready(LmsStream *s)
+{
+	return s->eof || s->have_peeked || s->raw_len > 0 || s->raw_eof ||
+		(s->xfer != NULL && lmsfdw_transfer_ready(s->xfer));
 }
 
 /*
