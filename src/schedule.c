@@ -591,6 +591,22 @@ progress_wait(const LmsPollSchedule *s, LmsRng *rng, double now_ms)
 }
 
 /*
+ * lms_poll_expected_ms
+ *		The expected finish: progress (two readings), else history.
+ */
+double
+lms_poll_expected_ms(const LmsPollSchedule *s)
+{
+	ProgressEstimate est;
+
+	if (s->have_progress && progress_estimate(s, &est) && est.two_point)
+		return est.finish;
+	if (s->learned_runs > 0)
+		return s->learn_expected_ms;
+	return -1.0;
+}
+
+/*
  * lms_poll_next_wait
  *		The wait before the next status check, after a check at now_ms that
  *		saw progress (negative: the status carries none).

@@ -100,6 +100,13 @@ extern double lms_poll_next_wait(LmsPollSchedule *s, LmsRng *rng,
 extern int	lms_poll_learn(LmsPollSchedule *s, const LmsLearnedRun *runs,
 						   int n);
 
+/*
+ * When the job should end (ms since its start), for display: from its
+ * progress when two readings give a rate, else the median of the learned
+ * runs; -1 when neither is known.
+ */
+extern double lms_poll_expected_ms(const LmsPollSchedule *s);
+
 /* The run to remember of a job seen done by a status check at done_ms. */
 extern void lms_poll_finished(const LmsPollSchedule *s, double done_ms,
 							  LmsLearnedRun *run);

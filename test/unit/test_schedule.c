@@ -943,9 +943,18 @@ test_learned_progress(void)
 	wb = lms_poll_next_wait(&b, &rb, 80000.0, 80.0);
 	UNIT_CHECK(wa == wb, "two readings aim the same with or without history: "
 			   "%.0f vs %.0f", wa, wb);
+	UNIT_CHECK(fabs(lms_poll_expected_ms(&b) - 100000.0) < 2000.0,
+			   "expected finish from progress: %.0f", lms_poll_expected_ms(&b));
 	wb = lms_poll_next_wait(&b, &rb, 80000.0 + wb, -1.0);
 	UNIT_CHECK(wb <= 1.2 * b.dense_ms, "a status without progress: learned "
 			   "window (%.0f)", wb);
+
+	/* expected finish: history without progress, nothing without either */
+	lms_poll_init(&b, INITIAL_MS, MAX_MS, FACTOR);
+	UNIT_CHECK(lms_poll_expected_ms(&b) < 0.0, "no estimate without either");
+	(void) lms_poll_learn(&b, runs, 3);
+	UNIT_CHECK(lms_poll_expected_ms(&b) == 100000.0,
+			   "expected finish: the median run, %.0f", lms_poll_expected_ms(&b));
 }
 
 static void
