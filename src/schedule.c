@@ -893,3 +893,49 @@ lms_pacer_delay_ms(const LmsRatePacer *p, double now_ms)
 		return (need - now_remaining) / p->leak_per_s * 1000.0;
 	}
 }
+
+
+/* ----------------------------------------------------------------
+ *		A rate budget shared between senders
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lms_pacer_reservation
+ *		What one more request is expected to take from the quota: its cost
+ *		(the last one seen, or 1), and on a leaky bucket Canvas's up-front
+ *		charge, which it holds until it is answered.
+ */
+double
+lms_pacer_reservation(const LmsRatePacer *p)
+{
+	double		cost = p->cost > 0.0 ? p->cost : 1.0;
+
+	if (p->reset_ms >= 0.0)
+		return cost;
+	return cost + LMS_CANVAS_UP_FRONT;
+}
+
+/*
+ * lms_pacer_shared_delay_ms
+ *		The delay of lms_pacer_delay_ms for a quota of which reserved units
+ *		are already promised to in_flight requests.  Before any answer has
+ *		shown the quota, requests go one at a time.
+ */
+double
+lms_pacer_shared_delay_ms(const LmsRatePacer *p, double now_ms,
+						  double reserved, int in_flight)
+{
+	LmsRatePacer left = *p;
+	double		delay;
+
+	if (!p->have)
+		return in_flight > 0 ? LMS_PACER_PROBE_MS : 0.0;
+	if (reserved > 0.0)
+		left.remaining -= reserved;
+	delay = lms_pacer_delay_ms(&left, now_ms);
+	/* answers still to come may show more room: ask again soon */
+	if (in_flight > 0 && delay > LMS_PACER_PROBE_MS)
+		delay = LMS_PACER_PROBE_MS;
+	return delay;
+}

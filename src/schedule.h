@@ -147,4 +147,18 @@ extern void lms_pacer_observe(LmsRatePacer *p, double now_ms, double remaining,
 /* How long to wait before the next request may be sent (0 = now). */
 extern double lms_pacer_delay_ms(const LmsRatePacer *p, double now_ms);
 
+/*
+ * One rate budget shared by several senders using the same credential:
+ * in_flight requests have been sent and not yet answered, holding
+ * reserved units between them.  The delay before one more request may be
+ * sent (0 = now, reserving lms_pacer_reservation(p) units); with nothing
+ * observed yet only one request at a time goes out, and the others ask
+ * again after LMS_PACER_PROBE_MS.
+ */
+#define LMS_PACER_PROBE_MS	50.0
+
+extern double lms_pacer_reservation(const LmsRatePacer *p);
+extern double lms_pacer_shared_delay_ms(const LmsRatePacer *p, double now_ms,
+										double reserved, int in_flight);
+
 #endif							/* LMS_SCHEDULE_H */

@@ -1251,6 +1251,49 @@ test_pacer(void)
 			   "reset forgotten: %.3f", lms_pacer_delay_ms(&p, 0.0));
 }
 
+/* One budget for several senders: reservations and the first answer. */
+static void
+test_pacer_shared(void)
+{
+	LmsRatePacer p;
+	double		d;
+
+	lms_pacer_init(&p, 0.0, 10.0);
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 0.0, 0) == 0.0,
+			   "nothing seen, nothing in flight: send");
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 51.0, 1) == LMS_PACER_PROBE_MS,
+			   "nothing seen, one in flight: wait for its answer");
+	UNIT_CHECK(lms_pacer_reservation(&p) == 51.0,
+			   "unknown cost: 1 plus the up-front 50");
+
+	/* 300 left, cost 2: five requests in flight (260 reserved) leave room */
+	lms_pacer_observe(&p, 0.0, 300.0, 2.0, -1.0);
+	UNIT_CHECK(lms_pacer_reservation(&p) == 52.0, "reservation %.1f",
+			   lms_pacer_reservation(&p));
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 4 * 52.0, 4) == 0.0,
+			   "room for a fifth");
+	d = lms_pacer_shared_delay_ms(&p, 0.0, 5 * 52.0, 5);
+	UNIT_CHECK(d == LMS_PACER_PROBE_MS, "a sixth asks again soon: %.1f", d);
+	/* with nothing in flight, the refill alone decides: 12 units at 10/s */
+	lms_pacer_observe(&p, 0.0, 40.0, 2.0, -1.0);
+	d = lms_pacer_shared_delay_ms(&p, 0.0, 0.0, 0);
+	UNIT_CHECK(fabs(d - 1200.0) < EPS && d == lms_pacer_delay_ms(&p, 0.0),
+			   "nothing in flight: as one sender, %.1f", d);
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 1200.0, 0.0, 0) == 0.0,
+			   "refilled");
+
+	/* a reset window: the reservation is the cost alone */
+	lms_pacer_init(&p, 0.0, 0.0);
+	lms_pacer_observe(&p, 0.0, 100.0, 10.0, 30.0);
+	UNIT_CHECK(lms_pacer_reservation(&p) == 10.0, "window reservation");
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 80.0, 8) == 0.0,
+			   "10 left after 8 in flight: one more fits");
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 100.0, 10) == LMS_PACER_PROBE_MS,
+			   "none left: ask again after the answers");
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 100.0, 0) == 30000.0,
+			   "nothing in flight and none left: the reset");
+}
+
 int
 main(void)
 {
@@ -1270,5 +1313,6 @@ main(void)
 	test_backoff();
 	test_retry_after();
 	test_pacer();
+	test_pacer_shared();
 	UNIT_DONE("test_schedule");
 }
