@@ -8,8 +8,13 @@ OBJS = \
 	src/connection.o \
 	src/http.o \
 	src/schedule.o \
+	src/url.o \
 	src/job.o \
+	src/jobset.o \
+	src/reuse.o \
+	src/params.o \
 	src/document.o \
+	src/providers/provider.o \
 	src/providers/canvas.o \
 	src/providers/canvas_dap.o \
 	src/providers/brightspace.o \

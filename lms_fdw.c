@@ -39,31 +39,41 @@
 #include "access/table.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
+#include "connection.h"
 #include "executor/execAsync.h"
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
+#include "import.h"
+#include "jobset.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
 #include "optimizer/cost.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "options.h"
+#include "params.h"
 #include "parser/parsetree.h"
-#include "optimizer/clauses.h"
+#include "providers/provider.h"
+#include "shared.h"
 #include "storage/fd.h"
+#include "stream.h"
+#include "tuple.h"
+#include "url.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
-#include "utils/ruleutils.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/ruleutils.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
@@ -95,6 +105,37 @@ typedef struct LmsPlanState
 	Bitmapset  *attrs_used;
 } LmsPlanState;
 
+/*
+ * Memory lifetimes of a scan.  Each has one owner, which creates and deletes
+ * it in one place; everything below a context goes with it.
+ *
+ *	es_query_cxt (the executor's)
+ *		LmsFdwScanState, the effective options, the column map, the spool.
+ *		Lives as long as the query.
+ *	 +- scan_cxt "lms_fdw scan"		created in lmsBeginForeignScan
+ *		The job set and the parameter sets of the current export.  Reset by
+ *		lmsReScanForeignScan (after finish_export); deleted with its parent.
+ *		 +- job->cxt "lms_fdw job"	lmsfdw_job_create / lmsfdw_job_release
+ *			One job: its strings, its provider state, its resolved URLs, the
+ *			answers of its requests (each in a short-lived "lms_fdw answer"
+ *			child).  The scan releases a job in finish_export once its rows
+ *			are read; a job the query leaves running is cancelled at the LMS
+ *			by the context's reset callback (job.c).
+ *		 +- file_cxt "lms_fdw result file"	open_next_file / close_file
+ *			One open result file: its LmsResultFile and provider data, its
+ *			stream (transfer, gzip/zip state: stream.c) and its record reader
+ *			(tuple.c).  stream.c and tuple.c allocate what a file needs in
+ *			the context current at lmsfdw_stream_open / lmsfdw_rows_open,
+ *			which is this one; several files open at once each get their own.
+ *			 +- "lms_fdw row"		tuple.c: reset before each row
+ *				The current row's values and the input functions' cruft.
+ *
+ * Backend-lifetime state lives in TopMemoryContext, owned by its module: the
+ * curl handles (connection.c), the reuse cache (reuse.c), Canvas Data 2
+ * tokens (providers/canvas_dap.c); the recent-jobs list is a static array
+ * (job.c).
+ */
+
 /* executor state in node->fdw_state */
 typedef struct LmsFdwScanState
 {
@@ -104,10 +145,11 @@ typedef struct LmsFdwScanState
 	List	   *param_states;	/* of ExprState, their values */
 	List	   *param_is_list;	/* integer list: value is an array */
 	LmsColumnMap *map;
-	MemoryContext scan_cxt;		/* the current job, its stream and reader */
+	MemoryContext scan_cxt;		/* the job set and its jobs (see above) */
 	LmsJobSet  *jobs;			/* this scan's jobs, or NULL before the first row */
 	LmsJob	   *job;			/* the job whose rows are being read */
-	ListCell   *next_url;		/* the next result file of the job */
+	MemoryContext file_cxt;		/* the open result file, its stream and reader */
+	LmsResultFile *file;		/* the open result file, or NULL */
 	int			rows_since_poll;
 	char	   *params_text;	/* the export parameters of the current jobs */
 	bool		async;			/* run by an async Append: never block on jobs */
@@ -235,95 +277,6 @@ executing_user(ForeignScanState *node)
 }
 
 /*
- * The export parameters the quals give: "param_column = value" or
- * "param_column IN (...)" / "= ANY (array)", where the value is a constant
- * or anything computed once per scan (a query parameter $1, an outer
- * reference) - no column of this table and nothing volatile.  Several values
- * mean one job each.  The first qual for a parameter wins; the quals stay as
- * local filters, so a contradicting second qual still filters rows out.
- */
-static void
-extract_export_params(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
-					  List *clauses, List **names, List **exprs,
-					  List **is_list)
-{
-	ListCell   *lc;
-
-	*names = NIL;
-	*exprs = NIL;
-	*is_list = NIL;
-	foreach(lc, clauses)
-	{
-		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
-		Expr	   *clause = rinfo->clause;
-		Node	   *left,
-				   *right;
-		Oid			opno;
-		bool		list;
-		Var		   *var;
-		char	   *param;
-		char	   *opname;
-		ListCell   *lc2;
-		bool		seen = false;
-
-		if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
-		{
-			OpExpr	   *op = (OpExpr *) clause;
-
-			opno = op->opno;
-			list = false;
-			left = strip_implicit_coercions(linitial(op->args));
-			right = strip_implicit_coercions(lsecond(op->args));
-			/* the column of this relation on the left */
-			if (!(IsA(left, Var) && ((Var *) left)->varno == baserel->relid))
-			{
-				Node	   *tmp = left;
-
-				left = right;
-				right = tmp;
-			}
-		}
-		else if (IsA(clause, ScalarArrayOpExpr) &&
-				 ((ScalarArrayOpExpr *) clause)->useOr)
-		{
-			ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) clause;
-
-			opno = op->opno;
-			list = true;
-			left = strip_implicit_coercions(linitial(op->args));
-			right = lsecond(op->args);
-		}
-		else
-			continue;
-
-		if (!IsA(left, Var))
-			continue;
-		var = (Var *) left;
-		if (var->varno != baserel->relid || var->varlevelsup != 0 ||
-			var->varattno <= 0)
-			continue;
-		if (bms_is_member(baserel->relid, pull_varnos(root, right)) ||
-			contain_volatile_functions(right) ||
-			(IsA(right, Const) && ((Const *) right)->constisnull))
-			continue;
-		opname = get_opname(opno);
-		if (opname == NULL || strcmp(opname, "=") != 0)
-			continue;
-		param = lmsfdw_column_option(relid, var->varattno, "param");
-		if (param == NULL)
-			continue;
-		foreach(lc2, *names)
-			if (strcmp(strVal(lfirst(lc2)), param) == 0)
-				seen = true;
-		if (seen)
-			continue;
-		*names = lappend(*names, makeString(param));
-		*exprs = lappend(*exprs, right);
-		*is_list = lappend_int(*is_list, list ? 1 : 0);
-	}
-}
-
-/*
  * Rows of the last export of each foreign table read by this backend, for
  * the planner's estimate (LMS_DEFAULT_ROWS until one has been read).
  */
@@ -393,18 +346,6 @@ lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 														 0, JOIN_INNER, NULL));
 }
 
-/* Does this parameter name appear among the scan's export parameters? */
-static bool
-params_include(List *names, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, names)
-		if (strcmp(strVal(lfirst(lc)), name) == 0)
-			return true;
-	return false;
-}
-
 /* equivalence-class callback: is em this relation's column arg? */
 static bool
 ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
@@ -428,8 +369,8 @@ param_path_info(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 
 	if (!join_clause_is_movable_to(rinfo, baserel))
 		return NULL;
-	extract_export_params(root, baserel, relid, list_make1(rinfo),
-						  &names, &exprs, &is_list);
+	lmsfdw_params_from_quals(root, baserel, relid, list_make1(rinfo),
+							 &names, &exprs, &is_list);
 	if (names == NIL)
 		return NULL;
 	required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
@@ -467,9 +408,10 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	TupleDesc	tupdesc;
 	Relation	rel;
 
-	extract_export_params(root, baserel, foreigntableid,
-						  baserel->baserestrictinfo, &names, &exprs, &is_list);
-	if (required && !params_include(names, required))
+	lmsfdw_params_from_quals(root, baserel, foreigntableid,
+							 baserel->baserestrictinfo, &names, &exprs,
+							 &is_list);
+	if (required && !lmsfdw_params_include(names, required))
 		startup_cost += disable_cost;
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
@@ -551,8 +493,8 @@ lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	int			k;
 
 	/* scan_clauses holds a parameterized path's join clauses too */
-	extract_export_params(root, baserel, foreigntableid, scan_clauses,
-						  &names, &exprs, &is_list);
+	lmsfdw_params_from_quals(root, baserel, foreigntableid, scan_clauses,
+							 &names, &exprs, &is_list);
 	k = -1;
 	while ((k = bms_next_member(ps->attrs_used, k)) >= 0)
 		used = lappend_int(used, k + FirstLowInvalidHeapAttributeNumber);
@@ -615,95 +557,28 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	node->fdw_state = state;
 }
 
-/* A value as text, through its type's output function. */
-static char *
-datum_text(Datum value, Oid type)
+/* The parameter sets of this scan, one per job (params.c). */
+static List *
+scan_param_sets(ForeignScanState *node, LmsFdwScanState *state)
 {
-	Oid			outfunc;
-	bool		isvarlena;
-
-	getTypeOutputInfo(type, &outfunc, &isvarlena);
-	return OidOutputFunctionCall(outfunc, value);
+	return lmsfdw_params_eval(node->ss.ps.ps_ExprContext, state->param_names,
+							  state->param_states, state->param_is_list);
 }
 
-/*
- * The parameter sets of this scan, one per job: the values of the param
- * quals as text, and for IN lists every combination.  NIL when a value is
- * NULL or a list is empty: no row can match, so there is nothing to export.
- */
-static List *
-eval_export_params(ForeignScanState *node, LmsFdwScanState *state)
+/* Close the open result file, if any: its stream, its reader, its context. */
+static void
+close_file(LmsFdwScanState *state)
 {
-	ExprContext *econtext = node->ss.ps.ps_ExprContext;
-	List	   *sets = list_make1(NIL);
-	ListCell   *ln,
-			   *ls,
-			   *ll;
-
-	forthree(ln, state->param_names, ls, state->param_states,
-			 ll, state->param_is_list)
-	{
-		ExprState  *es = (ExprState *) lfirst(ls);
-		Oid			type = exprType((Node *) es->expr);
-		List	   *values = NIL;
-		List	   *next = NIL;
-		ListCell   *lv,
-				   *lsets;
-		bool		isnull;
-		Datum		value;
-
-		value = ExecEvalExpr(es, econtext, &isnull);
-		if (isnull)
-			return NIL;
-		if (lfirst_int(ll))
-		{
-			ArrayType  *arr = DatumGetArrayTypeP(value);
-			Oid			elemtype = ARR_ELEMTYPE(arr);
-			int16		typlen;
-			bool		typbyval;
-			char		typalign;
-			Datum	   *elems;
-			bool	   *elemnulls;
-			int			n,
-						i;
-
-			get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-			deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-							  &elems, &elemnulls, &n);
-			for (i = 0; i < n; i++)
-			{
-				char	   *text;
-
-				if (elemnulls[i])
-					continue;
-				text = datum_text(elems[i], elemtype);
-				/* IN (3, 3) is one job */
-				foreach(lv, values)
-					if (strcmp((char *) lfirst(lv), text) == 0)
-						break;
-				if (lv == NULL)
-					values = lappend(values, text);
-			}
-		}
-		else
-			values = list_make1(datum_text(value, type));
-		if (values == NIL)
-			return NIL;
-
-		foreach(lsets, sets)
-		{
-			foreach(lv, values)
-			{
-				LmsParam   *p = palloc(sizeof(LmsParam));
-
-				p->name = strVal(lfirst(ln));
-				p->value = (char *) lfirst(lv);
-				next = lappend(next, lappend(list_copy((List *) lfirst(lsets)), p));
-			}
-		}
-		sets = next;
-	}
-	return sets;
+	if (state->rows)
+		lmsfdw_rows_close(state->rows);
+	if (state->stream)
+		lmsfdw_stream_close(state->stream);
+	if (state->file_cxt)
+		MemoryContextDelete(state->file_cxt);
+	state->rows = NULL;
+	state->stream = NULL;
+	state->file = NULL;
+	state->file_cxt = NULL;
 }
 
 /* Open the job's next result file; false when there is none. */
@@ -712,43 +587,22 @@ open_next_file(LmsFdwScanState *state)
 {
 	MemoryContext old;
 
-	if (state->rows)
-		lmsfdw_rows_close(state->rows);
-	if (state->stream)
-		lmsfdw_stream_close(state->stream);
-	state->rows = NULL;
-	state->stream = NULL;
-	if (state->next_url == NULL)
+	close_file(state);
+	state->file_cxt = AllocSetContextCreate(state->scan_cxt,
+											"lms_fdw result file",
+											ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(state->file_cxt);
+	state->file = palloc0(sizeof(LmsResultFile));
+	if (!lmsfdw_job_next_file(state->job, state->file))
+	{
+		MemoryContextSwitchTo(old);
+		close_file(state);
 		return false;
-	old = MemoryContextSwitchTo(state->scan_cxt);
-	state->stream = lmsfdw_stream_open(state->job,
-									   (const char *) lfirst(state->next_url));
+	}
+	state->stream = lmsfdw_stream_open(state->job, state->file);
 	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
-	state->next_url = lnext(state->job->result_urls, state->next_url);
 	MemoryContextSwitchTo(old);
 	return true;
-}
-
-/* The parameter sets as one string, to tell whether a rescan changed them. */
-static char *
-params_text(List *sets)
-{
-	StringInfoData buf;
-	ListCell   *ls,
-			   *lp;
-
-	initStringInfo(&buf);
-	foreach(ls, sets)
-	{
-		foreach(lp, (List *) lfirst(ls))
-		{
-			LmsParam   *p = (LmsParam *) lfirst(lp);
-
-			appendStringInfo(&buf, "%s=%s\x1f", p->name, p->value);
-		}
-		appendStringInfoChar(&buf, '\x1e');
-	}
-	return buf.data;
 }
 
 /* Plan this scan's jobs; false if there is nothing to export. */
@@ -756,9 +610,9 @@ static bool
 start_export(ForeignScanState *node, LmsFdwScanState *state)
 {
 	MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
-	List	   *sets = eval_export_params(node, state);
+	List	   *sets = scan_param_sets(node, state);
 
-	state->params_text = params_text(sets);
+	state->params_text = lmsfdw_params_text(sets);
 	if (sets != NIL)
 		state->jobs = lmsfdw_jobset_create(state->opts, sets);
 	MemoryContextSwitchTo(old);
@@ -770,11 +624,9 @@ static void
 finish_export(LmsFdwScanState *state)
 {
 	int			i;
+	bool		whole = state->rows == NULL;	/* every file read */
 
-	if (state->stream)
-		lmsfdw_stream_close(state->stream);
-	if (state->rows)
-		lmsfdw_rows_close(state->rows);
+	close_file(state);
 	if (state->job)
 	{
 		LmsCounters *c = &state->job->counters;
@@ -791,11 +643,10 @@ finish_export(LmsFdwScanState *state)
 		state->totals.bytes += c->bytes;
 		state->totals.rows += c->rows;
 		/* a whole export read: its size is the next plan's estimate */
-		if (state->rows == NULL)
+		if (whole)
 			remember_rows(state->relid, (double) c->rows);
+		lmsfdw_job_release(state->job);
 	}
-	state->stream = NULL;
-	state->rows = NULL;
 	state->job = NULL;
 }
 
@@ -858,7 +709,6 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 		if (job == NULL)
 			break;
 		state->job = job;
-		state->next_url = list_head(job->result_urls);
 		open_next_file(state);
 	}
 	state->exhausted = true;
@@ -909,7 +759,7 @@ lmsReScanForeignScan(ForeignScanState *node)
 	/* the same export parameters: replay what has been read */
 	if (state->spool && state->params_text &&
 		(node->ss.ps.chgParam == NULL ||
-		 strcmp(params_text(eval_export_params(node, state)),
+		 strcmp(lmsfdw_params_text(scan_param_sets(node, state)),
 				state->params_text) == 0))
 	{
 		tuplestore_rescan(state->spool);
@@ -966,56 +816,13 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 						strVal(list_nth(fdw_private, FdwScanPrivateDescription)),
 						es);
 	if (names != NIL)
-	{
-		List	   *context = set_deparse_context_plan(es->deparse_cxt,
-													   (Plan *) plan, NIL);
-		StringInfoData buf;
-		ListCell   *ln,
-				   *le,
-				   *ll;
-
-		initStringInfo(&buf);
-		forthree(ln, names, le, plan->fdw_exprs, ll,
-				 (List *) list_nth(fdw_private, FdwScanPrivateParamIsList))
-		{
-			Node	   *value = (Node *) lfirst(le);
-			char	   *text;
-
-			if (IsA(value, Const) && lfirst_int(ll))
-			{
-				/* several values print as name=1,2,3 */
-				Const	   *c = (Const *) value;
-				ArrayType  *arr = DatumGetArrayTypeP(c->constvalue);
-				Oid			elemtype = ARR_ELEMTYPE(arr);
-				int16		typlen;
-				bool		typbyval;
-				char		typalign;
-				Datum	   *elems;
-				bool	   *elemnulls;
-				int			n,
-							i;
-				StringInfoData list;
-
-				get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-				deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
-								  &elems, &elemnulls, &n);
-				initStringInfo(&list);
-				for (i = 0; i < n; i++)
-					if (!elemnulls[i])
-						appendStringInfo(&list, "%s%s", list.len ? "," : "",
-										 datum_text(elems[i], elemtype));
-				text = list.data;
-			}
-			else if (IsA(value, Const))
-				text = datum_text(((Const *) value)->constvalue,
-								  ((Const *) value)->consttype);
-			else
-				text = deparse_expression(value, context, false, false);
-			appendStringInfo(&buf, "%s%s=%s", buf.len ? "," : "",
-							 strVal(lfirst(ln)), text);
-		}
-		ExplainPropertyText("Export Parameters", buf.data, es);
-	}
+		ExplainPropertyText("Export Parameters",
+							lmsfdw_params_explain(names, plan->fdw_exprs,
+												  (List *) list_nth(fdw_private,
+																	FdwScanPrivateParamIsList),
+												  set_deparse_context_plan(es->deparse_cxt,
+																		   (Plan *) plan, NIL)),
+							es);
 
 	if (es->analyze && state)
 	{

@@ -21,6 +21,7 @@
  */
 #include "postgres.h"
 
+#include "connection.h"
 #include "lms_fdw.h"
 #include "storage/fd.h"
 #include "utils/hsearch.h"

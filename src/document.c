@@ -22,7 +22,9 @@
 
 #include <jansson.h>
 
+#include "document.h"
 #include "lms_fdw.h"
+#include "url.h"
 
 static void
 json_release(void *arg)

@@ -30,14 +30,16 @@
  */
 #include "postgres.h"
 
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
+#include "providers/provider.h"
 #include "storage/fd.h"
 #include "storage/latch.h"
+#include "url.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
@@ -77,248 +79,6 @@ struct LmsTransfer
 	bool		got_data;
 	TimestampTz last_activity;
 };
-
-/* ----------------------------------------------------------------
- * URLs
- * ----------------------------------------------------------------
- */
-
-static char *
-url_part(CURLU *h, CURLUPart part, unsigned int flags)
-{
-	char	   *v = NULL;
-	char	   *copy;
-
-	if (curl_url_get(h, part, &v, flags) != CURLUE_OK || v == NULL)
-		return NULL;
-	copy = pstrdup(v);
-	curl_free(v);
-	return copy;
-}
-
-static CURLU *
-url_parse(const char *url)
-{
-	CURLU	   *h = curl_url();
-
-	if (h == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	if (curl_url_set(h, CURLUPART_URL, url, 0) != CURLUE_OK)
-	{
-		curl_url_cleanup(h);
-		return NULL;
-	}
-	return h;
-}
-
-static bool
-host_is_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-	char		buf[64];
-	size_t		n = strlen(host);
-
-	if (pg_strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	/* curl gives IPv6 hosts in brackets */
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(buf))
-	{
-		memcpy(buf, host + 1, n - 2);
-		buf[n - 2] = '\0';
-		host = buf;
-	}
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
-	return false;
-}
-
-/*
- * lmsfdw_url_problem
- *		NULL if url may be asked, else what is wrong with it.
- */
-const char *
-lmsfdw_url_problem(const char *url, bool allow_http)
-{
-	CURLU	   *h = url_parse(url);
-	char	   *scheme;
-	char	   *host;
-	const char *problem = NULL;
-
-	if (h == NULL)
-		return "not a valid URL";
-	scheme = url_part(h, CURLUPART_SCHEME, 0);
-	host = url_part(h, CURLUPART_HOST, 0);
-	curl_url_cleanup(h);
-
-	if (scheme == NULL ||
-		(pg_strcasecmp(scheme, "http") != 0 && pg_strcasecmp(scheme, "https") != 0))
-		problem = "only http and https URLs are allowed";
-	else if (host == NULL || host[0] == '\0')
-		problem = "the URL has no host";
-	else if (pg_strcasecmp(scheme, "http") == 0 && !allow_http &&
-			 !host_is_loopback(host))
-		problem = "plain http is allowed only to loopback hosts";
-	return problem;
-}
-
-static char *
-url_origin(const char *url)
-{
-	CURLU	   *h = url_parse(url);
-	char	   *scheme,
-			   *host,
-			   *port;
-	char	   *origin;
-
-	if (h == NULL)
-		return NULL;
-	scheme = url_part(h, CURLUPART_SCHEME, 0);
-	host = url_part(h, CURLUPART_HOST, 0);
-	port = url_part(h, CURLUPART_PORT, CURLU_DEFAULT_PORT);
-	curl_url_cleanup(h);
-	if (!scheme || !host || !port)
-		return NULL;
-	origin = psprintf("%s://%s:%s", scheme, host, port);
-	return origin;
-}
-
-/*
- * lmsfdw_same_origin
- *		Same scheme, host and port (case-insensitively)?
- */
-bool
-lmsfdw_same_origin(const char *a, const char *b)
-{
-	char	   *oa = url_origin(a);
-	char	   *ob = url_origin(b);
-
-	return oa && ob && pg_strcasecmp(oa, ob) == 0;
-}
-
-/*
- * lmsfdw_resolve_url
- *		ref (absolute or relative) resolved against base, or NULL.
- */
-char *
-lmsfdw_resolve_url(const char *base, const char *ref)
-{
-	CURLU	   *h = url_parse(base);
-	char	   *out = NULL;
-
-	if (h == NULL)
-		return NULL;
-	if (curl_url_set(h, CURLUPART_URL, ref, 0) == CURLUE_OK)
-		out = url_part(h, CURLUPART_URL, 0);
-	curl_url_cleanup(h);
-	return out;
-}
-
-/*
- * lmsfdw_redact_url
- *		The URL for messages: scheme, host, port and path; a query string
- *		(where presigned signatures and tokens live) is replaced.
- */
-char *
-lmsfdw_redact_url(const char *url)
-{
-	CURLU	   *h = url_parse(url);
-	char	   *query;
-	char	   *out;
-
-	if (h == NULL)
-		return pstrdup("(invalid URL)");
-	query = url_part(h, CURLUPART_QUERY, 0);
-	curl_url_set(h, CURLUPART_QUERY, NULL, 0);
-	curl_url_set(h, CURLUPART_FRAGMENT, NULL, 0);
-	curl_url_set(h, CURLUPART_USER, NULL, 0);
-	curl_url_set(h, CURLUPART_PASSWORD, NULL, 0);
-	out = url_part(h, CURLUPART_URL, 0);
-	curl_url_cleanup(h);
-	if (out == NULL)
-		return pstrdup("(invalid URL)");
-	if (query && query[0])
-		out = psprintf("%s?[redacted]", out);
-	return out;
-}
-
-/* strstr, ignoring ASCII case */
-static char *
-find_nocase(char *text, const char *needle)
-{
-	size_t		n = strlen(needle);
-
-	for (; *text; text++)
-		if (pg_strncasecmp(text, needle, n) == 0)
-			return text;
-	return NULL;
-}
-
-static void
-mask_all(char *text, const char *secret)
-{
-	size_t		n;
-	char	   *p;
-
-	if (secret == NULL || (n = strlen(secret)) < 4)
-		return;
-	while ((p = strstr(text, secret)) != NULL)
-		memset(p, '*', n);
-}
-
-/*
- * lmsfdw_redact_text
- *		A printable excerpt of a remote body for errdetail: at most 200
- *		bytes, credentials masked, URL signatures and tokens removed.
- */
-char *
-lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
-{
-	static const char *const secret_keys[] = {
-		"signature=", "sig=", "verifier=", "token=", "secret=",
-		"credential=", "x-amz-security-token=",
-		/* a token in a JSON answer (an OAuth login echoed in an error) */
-		"token\":\"", "token\": \"", NULL
-	};
-	size_t		take = Min(len, 200);
-	char	   *out;
-	char	   *p;
-	int			i;
-
-	out = palloc(take + 4);
-	memcpy(out, text, take);
-	out[take] = '\0';
-	/* stop at an embedded NUL, make the rest printable on one line */
-	for (p = out; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	if (opts)
-	{
-		mask_all(out, opts->token);
-		mask_all(out, opts->client_secret);
-	}
-	for (i = 0; secret_keys[i]; i++)
-	{
-		char	   *hit = out;
-
-		while ((hit = find_nocase(hit, secret_keys[i])) != NULL)
-		{
-			char	   *v = hit + strlen(secret_keys[i]);
-
-			while (*v && *v != '&' && *v != '"' && *v != '\'' && *v != ' ' &&
-				   *v != '<')
-				*v++ = '*';
-			hit = v;
-		}
-	}
-	if (len > take)
-		strcat(out, "...");
-	return out;
-}
 
 /* ----------------------------------------------------------------
  * Transfers
@@ -803,6 +563,7 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 		curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
 		res->content_type = ct ? pstrdup(ct) : NULL;
 		res->retry_after = header_value(x->easy, "Retry-After");
+		res->link = header_value(x->easy, "Link");
 		res->rate_remaining = header_number(x->easy, "X-Rate-Limit-Remaining");
 		res->request_cost = header_number(x->easy, "X-Request-Cost");
 		res->rate_reset = header_number(x->easy, "X-Rate-Limit-Reset");
@@ -993,12 +754,6 @@ lmsfdw_transfer_read(LmsTransfer *x, const char **data, size_t *len)
 									curl_easy_strerror(x->result))));
 	}
 	return false;
-}
-
-uint64
-lmsfdw_transfer_bytes(const LmsTransfer *x)
-{
-	return x->bytes;
 }
 
 /*

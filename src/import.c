@@ -24,7 +24,9 @@
 
 #include "commands/defrem.h"
 #include "foreign/foreign.h"
-#include "lms_fdw.h"
+#include "import.h"
+#include "lib/stringinfo.h"
+#include "options.h"
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
 

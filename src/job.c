@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * job.c
- *		  The export job: initiate, monitor, resolve
+ *		  One export job's life: initiate, monitor, resolve, remote cancel
  *
  * A job is started with one request (retried only when that cannot start a
  * second export), then watched with status checks spaced by the poll
@@ -17,6 +17,7 @@
  * throwing.
  *
  * The job also keeps this backend's recent-jobs list for lms_fdw_jobs().
+ * Several jobs of one scan are run by jobset.c; reuse_window by reuse.c.
  *
  * IDENTIFICATION
  *		  src/job.c
@@ -27,9 +28,13 @@
 
 #include <time.h>
 
+#include "job.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
+#include "providers/provider.h"
+#include "reuse.h"
+#include "shared.h"
 #include "utils/memutils.h"
 #if PG_VERSION_NUM >= 150000
 #include "common/pg_prng.h"
@@ -43,6 +48,10 @@
 
 static LmsJobRecord job_history[LMS_JOB_HISTORY];
 static int	job_history_next = 0;
+
+static void job_cancel_remote(LmsJob *job);
+static const char *job_state_name(LmsJobState state);
+static void job_resolve(LmsJob *job);
 
 /*
  * lmsfdw_job_history
@@ -73,7 +82,7 @@ lmsfdw_job_note(LmsJob *job, const char *error)
 			sizeof(r->resource));
 	strlcpy(r->job_id, job->remote_id ? job->remote_id : "", sizeof(r->job_id));
 	snprintf(r->state, sizeof(r->state), "%s%s",
-			 job->remote_state ? job->remote_state : lmsfdw_job_state_name(job->state),
+			 job->remote_state ? job->remote_state : job_state_name(job->state),
 			 job->reused ? " (reused)" : "");
 	r->started = job->started;
 	r->finished = job->finished;
@@ -82,8 +91,8 @@ lmsfdw_job_note(LmsJob *job, const char *error)
 		strlcpy(r->error, error, sizeof(r->error));
 }
 
-const char *
-lmsfdw_job_state_name(LmsJobState state)
+static const char *
+job_state_name(LmsJobState state)
 {
 	switch (state)
 	{
@@ -136,7 +145,7 @@ job_abandon_callback(void *arg)
 	PG_TRY();
 	{
 		lmsfdw_shared_withdraw(job);
-		lmsfdw_job_cancel_remote(job);
+		job_cancel_remote(job);
 	}
 	PG_CATCH();
 	{
@@ -150,48 +159,31 @@ job_abandon_callback(void *arg)
 }
 
 /*
- * The export parameters: the parameters option's entries, then those from
- * param columns (which replace an entry of the same name).
- */
-static List *
-job_merge_params(const LmsOptions *opts, List *qual_params)
-{
-	List	   *params = NIL;
-	ListCell   *lc;
-
-	foreach(lc, lmsfdw_json_object_params(opts->parameters))
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-		bool		replaced = false;
-		ListCell   *lc2;
-
-		foreach(lc2, qual_params)
-			if (strcmp(((LmsParam *) lfirst(lc2))->name, p->name) == 0)
-				replaced = true;
-		if (!replaced)
-			params = lappend(params, p);
-	}
-	return list_concat(params, qual_params);
-}
-
-/*
  * lmsfdw_job_create
- *		A new, not yet started job; it lives in the current memory context.
+ *		A new, not yet started job, in a memory context of its own (a child
+ *		of the current one) that holds everything the job keeps: deleted by
+ *		lmsfdw_job_release, or with its parent.
  */
 LmsJob *
 lmsfdw_job_create(const LmsOptions *opts, List *params)
 {
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "lms_fdw job",
+											  ALLOCSET_SMALL_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
 	LmsJob	   *job = palloc0(sizeof(LmsJob));
 	MemoryContextCallback *cb;
 	uint64		seed;
 
 	job->opts = opts;
-	job->cxt = CurrentMemoryContext;
-	job->params = job_merge_params(opts, params);
+	job->cxt = cxt;
+	job->params = lmsfdw_params_merge(opts, params);
 	job->state = LMS_JOB_NEW;
 	job->progress = -1;
 	job->phase = "initiate";
 	job->conn = lmsfdw_get_connection(opts);
+	if (opts->provider->state_size > 0)
+		job->provider_state = palloc0(opts->provider->state_size);
 
 #if PG_VERSION_NUM >= 150000
 	seed = pg_prng_uint64(&pg_global_prng_state);
@@ -212,7 +204,19 @@ lmsfdw_job_create(const LmsOptions *opts, List *params)
 	cb->func = job_abandon_callback;
 	cb->arg = job;
 	MemoryContextRegisterResetCallback(job->cxt, cb);
+	MemoryContextSwitchTo(old);
 	return job;
+}
+
+/*
+ * lmsfdw_job_release
+ *		Free a job the scan is done with; a job still running at the LMS is
+ *		cancelled there first (cancel_on_abort).
+ */
+void
+lmsfdw_job_release(LmsJob *job)
+{
+	MemoryContextDelete(job->cxt);
 }
 
 /* errcontext: which job, in which phase */
@@ -230,8 +234,8 @@ job_error_context(void *arg)
 }
 
 /* Sleep, counting the time as waited. */
-static void
-job_wait(LmsJob *job, double ms)
+void
+lmsfdw_job_wait(LmsJob *job, double ms)
 {
 	double		start;
 
@@ -275,7 +279,7 @@ lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 	elog(DEBUG1, "lms_fdw: %s answer (HTTP %ld) during %s; retry %d of %d in %.0f ms",
 		 lmsfdw_retry_class_name(cls), res->status, job->phase, attempt + 1,
 		 opts->retry_max, ms);
-	job_wait(job, ms);
+	lmsfdw_job_wait(job, ms);
 }
 
 /*
@@ -295,7 +299,7 @@ lmsfdw_job_pace(LmsJob *job)
 		delay *= 1.0 + 0.2 * lms_rng_uniform(&job->rng);
 		elog(DEBUG1, "lms_fdw: pacing requests for %.0f ms (rate limit remaining %.1f)",
 			 delay, job->pacer.remaining);
-		job_wait(job, delay);
+		lmsfdw_job_wait(job, delay);
 	}
 }
 
@@ -347,70 +351,6 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 	}
 }
 
-/* The provider of a server's provider option. */
-const LmsProvider *
-lmsfdw_find_provider(const char *name)
-{
-	static const LmsProvider *const providers[] = {
-		&lms_provider_canvas, &lms_provider_canvas_dap,
-		&lms_provider_brightspace, &lms_provider_generic, NULL
-	};
-	int			i;
-
-	for (i = 0; name && providers[i]; i++)
-		if (strcmp(providers[i]->name, name) == 0)
-			return providers[i];
-	return NULL;
-}
-
-/* percent-encoding of s; spaces as '+' in forms, as %20 in paths */
-static char *
-percent_encode(const char *s, bool form)
-{
-	StringInfoData buf;
-	const unsigned char *p;
-
-	initStringInfo(&buf);
-	for (p = (const unsigned char *) s; *p; p++)
-	{
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			(*p >= '0' && *p <= '9') || *p == '-' || *p == '_' || *p == '.' ||
-			*p == '~')
-			appendStringInfoChar(&buf, (char) *p);
-		else if (*p == ' ' && form)
-			appendStringInfoChar(&buf, '+');
-		else
-			appendStringInfo(&buf, "%%%02X", *p);
-	}
-	return buf.data;
-}
-
-/* application/x-www-form-urlencoded spelling of s */
-char *
-lmsfdw_form_encode(const char *s)
-{
-	return percent_encode(s, true);
-}
-
-/* s as one URL path segment */
-char *
-lmsfdw_path_escape(const char *s)
-{
-	return percent_encode(s, false);
-}
-
-/* base_url joined with an API path */
-char *
-lmsfdw_api_url(const LmsOptions *opts, const char *path)
-{
-	size_t		n = strlen(opts->base_url);
-
-	while (n > 0 && opts->base_url[n - 1] == '/')
-		n--;
-	return psprintf("%.*s%s%s", (int) n, opts->base_url,
-					path[0] == '/' ? "" : "/", path);
-}
-
 /*
  * One request whose JSON answer is handed to read(); the answer and its
  * document are freed before returning.
@@ -454,9 +394,9 @@ static void
 job_raise_timeout(LmsJob *job)
 {
 	char	   *state = job->remote_state ? pstrdup(job->remote_state) :
-		pstrdup(lmsfdw_job_state_name(job->state));
+		pstrdup(job_state_name(job->state));
 
-	lmsfdw_job_cancel_remote(job);
+	job_cancel_remote(job);
 	lmsfdw_shared_withdraw(job);
 	lmsfdw_job_note(job, "poll_timeout reached");
 	ereport(ERROR,
@@ -501,8 +441,6 @@ job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
 	}
 }
 
-static void job_remember(LmsJob *job);
-static char *job_key(const LmsJob *job);
 
 /* Push the errcontext naming the job; pop with job_context_pop. */
 #define job_context_push(job, errcb) \
@@ -517,9 +455,11 @@ static char *job_key(const LmsJob *job);
 /*
  * lmsfdw_job_start
  *		Initiate: the provider's preparing steps, then the start request.
- *		Sets the time of the first status check.
+ *		Sets the time of the first status check.  True when the resource
+ *		needs no job (no start_request): the job is then DONE and resolved,
+ *		with no status check to make.
  */
-void
+bool
 lmsfdw_job_start(LmsJob *job)
 {
 	const LmsProvider *provider = job->opts->provider;
@@ -530,6 +470,15 @@ lmsfdw_job_start(LmsJob *job)
 	job->phase = "initiate";
 	job_steps(job, provider->prepare_request, provider->read_prepare,
 			  "preparing the export");
+	if (provider->start_request == NULL)
+	{
+		/* a resource without a job: its files are there to be read */
+		job->started = GetCurrentTimestamp();
+		job->state = LMS_JOB_DONE;
+		job_resolve(job);
+		job_context_pop(&errcb);
+		return true;
+	}
 	memset(&spec, 0, sizeof(spec));
 	provider->start_request(job, &spec);
 	job_exchange(job, &spec, true, "starting the export", provider->read_start);
@@ -540,9 +489,9 @@ lmsfdw_job_start(LmsJob *job)
 	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
 	job->phase = "monitor";
 	lmsfdw_job_note(job, NULL);
-	if (job->opts->reuse_window_ms > 0)
-		lmsfdw_shared_publish(job, job_key(job));
+	lmsfdw_reuse_remember(job);
 	job_context_pop(&errcb);
+	return false;
 }
 
 /*
@@ -557,12 +506,37 @@ lmsfdw_job_watch(LmsJob *job)
 	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
 }
 
-/* Resolve a finished job: its result URLs, or the ERROR of a failure. */
+/* ERROR unless the job's result file url may be downloaded. */
+static void
+job_check_file_url(LmsJob *job, const char *url)
+{
+	const char *problem = lmsfdw_url_problem(url, job->opts->allow_http);
+
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("export job %s points at a result the FDW may not download: %s",
+						job->remote_id, problem),
+				 errdetail("The result is at %s.", lmsfdw_redact_url(url))));
+}
+
+static void
+job_raise_no_result(LmsJob *job)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("export job %s completed without a result to download",
+					job->remote_id)));
+}
+
+/*
+ * Resolve a finished job: the provider's resolve steps (the result files
+ * known at once go to job->resolved_urls), or the ERROR of a failure.
+ */
 static void
 job_resolve(LmsJob *job)
 {
-	const LmsOptions *opts = job->opts;
-	const LmsProvider *provider = opts->provider;
+	const LmsProvider *provider = job->opts->provider;
 	ListCell   *lc;
 
 	job->finished = GetCurrentTimestamp();
@@ -571,25 +545,12 @@ job_resolve(LmsJob *job)
 		job_raise_failed(job);
 	job_steps(job, provider->resolve_request, provider->read_resolve,
 			  "asking for the export's files");
-	if (job->result_urls == NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("export job %s completed without a result to download",
-						job->remote_id)));
-	foreach(lc, job->result_urls)
-	{
-		const char *url = (const char *) lfirst(lc);
-		const char *problem = lmsfdw_url_problem(url, opts->allow_http);
-
-		if (problem)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("export job %s points at a result the FDW may not download: %s",
-							job->remote_id, problem),
-					 errdetail("The result is at %s.", lmsfdw_redact_url(url))));
-	}
+	if (job->resolved_urls == NIL && provider->next_file == NULL)
+		job_raise_no_result(job);
+	foreach(lc, job->resolved_urls)
+		job_check_file_url(job, (const char *) lfirst(lc));
 	lmsfdw_job_note(job, NULL);
-	job_remember(job);
+	lmsfdw_reuse_remember(job);
 	job->phase = "download";
 }
 
@@ -641,315 +602,93 @@ lmsfdw_job_check(LmsJob *job)
 }
 
 /*
- * lmsfdw_job_run
- *		Start the job, wait for it to end, and leave its result URLs in
- *		job->result_urls; ERROR if it fails.
+ * lmsfdw_job_next_file
+ *		The job's next result file into *file, asked for now, just before it
+ *		is read; false when every file has been handed out.  The provider's
+ *		file steps run first (a presigned URL to ask for), then its
+ *		next_file; without next_file the files are job->resolved_urls in
+ *		order.  Everything is allocated in the caller's memory context (the
+ *		file's).  A first file that does not exist is an ERROR.
+ */
+bool
+lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file)
+{
+	const LmsProvider *provider = job->opts->provider;
+	ErrorContextCallback errcb;
+	bool		found;
+
+	memset(file, 0, sizeof(*file));
+	file->index = job->files_claimed;
+	job_context_push(job, &errcb);
+	if (provider->next_file)
+	{
+		MemoryContext file_cxt = CurrentMemoryContext;
+		LmsRequestSpec spec;
+		int			step;
+
+		for (step = 0; provider->file_request; step++)
+		{
+			MemoryContext tmp;
+			LmsHttpResult res;
+			LmsDoc	   *doc;
+
+			memset(&spec, 0, sizeof(spec));
+			if (!provider->file_request(job, file, step, &spec))
+				break;
+			tmp = AllocSetContextCreate(file_cxt, "lms_fdw answer",
+										ALLOCSET_DEFAULT_SIZES);
+			MemoryContextSwitchTo(tmp);
+			job_request(job, &spec, &res, false, "asking for a result file");
+			doc = lmsfdw_json_parse(res.body.data, res.body.len,
+									"asking for a result file");
+			MemoryContextSwitchTo(file_cxt);
+			provider->read_file(job, file, step, doc);
+			MemoryContextDelete(tmp);
+		}
+		found = provider->next_file(job, file);
+	}
+	else
+	{
+		found = file->index < list_length(job->resolved_urls);
+		if (found)
+			file->url = pstrdup((const char *) list_nth(job->resolved_urls,
+														file->index));
+	}
+	if (!found && file->index == 0)
+		job_raise_no_result(job);
+	if (found)
+	{
+		job_check_file_url(job, file->url);
+		job->files_claimed++;
+	}
+	job_context_pop(&errcb);
+	return found;
+}
+
+/*
+ * lmsfdw_job_file_answered
+ *		Hand the provider the answer (status and headers) of a result file's
+ *		download, once it succeeded: a paginated list finds its next page
+ *		there.
  */
 void
-lmsfdw_job_run(LmsJob *job)
+lmsfdw_job_file_answered(LmsJob *job, LmsResultFile *file,
+						 const LmsHttpResult *res)
 {
-	lmsfdw_job_start(job);
-	for (;;)
-	{
-		job_wait(job, job->next_check_ms - lmsfdw_now_ms());
-		if (lmsfdw_job_check(job))
-			break;
-	}
-}
+	const LmsProvider *provider = job->opts->provider;
 
-/* ----------------------------------------------------------------
- * Reuse: a finished job's result, for the same export within reuse_window
- * ----------------------------------------------------------------
- */
-
-#define LMS_REUSABLE_MAX 32
-
-typedef struct LmsReusable
-{
-	Oid			serverid;
-	char	   *key;			/* the export: description and parameters */
-	char	   *remote_id;
-	char	   *remote_state;
-	List	   *result_urls;
-	TimestampTz started;
-	TimestampTz finished;
-} LmsReusable;
-
-/* this backend's finished jobs, newest last, in TopMemoryContext */
-static List *reusable_jobs = NIL;
-
-/* What makes two exports the same: the resource and its parameters. */
-static char *
-job_key(const LmsJob *job)
-{
-	StringInfoData key;
-	ListCell   *lc;
-
-	initStringInfo(&key);
-	appendStringInfoString(&key, job->opts->provider->describe(job->opts));
-	foreach(lc, job->params)
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-
-		appendStringInfo(&key, "|%s=%s", p->name, p->value);
-	}
-	return key.data;
-}
-
-/* Keep a finished job for reuse_window. */
-static void
-job_remember(LmsJob *job)
-{
-	MemoryContext old;
-	LmsReusable *r;
-	ListCell   *lc;
-
-	if (job->opts->reuse_window_ms <= 0)
-		return;
-	lmsfdw_shared_publish(job, job_key(job));
-	if (job->reused)
-		return;
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	r = palloc0(sizeof(LmsReusable));
-	r->serverid = job->opts->serverid;
-	r->key = job_key(job);
-	r->remote_id = pstrdup(job->remote_id);
-	r->remote_state = job->remote_state ? pstrdup(job->remote_state) : NULL;
-	foreach(lc, job->result_urls)
-		r->result_urls = lappend(r->result_urls, pstrdup((char *) lfirst(lc)));
-	r->started = job->started;
-	r->finished = job->finished;
-	reusable_jobs = lappend(reusable_jobs, r);
-	if (list_length(reusable_jobs) > LMS_REUSABLE_MAX)
-	{
-		LmsReusable *oldest = (LmsReusable *) linitial(reusable_jobs);
-
-		reusable_jobs = list_delete_first(reusable_jobs);
-		list_free_deep(oldest->result_urls);
-		pfree(oldest->key);
-		pfree(oldest->remote_id);
-		if (oldest->remote_state)
-			pfree(oldest->remote_state);
-		pfree(oldest);
-	}
-	MemoryContextSwitchTo(old);
+	if (provider->file_answered)
+		provider->file_answered(job, file, res);
 }
 
 /*
- * lmsfdw_job_reuse
- *		Adopt the same export started within reuse_window: finished by this
- *		backend, or (when preloaded) finished or still running in another.
- *		LMS_REUSE_DONE: the job is done, nothing sent; LMS_REUSE_RUNNING:
- *		the job is another backend's, to be watched, not started.
- */
-LmsReuse
-lmsfdw_job_reuse(LmsJob *job)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	char	   *key;
-	ListCell   *lc;
-
-	if (job->opts->reuse_window_ms <= 0)
-		return LMS_REUSE_NONE;
-	key = job_key(job);
-	foreach(lc, reusable_jobs)
-	{
-		LmsReusable *r = (LmsReusable *) lfirst(lc);
-		ListCell   *lu;
-
-		if (r->serverid != job->opts->serverid || strcmp(r->key, key) != 0 ||
-			TimestampDifferenceExceeds(r->started, now, job->opts->reuse_window_ms))
-			continue;
-		job->remote_id = pstrdup(r->remote_id);
-		job->remote_state = r->remote_state ? pstrdup(r->remote_state) : NULL;
-		foreach(lu, r->result_urls)
-			job->result_urls = lappend(job->result_urls, pstrdup((char *) lfirst(lu)));
-		job->started = r->started;
-		job->finished = r->finished;
-		job->state = LMS_JOB_DONE;
-		job->reused = true;
-		job->phase = "download";
-		lmsfdw_job_note(job, NULL);
-		return LMS_REUSE_DONE;
-	}
-	if (lmsfdw_shared_adopt(job, key))
-	{
-		lmsfdw_job_note(job, NULL);
-		return job->state == LMS_JOB_DONE ? LMS_REUSE_DONE : LMS_REUSE_RUNNING;
-	}
-	return LMS_REUSE_NONE;
-}
-
-/* ----------------------------------------------------------------
- * Job sets: several exports of one scan, run concurrently
- * ----------------------------------------------------------------
- */
-
-struct LmsJobSet
-{
-	const LmsOptions *opts;
-	MemoryContext cxt;
-	List	   *unstarted;		/* parameter lists of jobs not started */
-	List	   *running;		/* LmsJob *: started, not ended */
-	List	   *ready;			/* LmsJob *: ended and resolved, rows unread */
-	int			started;
-};
-
-/*
- * lmsfdw_jobset_create
- *		Jobs for each of param_sets (a List of parameter Lists), to be run
- *		at most max_parallel_jobs at a time.  Nothing is sent yet.
- */
-LmsJobSet *
-lmsfdw_jobset_create(const LmsOptions *opts, List *param_sets)
-{
-	LmsJobSet  *set = palloc0(sizeof(LmsJobSet));
-
-	set->opts = opts;
-	set->cxt = CurrentMemoryContext;
-	set->unstarted = param_sets;
-	return set;
-}
-
-/* Start jobs while there are free slots. */
-static void
-jobset_fill(LmsJobSet *set)
-{
-	while (set->unstarted != NIL && list_length(set->running) < set->opts->max_parallel_jobs)
-	{
-		MemoryContext old = MemoryContextSwitchTo(set->cxt);
-		List	   *params = (List *) linitial(set->unstarted);
-		LmsJob	   *job;
-
-		set->unstarted = list_delete_first(set->unstarted);
-		job = lmsfdw_job_create(set->opts, params);
-		switch (lmsfdw_job_reuse(job))
-		{
-			case LMS_REUSE_DONE:
-				set->ready = lappend(set->ready, job);
-				break;
-			case LMS_REUSE_RUNNING:
-				set->running = lappend(set->running, job);
-				lmsfdw_job_watch(job);
-				break;
-			case LMS_REUSE_NONE:
-				set->running = lappend(set->running, job);
-				set->started++;
-				MemoryContextSwitchTo(old);
-				lmsfdw_job_start(job);
-				continue;
-		}
-		MemoryContextSwitchTo(old);
-	}
-}
-
-/*
- * lmsfdw_jobset_poll
- *		Without waiting: start jobs for free slots and make the status
- *		checks that are due.  Called between rows, so other jobs progress
- *		while one's rows stream.
- */
-void
-lmsfdw_jobset_poll(LmsJobSet *set)
-{
-	ListCell   *lc;
-	double		now;
-
-	jobset_fill(set);
-	now = lmsfdw_now_ms();
-	foreach(lc, set->running)
-	{
-		LmsJob	   *job = (LmsJob *) lfirst(lc);
-
-		if (job->next_check_ms <= now && lmsfdw_job_check(job))
-		{
-			MemoryContext old = MemoryContextSwitchTo(set->cxt);
-
-			set->ready = lappend(set->ready, job);
-			set->running = foreach_delete_current(set->running, lc);
-			MemoryContextSwitchTo(old);
-			now = lmsfdw_now_ms();
-		}
-	}
-	jobset_fill(set);
-}
-
-/* When the next status check of the set is due (monotonic ms). */
-double
-lmsfdw_jobset_next_due(LmsJobSet *set)
-{
-	ListCell   *lc;
-	double		due = -1;
-
-	foreach(lc, set->running)
-	{
-		LmsJob	   *job = (LmsJob *) lfirst(lc);
-
-		if (due < 0 || job->next_check_ms < due)
-			due = job->next_check_ms;
-	}
-	return due;
-}
-
-/*
- * lmsfdw_jobset_take
- *		Without waiting: the next job whose result is ready, or NULL.  Sets
- *		*more when jobs are still running (or to be started).
- */
-LmsJob *
-lmsfdw_jobset_take(LmsJobSet *set, bool *more)
-{
-	lmsfdw_jobset_poll(set);
-	*more = set->running != NIL || set->unstarted != NIL;
-	if (set->ready != NIL)
-	{
-		LmsJob	   *job = (LmsJob *) linitial(set->ready);
-
-		set->ready = list_delete_first(set->ready);
-		return job;
-	}
-	return NULL;
-}
-
-/*
- * lmsfdw_jobset_next
- *		The next job whose result is ready, waiting for one if needed; NULL
- *		when every job's result has been handed out.
- */
-LmsJob *
-lmsfdw_jobset_next(LmsJobSet *set)
-{
-	for (;;)
-	{
-		double		due;
-		bool		more;
-		LmsJob	   *job = lmsfdw_jobset_take(set, &more);
-
-		if (job)
-			return job;
-		if (!more)
-			return NULL;
-		/* count the wait once, against the first running job */
-		due = lmsfdw_jobset_next_due(set);
-		job_wait((LmsJob *) linitial(set->running), due - lmsfdw_now_ms());
-	}
-}
-
-/* Jobs started so far. */
-int
-lmsfdw_jobset_started(LmsJobSet *set)
-{
-	return set->started;
-}
-
-/*
- * lmsfdw_job_cancel_remote
+ * job_cancel_remote
  *		Ask the LMS to cancel the job, once, if the API can and the options
  *		say so.  One attempt with short timeouts: this runs during error
  *		cleanup too.
  */
-void
-lmsfdw_job_cancel_remote(LmsJob *job)
+static void
+job_cancel_remote(LmsJob *job)
 {
 	LmsOptions	quick;
 	LmsRequestSpec spec;

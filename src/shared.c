@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+#include "shared.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -135,7 +136,7 @@ lmsfdw_shared_publish(const LmsJob *job, const char *key)
 		strlen(key) >= LMS_SHARED_KEY || strlen(job->remote_id) >= LMS_SHARED_ID)
 		return;
 	initStringInfo(&urls);
-	foreach(lc, job->result_urls)
+	foreach(lc, job->resolved_urls)
 		appendStringInfo(&urls, "%s\n", (char *) lfirst(lc));
 	if (urls.len >= LMS_SHARED_URLS)
 		return;
@@ -234,7 +235,7 @@ lmsfdw_shared_adopt(LmsJob *job, const char *key)
 
 		while ((nl = strchr(line, '\n')) != NULL)
 		{
-			job->result_urls = lappend(job->result_urls, pnstrdup(line, nl - line));
+			job->resolved_urls = lappend(job->resolved_urls, pnstrdup(line, nl - line));
 			line = nl + 1;
 		}
 		job->finished = copy.finished;

@@ -32,7 +32,10 @@
 #include <archive_entry.h>
 
 #include "gunzip.h"
+#include "http.h"
 #include "lms_fdw.h"
+#include "stream.h"
+#include "url.h"
 #include "utils/memutils.h"
 
 /* unread bytes held for the reader before the transfer pauses */
@@ -257,13 +260,16 @@ url_file_name(const char *url)
 
 /*
  * lmsfdw_stream_open
- *		Start downloading url for job; returns once the body begins, its
- *		compression recognised.
+ *		Start downloading the result file for job; returns once the body
+ *		begins, its compression recognised.  The provider sees the answer
+ *		(lmsfdw_job_file_answered).  The stream lives in the current memory
+ *		context (the file's).
  */
 LmsStream *
-lmsfdw_stream_open(LmsJob *job, const char *url)
+lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 {
 	const LmsOptions *opts = job->opts;
+	const char *url = file->url;
 	LmsStream  *s = palloc0(sizeof(LmsStream));
 	LmsHttpResult res;
 	int			attempt;
@@ -296,8 +302,10 @@ lmsfdw_stream_open(LmsJob *job, const char *url)
 		}
 		lmsfdw_job_retry_wait(job, cls, &res, attempt);
 	}
+	lmsfdw_job_file_answered(job, file, &res);
 	s->content_type = res.content_type;
-	s->name = url_file_name(res.url ? res.url : url);
+	s->name = file->name ? pstrdup(file->name) :
+		url_file_name(res.url ? res.url : url);
 
 	/* sniff the first bytes */
 	if (raw_fill(s) && s->raw_len >= 2 &&

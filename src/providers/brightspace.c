@@ -26,7 +26,16 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+#include "providers/provider.h"
 #include "utils/json.h"
+
+/* what a Brightspace job keeps besides its id */
+typedef struct D2lJobState
+{
+	char	   *data_set_id;	/* the data set's GUID, looked up by name */
+} D2lJobState;
+
+#define d2l_state(job) ((D2lJobState *) (job)->provider_state)
 
 /* s as a JSON string literal */
 static char *
@@ -60,13 +69,15 @@ is_guid(const char *s)
 	return true;
 }
 
-/* An API path below /d2l/api/lp/<version>/dataExport/ */
+/*
+ * /d2l/api/lp/<version>/dataExport/<what>[/<id>]: id may be NULL (the list
+ * ends at the first NULL).
+ */
 static char *
-d2l_url(const LmsOptions *opts, const char *suffix)
+d2l_url(const LmsOptions *opts, const char *what, const char *id)
 {
-	return lmsfdw_api_url(opts, psprintf("/d2l/api/lp/%s/dataExport/%s",
-										 lmsfdw_path_escape(opts->api_version),
-										 suffix));
+	return lmsfdw_api_url_segments(opts, "d2l", "api", "lp", opts->api_version,
+								   "dataExport", what, id, NULL);
 }
 
 static void
@@ -106,11 +117,11 @@ d2l_prepare_request(LmsJob *job, int step, LmsRequestSpec *req)
 						 opts->server_name)));
 	if (is_guid(opts->resource))
 	{
-		job->aux_id = pstrdup(opts->resource);
+		d2l_state(job)->data_set_id = pstrdup(opts->resource);
 		return false;
 	}
 	req->method = "GET";
-	req->url = d2l_url(opts, "list");
+	req->url = d2l_url(opts, "list", NULL);
 	return true;
 }
 
@@ -127,8 +138,8 @@ d2l_read_prepare(LmsJob *job, int step, LmsDoc *doc)
 	{
 		if (pg_strcasecmp(name, opts->resource) == 0)
 		{
-			job->aux_id = lmsfdw_json_string(doc, psprintf("%d.DataSetId", i));
-			if (job->aux_id == NULL)
+			d2l_state(job)->data_set_id = lmsfdw_json_string(doc, psprintf("%d.DataSetId", i));
+			if (d2l_state(job)->data_set_id == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_ERROR),
 						 errmsg("the Brightspace data set \"%s\" has no DataSetId",
@@ -154,7 +165,7 @@ d2l_start_request(LmsJob *job, LmsRequestSpec *req)
 	bool		first = true;
 
 	initStringInfo(&body);
-	appendStringInfo(&body, "{\"DataSetId\":%s,\"Filters\":[", json_quote(job->aux_id));
+	appendStringInfo(&body, "{\"DataSetId\":%s,\"Filters\":[", json_quote(d2l_state(job)->data_set_id));
 	foreach(lc, job->params)
 	{
 		LmsParam   *p = (LmsParam *) lfirst(lc);
@@ -165,7 +176,7 @@ d2l_start_request(LmsJob *job, LmsRequestSpec *req)
 	}
 	appendStringInfoString(&body, "]}");
 	req->method = "POST";
-	req->url = d2l_url(job->opts, "create");
+	req->url = d2l_url(job->opts, "create", NULL);
 	req->body = body.data;
 	req->content_type = "application/json";
 }
@@ -203,9 +214,8 @@ d2l_read_job(LmsJob *job, LmsDoc *doc)
 		case 2:
 			job->state = LMS_JOB_DONE;
 			job->progress = 100;
-			job->result_urls = list_make1(d2l_url(job->opts,
-												  psprintf("download/%s",
-														   lmsfdw_path_escape(job->remote_id))));
+			job->resolved_urls = list_make1(d2l_url(job->opts, "download",
+												  job->remote_id));
 			break;
 		case 3:
 		case 4:
@@ -238,8 +248,7 @@ static void
 d2l_status_request(LmsJob *job, LmsRequestSpec *req)
 {
 	req->method = "GET";
-	req->url = d2l_url(job->opts, psprintf("jobs/%s",
-										   lmsfdw_path_escape(job->remote_id)));
+	req->url = d2l_url(job->opts, "jobs", job->remote_id);
 }
 
 /* The Data Export API has no cancel. */
@@ -253,6 +262,7 @@ const LmsProvider lms_provider_brightspace = {
 	.name = "brightspace",
 	.default_format = "csv",
 	.start_idempotent = false,
+	.state_size = sizeof(D2lJobState),
 	.field_prefixes = NULL,
 	.check_table = d2l_check_table,
 	.describe = d2l_describe,

@@ -31,6 +31,15 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+#include "providers/provider.h"
+
+/* what a Canvas job keeps besides its id */
+typedef struct CanvasJobState
+{
+	char	   *attachment_id;	/* the report's (or gradebook's) file */
+} CanvasJobState;
+
+#define canvas_job_state(job) ((CanvasJobState *) (job)->provider_state)
 
 /* the resource served by the Progress API rather than account reports */
 #define CANVAS_GRADEBOOK "gradebook_csv"
@@ -60,16 +69,18 @@ canvas_describe(const LmsOptions *opts)
 					opts->account_id);
 }
 
+/*
+ * /api/v1/accounts/<account>/reports/<report>[/<id>[/<action>]]: id and
+ * action may be NULL (the list ends at the first NULL).
+ */
 static char *
-report_url(LmsJob *job, const char *suffix)
+report_url(LmsJob *job, const char *id, const char *action)
 {
 	const LmsOptions *opts = job->opts;
 
-	return lmsfdw_api_url(opts,
-						  psprintf("/api/v1/accounts/%s/reports/%s%s",
-								   lmsfdw_path_escape(opts->account_id),
-								   lmsfdw_path_escape(opts->resource),
-								   suffix));
+	return lmsfdw_api_url_segments(opts, "api", "v1", "accounts",
+								   opts->account_id, "reports", opts->resource,
+								   id, action, NULL);
 }
 
 /*
@@ -101,9 +112,8 @@ gradebook_start_request(LmsJob *job, LmsRequestSpec *req)
 				 errmsg("the canvas gradebook_csv export needs the export parameter \"course_id\""),
 				 errhint("Add WHERE course_id = ... on a column with OPTIONS (param 'course_id'), or put \"course_id\" in the table's parameters option.")));
 	req->method = "POST";
-	req->url = lmsfdw_api_url(job->opts,
-							  psprintf("/api/v1/courses/%s/gradebook_csv",
-									   lmsfdw_path_escape(course_id)));
+	req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "courses",
+									   course_id, "gradebook_csv", NULL);
 	req->body = body.data;
 	req->content_type = "application/x-www-form-urlencoded";
 }
@@ -130,7 +140,7 @@ canvas_start_request(LmsJob *job, LmsRequestSpec *req)
 						 lmsfdw_form_encode(p->value));
 	}
 	req->method = "POST";
-	req->url = report_url(job, "");
+	req->url = report_url(job, NULL, NULL);
 	req->body = body.data;
 	req->content_type = "application/x-www-form-urlencoded";
 }
@@ -171,7 +181,7 @@ canvas_read_report(LmsJob *job, LmsDoc *doc)
 		if (file_url == NULL)
 			file_url = lmsfdw_json_string(doc, "attachment.url");
 		if (file_url)
-			job->result_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, file_url));
+			job->resolved_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, file_url));
 	}
 }
 
@@ -199,15 +209,15 @@ canvas_read_progress(LmsJob *job, LmsDoc *doc)
 		job->state = LMS_JOB_PENDING;
 	else
 		job->state = LMS_JOB_RUNNING;	/* running, waiting_for_external_tool */
-	if (job->state == LMS_JOB_DONE && job->aux_id == NULL)
-		job->aux_id = lmsfdw_json_string(doc, "results.attachment_id");
+	if (job->state == LMS_JOB_DONE && canvas_job_state(job)->attachment_id == NULL)
+		canvas_job_state(job)->attachment_id = lmsfdw_json_string(doc, "results.attachment_id");
 }
 
 static void
 gradebook_read_start(LmsJob *job, LmsDoc *doc)
 {
 	job->remote_id = lmsfdw_json_string(doc, "progress_id");
-	job->aux_id = lmsfdw_json_string(doc, "attachment_id");
+	canvas_job_state(job)->attachment_id = lmsfdw_json_string(doc, "attachment_id");
 	if (job->remote_id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -247,29 +257,27 @@ canvas_status_request(LmsJob *job, LmsRequestSpec *req)
 	req->method = "GET";
 	if (is_gradebook(job->opts))
 	{
-		req->url = lmsfdw_api_url(job->opts,
-								  psprintf("/api/v1/progress/%s",
-										   lmsfdw_path_escape(job->remote_id)));
+		req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "progress",
+										   job->remote_id, NULL);
 		return;
 	}
-	req->url = report_url(job, psprintf("/%s", lmsfdw_path_escape(job->remote_id)));
+	req->url = report_url(job, job->remote_id, NULL);
 }
 
 /* After a gradebook export: the file's URL, from its File object. */
 static bool
 canvas_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
 {
-	if (!is_gradebook(job->opts) || step > 0 || job->result_urls != NIL)
+	if (!is_gradebook(job->opts) || step > 0 || job->resolved_urls != NIL)
 		return false;
-	if (job->aux_id == NULL)
+	if (canvas_job_state(job)->attachment_id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas gradebook export %s named no attachment",
 						job->remote_id)));
 	req->method = "GET";
-	req->url = lmsfdw_api_url(job->opts,
-							  psprintf("/api/v1/users/self/files/%s",
-									   lmsfdw_path_escape(job->aux_id)));
+	req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "users", "self",
+									   "files", canvas_job_state(job)->attachment_id, NULL);
 	return true;
 }
 
@@ -282,32 +290,32 @@ canvas_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas file %s of export %s has no \"url\"",
-						job->aux_id, job->remote_id)));
-	job->result_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, url));
+						canvas_job_state(job)->attachment_id, job->remote_id)));
+	job->resolved_urls = list_make1(lmsfdw_resolve_url(job->opts->base_url, url));
 }
 
 static bool
 canvas_cancel_request(LmsJob *job, LmsRequestSpec *req)
 {
-	const char *id = lmsfdw_path_escape(job->remote_id);
+	const char *id = job->remote_id;
 
 	if (is_gradebook(job->opts))
 	{
 		req->method = "POST";
-		req->url = lmsfdw_api_url(job->opts,
-								  psprintf("/api/v1/progress/%s/cancel", id));
+		req->url = lmsfdw_api_url_segments(job->opts, "api", "v1", "progress",
+										   id, "cancel", NULL);
 		return true;
 	}
 
 	if (job->state == LMS_JOB_RUNNING)
 	{
 		req->method = "PUT";
-		req->url = report_url(job, psprintf("/%s/abort", id));
+		req->url = report_url(job, id, "abort");
 	}
 	else
 	{
 		req->method = "DELETE";
-		req->url = report_url(job, psprintf("/%s", id));
+		req->url = report_url(job, id, NULL);
 	}
 	return true;
 }
@@ -323,6 +331,7 @@ const LmsProvider lms_provider_canvas = {
 	.name = "canvas",
 	.default_format = "csv",
 	.start_idempotent = false,
+	.state_size = sizeof(CanvasJobState),
 	.check_table = canvas_check_table,
 	.describe = canvas_describe,
 	.required_param = canvas_required_param,

@@ -39,11 +39,20 @@
 #include "common/base64.h"
 #include "common/hashfn.h"
 #include "lms_fdw.h"
+#include "providers/provider.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+
+/* what a Canvas Data 2 job keeps besides its id */
+typedef struct DapJobState
+{
+	char	   *objects;		/* the complete job's objects: [{"id":...},...] */
+} DapJobState;
+
+#define dap_state(job) ((DapJobState *) (job)->provider_state)
 
 /* renew a token this long before it expires (the official client's rule) */
 #define DAP_RENEW_MARGIN_S	300.0
@@ -339,7 +348,7 @@ dap_login_request(LmsJob *job, LmsRequestSpec *req)
 				 errhint("Add them: ALTER USER MAPPING FOR CURRENT_USER SERVER %s OPTIONS (ADD client_id '...', ADD client_secret '...').",
 						 opts->server_name)));
 	req->method = "POST";
-	req->url = lmsfdw_api_url(opts, "/ids/auth/login");
+	req->url = lmsfdw_api_url_segments(opts, "ids", "auth", "login", NULL);
 	req->body = pstrdup("grant_type=client_credentials");
 	req->content_type = "application/x-www-form-urlencoded";
 	req->basic_auth = true;
@@ -415,7 +424,6 @@ dap_start_request(LmsJob *job, LmsRequestSpec *req)
 	const char *format = strcmp(opts->format, "auto") == 0 ? "jsonl" : opts->format;
 	StringInfoData body;
 	char	   *scope = NULL;
-	char	   *path;
 	ListCell   *lc;
 
 	initStringInfo(&body);
@@ -439,13 +447,11 @@ dap_start_request(LmsJob *job, LmsRequestSpec *req)
 	}
 	appendStringInfoChar(&body, '}');
 
-	path = psprintf("/dap/query/%s/table/%s/data",
-					lmsfdw_path_escape(opts->namespace),
-					lmsfdw_path_escape(opts->resource));
+	req->url = lmsfdw_api_url_segments(opts, "dap", "query", opts->namespace,
+									   "table", opts->resource, "data", NULL);
 	if (scope)
-		path = psprintf("%s?scope=%s", path, lmsfdw_form_encode(scope));
+		req->url = lmsfdw_url_add_query(req->url, "scope", scope);
 	req->method = "POST";
-	req->url = lmsfdw_api_url(opts, path);
 	req->body = body.data;
 	req->content_type = "application/json";
 }
@@ -499,7 +505,7 @@ dap_read_job(LmsJob *job, LmsDoc *doc)
 		for (i = 0; (id = lmsfdw_json_string(doc, psprintf("objects.%d.id", i))) != NULL; i++)
 			appendStringInfo(&objects, "%s{\"id\":%s}", i ? "," : "", json_quote(id));
 		appendStringInfoChar(&objects, ']');
-		job->aux_id = objects.data;
+		dap_state(job)->objects = objects.data;
 		elog(DEBUG1, "lms_fdw: canvas_dap job %s complete: %d objects, schema_version %s, at %s, since %s, until %s",
 			 job->remote_id, i,
 			 lmsfdw_json_string(doc, "schema_version") ? lmsfdw_json_string(doc, "schema_version") : "?",
@@ -549,8 +555,8 @@ dap_status_request(LmsJob *job, LmsRequestSpec *req)
 	if (job->bearer == NULL || strcmp(job->bearer, token) != 0)
 		dap_use_token(job, token);
 	req->method = "GET";
-	req->url = lmsfdw_api_url(job->opts,
-							  psprintf("/dap/job/%s", lmsfdw_path_escape(job->remote_id)));
+	req->url = lmsfdw_api_url_segments(job->opts, "dap", "job", job->remote_id,
+									   NULL);
 }
 
 static void
@@ -597,7 +603,7 @@ dap_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
 {
 	const char *token;
 
-	if (job->result_urls != NIL || step > 1)
+	if (job->resolved_urls != NIL || step > 1)
 		return false;
 	token = dap_fresh_token(job->opts);
 	if (token == NULL)
@@ -609,8 +615,8 @@ dap_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
 	}
 	dap_use_token(job, token);
 	req->method = "POST";
-	req->url = lmsfdw_api_url(job->opts, "/dap/object/url");
-	req->body = pstrdup(job->aux_id);
+	req->url = lmsfdw_api_url_segments(job->opts, "dap", "object", "url", NULL);
+	req->body = pstrdup(dap_state(job)->objects);
 	req->content_type = "application/json";
 	return true;
 }
@@ -633,7 +639,7 @@ dap_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas Data 2 object URL answer has no \"urls\"")));
-	objects = lmsfdw_json_parse(job->aux_id, strlen(job->aux_id), "the object list");
+	objects = lmsfdw_json_parse(dap_state(job)->objects, strlen(dap_state(job)->objects), "the object list");
 	for (i = 0; (id = lmsfdw_json_string(objects, psprintf("%d.id", i))) != NULL; i++)
 	{
 		char	   *url = url_of_member(urls, id);
@@ -644,7 +650,7 @@ dap_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 					 errmsg("the Canvas Data 2 object URL answer has no URL for object %d of export job %s",
 							i + 1, job->remote_id),
 					 errdetail_internal("The object id is %s.", id)));
-		job->result_urls = lappend(job->result_urls,
+		job->resolved_urls = lappend(job->resolved_urls,
 								   lmsfdw_resolve_url(job->opts->base_url, url));
 	}
 }
@@ -660,6 +666,7 @@ const LmsProvider lms_provider_canvas_dap = {
 	.name = "canvas_dap",
 	.default_format = "jsonl",
 	.start_idempotent = true,
+	.state_size = sizeof(DapJobState),
 	.field_prefixes = dap_field_prefixes,
 	.check_table = dap_check_table,
 	.describe = dap_describe,

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "lms_fdw.h"
+#include "providers/provider.h"
 
 static void
 generic_check_table(const LmsOptions *opts)
@@ -92,7 +93,7 @@ generic_read_status(LmsJob *job, LmsDoc *doc)
 
 		job->state = LMS_JOB_DONE;
 		if (url)
-			job->result_urls = list_make1(lmsfdw_resolve_url(opts->base_url, url));
+			job->resolved_urls = list_make1(lmsfdw_resolve_url(opts->base_url, url));
 	}
 	else if (state_in_list(state, opts->failed_states))
 	{

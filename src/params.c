@@ -1,0 +1,324 @@
+/*-------------------------------------------------------------------------
+ *
+ * params.c
+ *		  Export parameters: from quals at plan time, their values at run
+ *		  time, and their rendering
+ *
+ * A column with OPTIONS (param 'name') turns an equality qual on it into
+ * the export parameter name.  At plan time lmsfdw_params_from_quals picks
+ * the quals (their values become the plan's fdw_exprs); at run time
+ * lmsfdw_params_eval computes the values and expands IN lists into one
+ * parameter set per job.  lmsfdw_params_merge puts a job's parameters
+ * together with the table's parameters option.
+ *
+ * IDENTIFICATION
+ *		  src/params.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "document.h"
+#include "executor/executor.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/optimizer.h"
+#include "options.h"
+#include "params.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/ruleutils.h"
+
+/*
+ * lmsfdw_params_from_quals
+ *		The export parameters the quals give: "param_column = value" or
+ * "param_column IN (...)" / "= ANY (array)", where the value is a constant
+ * or anything computed once per scan (a query parameter $1, an outer
+ * reference) - no column of this table and nothing volatile.  Several values
+ * mean one job each.  The first qual for a parameter wins; the quals stay as
+ * local filters, so a contradicting second qual still filters rows out.
+ */
+void
+lmsfdw_params_from_quals(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
+						 List *clauses, List **names, List **exprs,
+						 List **is_list)
+{
+	ListCell   *lc;
+
+	*names = NIL;
+	*exprs = NIL;
+	*is_list = NIL;
+	foreach(lc, clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		Expr	   *clause = rinfo->clause;
+		Node	   *left,
+				   *right;
+		Oid			opno;
+		bool		list;
+		Var		   *var;
+		char	   *param;
+		char	   *opname;
+		ListCell   *lc2;
+		bool		seen = false;
+
+		if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+		{
+			OpExpr	   *op = (OpExpr *) clause;
+
+			opno = op->opno;
+			list = false;
+			left = strip_implicit_coercions(linitial(op->args));
+			right = strip_implicit_coercions(lsecond(op->args));
+			/* the column of this relation on the left */
+			if (!(IsA(left, Var) && ((Var *) left)->varno == baserel->relid))
+			{
+				Node	   *tmp = left;
+
+				left = right;
+				right = tmp;
+			}
+		}
+		else if (IsA(clause, ScalarArrayOpExpr) &&
+				 ((ScalarArrayOpExpr *) clause)->useOr)
+		{
+			ScalarArrayOpExpr *op = (ScalarArrayOpExpr *) clause;
+
+			opno = op->opno;
+			list = true;
+			left = strip_implicit_coercions(linitial(op->args));
+			right = lsecond(op->args);
+		}
+		else
+			continue;
+
+		if (!IsA(left, Var))
+			continue;
+		var = (Var *) left;
+		if (var->varno != baserel->relid || var->varlevelsup != 0 ||
+			var->varattno <= 0)
+			continue;
+		if (bms_is_member(baserel->relid, pull_varnos(root, right)) ||
+			contain_volatile_functions(right) ||
+			(IsA(right, Const) && ((Const *) right)->constisnull))
+			continue;
+		opname = get_opname(opno);
+		if (opname == NULL || strcmp(opname, "=") != 0)
+			continue;
+		param = lmsfdw_column_option(relid, var->varattno, "param");
+		if (param == NULL)
+			continue;
+		foreach(lc2, *names)
+			if (strcmp(strVal(lfirst(lc2)), param) == 0)
+				seen = true;
+		if (seen)
+			continue;
+		*names = lappend(*names, makeString(param));
+		*exprs = lappend(*exprs, right);
+		*is_list = lappend_int(*is_list, list ? 1 : 0);
+	}
+}
+
+/* Does this parameter name appear among the scan's export parameters? */
+bool
+lmsfdw_params_include(List *names, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, names)
+		if (strcmp(strVal(lfirst(lc)), name) == 0)
+			return true;
+	return false;
+}
+
+/* A value as text, through its type's output function. */
+static char *
+datum_text(Datum value, Oid type)
+{
+	Oid			outfunc;
+	bool		isvarlena;
+
+	getTypeOutputInfo(type, &outfunc, &isvarlena);
+	return OidOutputFunctionCall(outfunc, value);
+}
+
+/* The non-NULL elements of an array, as text, in order. */
+static List *
+array_texts(Datum array)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(array);
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *elemnulls;
+	int			n,
+				i;
+	List	   *texts = NIL;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+					  &elems, &elemnulls, &n);
+	for (i = 0; i < n; i++)
+		if (!elemnulls[i])
+			texts = lappend(texts, datum_text(elems[i], elemtype));
+	return texts;
+}
+
+/*
+ * The parameter sets of this scan, one per job: the values of the param
+ * quals as text, and for IN lists every combination.  NIL when a value is
+ * NULL or a list is empty: no row can match, so there is nothing to export.
+ */
+List *
+lmsfdw_params_eval(ExprContext *econtext, List *param_names,
+				   List *param_states, List *param_is_list)
+{
+	List	   *sets = list_make1(NIL);
+	ListCell   *ln,
+			   *ls,
+			   *ll;
+
+	forthree(ln, param_names, ls, param_states, ll, param_is_list)
+	{
+		ExprState  *es = (ExprState *) lfirst(ls);
+		Oid			type = exprType((Node *) es->expr);
+		List	   *values = NIL;
+		List	   *next = NIL;
+		ListCell   *lv,
+				   *lsets;
+		bool		isnull;
+		Datum		value;
+
+		value = ExecEvalExpr(es, econtext, &isnull);
+		if (isnull)
+			return NIL;
+		if (lfirst_int(ll))
+		{
+			/* IN (3, 3) is one job */
+			foreach(lv, array_texts(value))
+			{
+				char	   *text = (char *) lfirst(lv);
+				ListCell   *lseen;
+
+				foreach(lseen, values)
+					if (strcmp((char *) lfirst(lseen), text) == 0)
+						break;
+				if (lseen == NULL)
+					values = lappend(values, text);
+			}
+		}
+		else
+			values = list_make1(datum_text(value, type));
+		if (values == NIL)
+			return NIL;
+
+		foreach(lsets, sets)
+		{
+			foreach(lv, values)
+			{
+				LmsParam   *p = palloc(sizeof(LmsParam));
+
+				p->name = strVal(lfirst(ln));
+				p->value = (char *) lfirst(lv);
+				next = lappend(next, lappend(list_copy((List *) lfirst(lsets)), p));
+			}
+		}
+		sets = next;
+	}
+	return sets;
+}
+
+/* The parameter sets as one string, to tell whether a rescan changed them. */
+char *
+lmsfdw_params_text(List *sets)
+{
+	StringInfoData buf;
+	ListCell   *ls,
+			   *lp;
+
+	initStringInfo(&buf);
+	foreach(ls, sets)
+	{
+		foreach(lp, (List *) lfirst(ls))
+		{
+			LmsParam   *p = (LmsParam *) lfirst(lp);
+
+			appendStringInfo(&buf, "%s=%s\x1f", p->name, p->value);
+		}
+		appendStringInfoChar(&buf, '\x1e');
+	}
+	return buf.data;
+}
+
+/*
+ * lmsfdw_params_explain
+ *		The EXPLAIN "Export Parameters" line: name=value,... in plan order;
+ *		several values of a constant list print as name=1,2,3, an expression
+ *		computed at run time as its deparsed text (context: the plan's
+ *		deparse context).
+ */
+char *
+lmsfdw_params_explain(List *names, List *exprs, List *is_list, List *context)
+{
+	StringInfoData buf;
+	ListCell   *ln,
+			   *le,
+			   *ll;
+
+	initStringInfo(&buf);
+	forthree(ln, names, le, exprs, ll, is_list)
+	{
+		Node	   *value = (Node *) lfirst(le);
+		char	   *text;
+
+		if (IsA(value, Const) && lfirst_int(ll))
+		{
+			/* several values print as name=1,2,3 */
+			StringInfoData list;
+			ListCell   *lv;
+
+			initStringInfo(&list);
+			foreach(lv, array_texts(((Const *) value)->constvalue))
+				appendStringInfo(&list, "%s%s", list.len ? "," : "",
+								 (char *) lfirst(lv));
+			text = list.data;
+		}
+		else if (IsA(value, Const))
+			text = datum_text(((Const *) value)->constvalue,
+							  ((Const *) value)->consttype);
+		else
+			text = deparse_expression(value, context, false, false);
+		appendStringInfo(&buf, "%s%s=%s", buf.len ? "," : "",
+						 strVal(lfirst(ln)), text);
+	}
+	return buf.data;
+}
+
+/*
+ * lmsfdw_params_merge
+ *		The export parameters of a job: the parameters option's entries, then those from
+ * param columns (which replace an entry of the same name).
+ */
+List *
+lmsfdw_params_merge(const LmsOptions *opts, List *qual_params)
+{
+	List	   *params = NIL;
+	ListCell   *lc;
+
+	foreach(lc, lmsfdw_json_object_params(opts->parameters))
+	{
+		LmsParam   *p = (LmsParam *) lfirst(lc);
+		bool		replaced = false;
+		ListCell   *lc2;
+
+		foreach(lc2, qual_params)
+			if (strcmp(((LmsParam *) lfirst(lc2))->name, p->name) == 0)
+				replaced = true;
+		if (!replaced)
+			params = lappend(params, p);
+	}
+	return list_concat(params, qual_params);
+}

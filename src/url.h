@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * url.h
+ *		  Everything about URLs: building, escaping, policy, redaction
+ *
+ * IDENTIFICATION
+ *		  src/url.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef LMS_URL_H
+#define LMS_URL_H
+
+#include "options.h"
+
+/* policy and comparison */
+extern const char *lmsfdw_url_problem(const char *url, bool allow_http);
+extern bool lmsfdw_same_origin(const char *a, const char *b);
+extern char *lmsfdw_resolve_url(const char *base, const char *ref);
+
+/* redaction, before any text reaches a message */
+extern char *lmsfdw_redact_url(const char *url);
+extern char *lmsfdw_redact_text(const char *text, size_t len,
+								const LmsOptions *opts);
+
+/*
+ * building: providers build API URLs with lmsfdw_api_url_segments (each
+ * segment escaped, never read as '/', '.' or '..'), add query parameters
+ * with lmsfdw_url_add_query, and resolve URLs the LMS hands back with
+ * lmsfdw_resolve_url.  lmsfdw_api_url takes a path as it stands: only for
+ * paths an administrator configured (the generic provider's *_path).
+ */
+#ifdef __GNUC__
+#define LMS_SENTINEL __attribute__((sentinel))
+#else
+#define LMS_SENTINEL
+#endif
+extern char *lmsfdw_api_url_segments(const LmsOptions *opts,...) LMS_SENTINEL;
+extern char *lmsfdw_url_add_query(const char *url, const char *name,
+								  const char *value);
+extern char *lmsfdw_api_url(const LmsOptions *opts, const char *path);
+extern char *lmsfdw_form_encode(const char *s);
+extern char *lmsfdw_path_escape(const char *s);
+
+#endif							/* LMS_URL_H */
