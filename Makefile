@@ -27,10 +27,12 @@ OBJS = \
 	src/json_reader.o \
 	src/tuple.o \
 	src/import.o \
-	src/shared.o
+	src/shared.o \
+	src/history.o \
+	src/activity.o
 
 EXTENSION = lms_fdw
-DATA = sql/lms_fdw--1.0.sql
+DATA = sql/lms_fdw--1.0.sql sql/lms_fdw--1.1.sql sql/lms_fdw--1.0--1.1.sql
 PGFILEDESC = "lms_fdw - foreign-data wrapper for LMS bulk exports"
 
 PG_CPPFLAGS = -I$(srcdir)/src $(shell pkg-config --cflags libcurl jansson zlib libarchive)

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "activity.h"
 #include "access/reloptions.h"
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -44,6 +45,7 @@
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
+#include "history.h"
 #include "import.h"
 #include "jobset.h"
 #include "lms_fdw.h"
@@ -165,6 +167,7 @@ typedef struct LmsFdwScanState
 	int			jobs_done;
 	int			jobs_reused;
 	LmsCounters totals;
+	int			learned_runs;	/* most runs a job's schedule learned from */
 } LmsFdwScanState;
 
 void		_PG_init(void);
@@ -175,6 +178,8 @@ PG_FUNCTION_INFO_V1(lms_fdw_version);
 PG_FUNCTION_INFO_V1(lms_fdw_jobs);
 PG_FUNCTION_INFO_V1(lms_fdw_disconnect);
 PG_FUNCTION_INFO_V1(lms_fdw_disconnect_all);
+PG_FUNCTION_INFO_V1(lms_fdw_forget);
+PG_FUNCTION_INFO_V1(lms_fdw_activity);
 
 /* FDW callback routines */
 static void lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
@@ -642,6 +647,8 @@ finish_export(LmsFdwScanState *state)
 		state->totals.waited_ms += c->waited_ms;
 		state->totals.bytes += c->bytes;
 		state->totals.rows += c->rows;
+		state->learned_runs = Max(state->learned_runs,
+								  state->job->poll.learned_runs);
 		/* a whole export read: its size is the next plan's estimate */
 		if (whole)
 			remember_rows(state->relid, (double) c->rows);
@@ -875,6 +882,16 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyFloat("Waited", "s", c.waited_ms / 1000.0, 1, es);
 			ExplainPropertyInteger("Downloaded", "bytes", (int64) c.bytes, es);
 		}
+		/* status checks aimed at the durations of past runs */
+		{
+			int			learned = state->learned_runs;
+
+			if (state->job)
+				learned = Max(learned, state->job->poll.learned_runs);
+			if (learned > 0)
+				ExplainPropertyText("Schedule",
+									psprintf("learned (%d runs)", learned), es);
+		}
 	}
 }
 
@@ -1052,8 +1069,8 @@ lms_fdw_jobs(PG_FUNCTION_ARGS)
 	for (i = 0; i < n; i++)
 	{
 		LmsJobRecord *r = &records[(first + i) % n];
-		Datum		values[12];
-		bool		nulls[12];
+		Datum		values[13];
+		bool		nulls[13];
 		Interval   *waited;
 
 		if (!r->used)
@@ -1077,6 +1094,11 @@ lms_fdw_jobs(PG_FUNCTION_ARGS)
 		values[10] = Int64GetDatum((int64) r->counters.rows);
 		values[11] = CStringGetTextDatum(r->error);
 		nulls[11] = r->error[0] == '\0';
+		/* schedule, since 1.1: a 1.0 install's row type takes the first 12 */
+		values[12] = CStringGetTextDatum(r->learned_runs > 0 ?
+										 psprintf("learned (%d runs)", r->learned_runs) :
+										 "default");
+		nulls[12] = false;
 		tuplestore_putvalues(store, tupdesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -1095,4 +1117,24 @@ Datum
 lms_fdw_disconnect_all(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(lmsfdw_disconnect_all());
+}
+
+/*
+ * lms_fdw_forget
+ *		Forget the learned durations; the number of exports forgotten.
+ */
+Datum
+lms_fdw_forget(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(lmsfdw_history_forget());
+}
+
+/*
+ * lms_fdw_activity
+ *		The exports in progress the caller may see (activity.c).
+ */
+Datum
+lms_fdw_activity(PG_FUNCTION_ARGS)
+{
+	return lmsfdw_activity_rows(fcinfo);
 }

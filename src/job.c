@@ -28,6 +28,8 @@
 
 #include <time.h>
 
+#include "activity.h"
+#include "history.h"
 #include "job.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
@@ -52,6 +54,7 @@ static int	job_history_next = 0;
 static void job_cancel_remote(LmsJob *job);
 static const char *job_state_name(LmsJobState state);
 static void job_resolve(LmsJob *job);
+static void job_activity(LmsJob *job);
 
 /*
  * lmsfdw_job_history
@@ -87,8 +90,10 @@ lmsfdw_job_note(LmsJob *job, const char *error)
 	r->started = job->started;
 	r->finished = job->finished;
 	r->counters = job->counters;
+	r->learned_runs = job->poll.learned_runs;
 	if (error)
 		strlcpy(r->error, error, sizeof(r->error));
+	job_activity(job);
 }
 
 static const char *
@@ -133,6 +138,10 @@ job_abandon_callback(void *arg)
 	LmsJob	   *job = (LmsJob *) arg;
 	MemoryContext cxt;
 	MemoryContext old;
+
+	/* whatever happens next, the export is no longer in progress here */
+	lmsfdw_activity_end(job->activity_slot);
+	job->activity_slot = -1;
 
 	if (job_terminal(job) || job->remote_id == NULL || job->cancel_sent ||
 		!job->opts->cancel_on_abort)
@@ -199,6 +208,12 @@ lmsfdw_job_create(const LmsOptions *opts, List *params)
 	job->history_slot = job_history_next;
 	job_history_next = (job_history_next + 1) % LMS_JOB_HISTORY;
 	memset(&job_history[job->history_slot], 0, sizeof(LmsJobRecord));
+
+	job->history_key = lmsfdw_history_key(opts->serverid, opts->umid,
+										  lmsfdw_reuse_key(job));
+	job->activity_slot = lmsfdw_activity_begin(opts->server_name,
+											   opts->resource ? opts->resource :
+											   opts->start_path);
 
 	cb = palloc0(sizeof(MemoryContextCallback));
 	cb->func = job_abandon_callback;
@@ -486,6 +501,13 @@ lmsfdw_job_start(LmsJob *job)
 	if (job->state == LMS_JOB_NEW)
 		job->state = LMS_JOB_PENDING;
 	job->start_ms = lmsfdw_now_ms();
+	{
+		/* aim the status checks at what the last runs took */
+		LmsLearnedRun runs[LMS_LEARN_RUNS];
+
+		(void) lms_poll_learn(&job->poll, runs,
+							  lmsfdw_history_get(job->history_key, runs));
+	}
 	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
 	job->phase = "monitor";
 	lmsfdw_job_note(job, NULL);
@@ -552,6 +574,7 @@ job_resolve(LmsJob *job)
 	lmsfdw_job_note(job, NULL);
 	lmsfdw_reuse_remember(job);
 	job->phase = "download";
+	job_activity(job);
 }
 
 /*
@@ -594,6 +617,14 @@ lmsfdw_job_check(LmsJob *job)
 		 job->remote_state ? job->remote_state : "?",
 		 job->progress >= 0 ? psprintf("%.1f", job->progress) : "unknown",
 		 job_terminal(job) ? "none" : psprintf("%.0f ms", wait_ms));
+	if (job->state == LMS_JOB_DONE && !job->reused)
+	{
+		/* a completed run of this export, to learn from */
+		LmsLearnedRun run;
+
+		lms_poll_finished(&job->poll, now - job->start_ms, &run);
+		lmsfdw_history_add(job->history_key, &run);
+	}
 	lmsfdw_job_note(job, NULL);
 	if (job_terminal(job))
 		job_resolve(job);
@@ -709,4 +740,65 @@ job_cancel_remote(LmsJob *job)
 	lmsfdw_http_request(job->conn, &quick, &spec, &res);
 	elog(DEBUG1, "lms_fdw: cancel of job %s answered HTTP %ld",
 		 job->remote_id, res.status);
+}
+
+/* ----------------------------------------------------------------
+ * The lms_fdw_activity row of a job in progress
+ * ----------------------------------------------------------------
+ */
+#define LMS_ACTIVITY_TICK_MS	250.0
+
+/* the job's phase, as lms_fdw_activity names it */
+static const char *
+job_activity_phase(const LmsJob *job)
+{
+	if (strcmp(job->phase, "initiate") == 0)
+		return "starting";
+	if (strcmp(job->phase, "monitor") == 0)
+		return "waiting";
+	if (strcmp(job->phase, "resolve") == 0)
+		return "resolving";
+	if (strcmp(job->phase, "download") == 0)
+		return "downloading";
+	return job->phase;
+}
+
+/* Refresh the job's row: phase, state, progress, expected finish, figures. */
+static void
+job_activity(LmsJob *job)
+{
+	LmsActivityRow row;
+	double		expected;
+
+	if (job->activity_slot < 0)
+		return;
+	memset(&row, 0, sizeof(row));
+	strlcpy(row.job_id, job->remote_id ? job->remote_id : "", sizeof(row.job_id));
+	strlcpy(row.phase, job_activity_phase(job), sizeof(row.phase));
+	strlcpy(row.lms_state, job->remote_state ? job->remote_state : "",
+			sizeof(row.lms_state));
+	row.progress = job->progress;
+	expected = job_terminal(job) ? -1.0 : lms_poll_expected_ms(&job->poll);
+	if (expected >= 0 && job->started != 0)
+		row.expected_finish = job->started + (TimestampTz) (expected * 1000.0);
+	row.status_checks = job->counters.status_checks;
+	row.retries = job->counters.retries;
+	row.waited_ms = job->counters.waited_ms;
+	row.bytes = job->counters.bytes;
+	row.rows = job->counters.rows;
+	row.learned_runs = job->poll.learned_runs;
+	lmsfdw_activity_update(job->activity_slot, &row);
+	job->activity_ms = lmsfdw_now_ms();
+}
+
+/*
+ * lmsfdw_job_tick
+ *		While the job's result streams: refresh its row now and then.
+ */
+void
+lmsfdw_job_tick(LmsJob *job)
+{
+	if (job->activity_slot >= 0 &&
+		lmsfdw_now_ms() - job->activity_ms >= LMS_ACTIVITY_TICK_MS)
+		job_activity(job);
 }

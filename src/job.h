@@ -72,6 +72,11 @@ typedef struct LmsJob
 	bool		cancel_sent;
 	bool		reused;			/* a finished job's result, reused */
 	int			history_slot;	/* index in the backend's job list */
+
+	/* learned durations, the lms_fdw_activity row */
+	uint64		history_key;	/* the export's key in history.c */
+	int			activity_slot;	/* -1: not shown */
+	double		activity_ms;	/* when the row was last refreshed */
 } LmsJob;
 
 /*
@@ -101,6 +106,7 @@ typedef struct LmsJobRecord
 	TimestampTz finished;
 	LmsCounters counters;
 	char		error[256];
+	int			learned_runs;	/* the schedule's history; 0: none */
 } LmsJobRecord;
 
 /* life of one job */
@@ -119,6 +125,9 @@ extern void lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 								  const LmsHttpResult *res, int attempt);
 extern void lmsfdw_job_pace(LmsJob *job);
 extern void lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res);
+
+/* the lms_fdw_activity row, refreshed at most every LMS_ACTIVITY_TICK_MS */
+extern void lmsfdw_job_tick(LmsJob *job);
 
 /* this backend's recent jobs */
 extern void lmsfdw_job_note(LmsJob *job, const char *error);

@@ -7,7 +7,7 @@
  * Two caches answer, behind one pair of functions: this backend's list of
  * finished jobs (in TopMemoryContext, at most LMS_REUSABLE_MAX), then, when
  * the library is preloaded, the shared table of shared.c, which also knows
- * other backends' running jobs.  Both are keyed by reuse_key(), the one
+ * other backends' running jobs.  Both are keyed by lmsfdw_reuse_key(), the one
  * definition of "the same export".
  *
  *	lmsfdw_reuse_find()		before a job is started: adopt a match
@@ -43,8 +43,8 @@ typedef struct LmsReusable
 static List *reusable_jobs = NIL;
 
 /* What makes two exports the same: the resource and its parameters. */
-static char *
-reuse_key(const LmsJob *job)
+char *
+lmsfdw_reuse_key(const LmsJob *job)
 {
 	StringInfoData key;
 	ListCell   *lc;
@@ -74,13 +74,13 @@ lmsfdw_reuse_remember(LmsJob *job)
 
 	if (job->opts->reuse_window_ms <= 0)
 		return;
-	lmsfdw_shared_publish(job, reuse_key(job));
+	lmsfdw_shared_publish(job, lmsfdw_reuse_key(job));
 	if (job->reused || job->state != LMS_JOB_DONE)
 		return;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	r = palloc0(sizeof(LmsReusable));
 	r->serverid = job->opts->serverid;
-	r->key = reuse_key(job);
+	r->key = lmsfdw_reuse_key(job);
 	r->remote_id = pstrdup(job->remote_id);
 	r->remote_state = job->remote_state ? pstrdup(job->remote_state) : NULL;
 	foreach(lc, job->resolved_urls)
@@ -122,7 +122,7 @@ lmsfdw_reuse_find(LmsJob *job)
 	if (job->opts->reuse_window_ms <= 0)
 		return LMS_REUSE_NONE;
 	old = MemoryContextSwitchTo(job->cxt);
-	key = reuse_key(job);
+	key = lmsfdw_reuse_key(job);
 	foreach(lc, reusable_jobs)
 	{
 		LmsReusable *r = (LmsReusable *) lfirst(lc);

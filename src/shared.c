@@ -15,6 +15,11 @@
  * Without preloading nothing here is set up, and reuse stays within each
  * backend (job.c).
  *
+ * The same hooks set up the shared state of history.c (learned durations)
+ * and activity.c (exports in progress), each laid out by its own module
+ * under a lock of its own, and save the learned durations when the
+ * postmaster shuts down cleanly.
+ *
  * IDENTIFICATION
  *		  src/shared.c
  *
@@ -22,6 +27,8 @@
  */
 #include "postgres.h"
 
+#include "activity.h"
+#include "history.h"
 #include "lms_fdw.h"
 #include "shared.h"
 #include "miscadmin.h"
@@ -71,7 +78,35 @@ shared_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(MAXALIGN(sizeof(LmsSharedState)));
-	RequestNamedLWLockTranche("lms_fdw", 1);
+	/* learned durations, exports in progress: one lock each */
+	RequestAddinShmemSpace(lmsfdw_history_shmem_size());
+	RequestAddinShmemSpace(lmsfdw_activity_shmem_size());
+	RequestNamedLWLockTranche("lms_fdw", 3);
+}
+
+/* at the postmaster's clean shutdown: keep the learned durations */
+static void
+shared_shutdown(int code, Datum arg)
+{
+	/* not after a crash: the table may be inconsistent */
+	if (code == 0)
+		lmsfdw_history_save();
+}
+
+/* The other modules' shared state, each under its own lock. */
+static void
+shared_startup_modules(void)
+{
+	LWLockPadded *locks = GetNamedLWLockTranche("lms_fdw");
+	bool		found;
+	void	   *mem;
+
+	mem = ShmemInitStruct("lms_fdw history", lmsfdw_history_shmem_size(), &found);
+	lmsfdw_history_shmem_attach(mem, &locks[1].lock, found);
+	mem = ShmemInitStruct("lms_fdw activity", lmsfdw_activity_shmem_size(), &found);
+	lmsfdw_activity_shmem_attach(mem, &locks[2].lock, found);
+	if (!IsUnderPostmaster)
+		on_shmem_exit(shared_shutdown, (Datum) 0);
 }
 
 static void
@@ -88,6 +123,7 @@ shared_startup(void)
 		memset(shared, 0, sizeof(LmsSharedState));
 		shared->lock = &(GetNamedLWLockTranche("lms_fdw"))->lock;
 	}
+	shared_startup_modules();
 	LWLockRelease(AddinShmemInitLock);
 }
 

@@ -103,6 +103,7 @@ raw_fill(LmsStream *s)
 	if (lmsfdw_transfer_read(s->xfer, &s->raw, &s->raw_len))
 	{
 		s->job->counters.bytes += s->raw_len;
+		lmsfdw_job_tick(s->job);
 		return true;
 	}
 	s->raw_eof = true;
