@@ -29,7 +29,8 @@ OBJS = \
 	src/import.o \
 	src/shared.o \
 	src/history.o \
-	src/activity.o
+	src/activity.o \
+	src/budget.o
 
 EXTENSION = lms_fdw
 DATA = sql/lms_fdw--1.0.sql sql/lms_fdw--1.1.sql sql/lms_fdw--1.0--1.1.sql

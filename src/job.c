@@ -26,9 +26,11 @@
  */
 #include "postgres.h"
 
+#include <math.h>
 #include <time.h>
 
 #include "activity.h"
+#include "budget.h"
 #include "history.h"
 #include "job.h"
 #include "lms_fdw.h"
@@ -298,6 +300,32 @@ lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 }
 
 /*
+ * With the library preloaded: wait for the credential's shared budget
+ * (budget.c), and reserve this request's share of it.  The waits are
+ * stretched like the job's own below.
+ */
+static void
+job_pace_shared(LmsJob *job)
+{
+	const char *credential = job->bearer ? job->bearer : job->opts->token;
+
+	job->budget_key = lmsfdw_budget_key(credential, job->opts->base_url);
+	for (;;)
+	{
+		double		delay = lmsfdw_budget_acquire(job->budget_key, &job->pacer,
+												  lmsfdw_now_ms(),
+												  &job->budget_reserved);
+
+		if (delay <= 0)
+			return;
+		delay *= 1.0 + 0.2 * lms_rng_uniform(&job->rng);
+		elog(DEBUG1, "lms_fdw: pacing requests for %.0f ms (shared rate budget, remaining %.1f)",
+			 delay, job->pacer.remaining);
+		lmsfdw_job_wait(job, delay);
+	}
+}
+
+/*
  * lmsfdw_job_pace
  *		Wait before a request to the LMS if the rate-limit headers seen so far
  *		say so.  The wait is stretched by up to 20% at random, never
@@ -307,7 +335,14 @@ lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 void
 lmsfdw_job_pace(LmsJob *job)
 {
-	double		delay = lms_pacer_delay_ms(&job->pacer, lmsfdw_now_ms());
+	double		delay;
+
+	if (lmsfdw_budget_shared())
+	{
+		job_pace_shared(job);
+		return;
+	}
+	delay = lms_pacer_delay_ms(&job->pacer, lmsfdw_now_ms());
 
 	if (delay > 0)
 	{
@@ -328,6 +363,18 @@ lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res)
 	if (res->rate_remaining >= 0)
 		lms_pacer_observe(&job->pacer, lmsfdw_now_ms(), res->rate_remaining,
 						  res->request_cost, res->rate_reset);
+	if (job->budget_key != 0)
+	{
+		/* the shared budget: reservation back, the answer's figures in */
+		double		retry_after = res->retry_after ?
+			lms_retry_after_ms(res->retry_after, time(NULL)) : -1.0;
+
+		lmsfdw_budget_release(job->budget_key, job->budget_reserved,
+							  lmsfdw_now_ms(),
+							  res->rate_remaining >= 0 ? res->rate_remaining : NAN,
+							  res->request_cost, res->rate_reset, retry_after);
+		job->budget_reserved = 0;
+	}
 }
 
 /*

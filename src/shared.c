@@ -15,10 +15,10 @@
  * Without preloading nothing here is set up, and reuse stays within each
  * backend (job.c).
  *
- * The same hooks set up the shared state of history.c (learned durations)
- * and activity.c (exports in progress), each laid out by its own module
- * under a lock of its own, and save the learned durations when the
- * postmaster shuts down cleanly.
+ * The same hooks set up the shared state of history.c (learned durations),
+ * activity.c (exports in progress) and budget.c (rate budgets), each laid
+ * out by its own module under a lock of its own, and save the learned
+ * durations when the postmaster shuts down cleanly.
  *
  * IDENTIFICATION
  *		  src/shared.c
@@ -28,6 +28,7 @@
 #include "postgres.h"
 
 #include "activity.h"
+#include "budget.h"
 #include "history.h"
 #include "lms_fdw.h"
 #include "shared.h"
@@ -78,10 +79,11 @@ shared_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(MAXALIGN(sizeof(LmsSharedState)));
-	/* learned durations, exports in progress: one lock each */
+	/* learned durations, exports in progress, rate budgets: one lock each */
 	RequestAddinShmemSpace(lmsfdw_history_shmem_size());
 	RequestAddinShmemSpace(lmsfdw_activity_shmem_size());
-	RequestNamedLWLockTranche("lms_fdw", 3);
+	RequestAddinShmemSpace(lmsfdw_budget_shmem_size());
+	RequestNamedLWLockTranche("lms_fdw", 4);
 }
 
 /* at the postmaster's clean shutdown: keep the learned durations */
@@ -105,6 +107,8 @@ shared_startup_modules(void)
 	lmsfdw_history_shmem_attach(mem, &locks[1].lock, found);
 	mem = ShmemInitStruct("lms_fdw activity", lmsfdw_activity_shmem_size(), &found);
 	lmsfdw_activity_shmem_attach(mem, &locks[2].lock, found);
+	mem = ShmemInitStruct("lms_fdw budgets", lmsfdw_budget_shmem_size(), &found);
+	lmsfdw_budget_shmem_attach(mem, &locks[3].lock, found);
 	if (!IsUnderPostmaster)
 		on_shmem_exit(shared_shutdown, (Datum) 0);
 }
