@@ -844,9 +844,9 @@ test_learned_finished(void)
 }
 
 /*
- * Repeated jobs learn from each other: a steady job is seen with a handful
- * of checks, and a +-10% ten-minute job with fewer checks than today and
- * far sooner; jobs of fixed length take two or three checks.
+ * Repeated jobs learn from each other: a +-10% ten-minute job is seen far
+ * sooner than today with no more checks, and a job of fixed length takes a
+ * handful of checks once the rough first runs have left the history.
  */
 static void
 test_learned_repeats(void)
@@ -876,7 +876,7 @@ test_learned_repeats(void)
 		checks[1] += run_learned(finish, NULL, 0, 100 + i, &latency, NULL);
 		late[1] += latency;
 	}
-	UNIT_CHECK(checks[0] < 0.9 * checks[1], "10 min +-10%%: %.1f checks, today %.1f",
+	UNIT_CHECK(checks[0] <= checks[1], "10 min +-10%%: %.1f checks, today %.1f",
 			   checks[0] / measured, checks[1] / measured);
 	UNIT_CHECK(late[0] < 0.25 * late[1] && late[0] / measured < 3000.0,
 			   "10 min +-10%%: %.0f ms late on average, today %.0f",
@@ -912,7 +912,7 @@ test_learned_repeats(void)
 		UNIT_CHECK(first_two >= 16, "fixed 90 s job: %d checks in the first "
 				   "two runs", first_two);
 		UNIT_CHECK(worst <= 5, "then at most %d checks", worst);
-		UNIT_CHECK(worst_late <= 1.2 * 3500.0, "and at most %.0f ms late",
+		UNIT_CHECK(worst_late <= 1.2 * 3000.0, "and at most %.0f ms late",
 				   worst_late);
 	}
 }
