@@ -555,7 +555,9 @@ lmsfdw_job_start(LmsJob *job)
 		(void) lms_poll_learn(&job->poll, runs,
 							  lmsfdw_history_get(job->history_key, runs));
 	}
-	job->next_check_ms = job->start_ms + lms_poll_first_wait(&job->poll, &job->rng);
+	/* a learned first wait never passes poll_timeout either */
+	job->next_check_ms = Min(job->start_ms + lms_poll_first_wait(&job->poll, &job->rng),
+							 job->start_ms + job->opts->poll_timeout_ms);
 	job->phase = "monitor";
 	lmsfdw_job_note(job, NULL);
 	lmsfdw_reuse_remember(job);
