@@ -6,7 +6,7 @@
 # while the freshest answer before it said to wait.  Without preloading
 # (today's behaviour) the same run draws throttled answers.  The test prints
 # both throttle counts and both run times (not asserted: no timing
-# assertions).
+# assertions).  A Retry-After seen by one backend holds the others.
 use strict;
 use warnings;
 use lib 't';
@@ -112,6 +112,32 @@ for my $r (@reqs)
 }
 cmp_ok($checked, '>', $sessions, "$checked requests followed a rate-limit answer");
 is($violations, 0, 'no request was sent while the freshest answer said to wait');
+
+# A Retry-After seen by one backend holds the others: four scans, the first
+# status check answered 429 with Retry-After: 2; no request reaches the LMS
+# from then until the two seconds have passed.
+$mock->reset;
+$mock->scenario(statuses => [ 'created', 'running', 'running', 'complete' ],
+	faults => [ { method => 'GET', path => '/reports/grade_export_csv/\d+$', status => 429,
+		headers => { 'Retry-After' => '2' }, body => 'slow down', count => 1 } ]);
+my @four;
+for my $i (1 .. 4)
+{
+	my ($out, $err) = ('', '');
+	push @four, [ IPC::Run::start(
+		[ 'psql', '-XAtq', '-d', $shared->connstr('postgres'), '-c',
+		  "SELECT count(*) FROM grades WHERE term_id = 100 + $i" ],
+		'>', \$out, '2>', \$err), \$out ];
+}
+$_->[0]->finish for @four;
+is(scalar(grep { ${ $_->[1] } eq "25\n" } @four), 4, 'four scans through a Retry-After');
+@reqs = sort { $a->{t} <=> $b->{t} } grep { $_->{listener} eq 'main' } @{ $mock->requests };
+my ($limited) = grep { $_->{status} == 429 } @reqs;
+my @during = grep { $_->{t} > $limited->{t_answer} + 0.05 && $_->{t} < $limited->{t_answer} + 1.95 } @reqs;
+my @after = grep { $_->{t} >= $limited->{t_answer} + 1.95 } @reqs;
+is(scalar(@during), 0, 'no backend sent a request while the Retry-After held')
+  or diag(join("\n", map { "$_->{method} $_->{path} at $_->{t}" } @during));
+cmp_ok(scalar(@after), '>', 4, 'and all went on after it');
 $shared->stop;
 
 # ---- each backend on its own (not preloaded) ----
