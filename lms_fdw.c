@@ -138,6 +138,19 @@ typedef struct LmsPlanState
  * (job.c).
  */
 
+/*
+ * The first result file of a job, opened before its turn: a paged list's
+ * first page of the next jobs downloads while the current job's rows are
+ * read (one context each, a child of scan_cxt, as file_cxt).
+ */
+typedef struct LmsOpenFile
+{
+	LmsJob	   *job;
+	MemoryContext cxt;
+	LmsResultFile *file;
+	LmsStream  *stream;
+} LmsOpenFile;
+
 /* executor state in node->fdw_state */
 typedef struct LmsFdwScanState
 {
@@ -160,6 +173,7 @@ typedef struct LmsFdwScanState
 	MemoryContextCallback timer_cleanup;
 	LmsStream  *stream;
 	LmsRowSource *rows;
+	List	   *prefetched;		/* LmsOpenFile *: first files of the next paged jobs */
 	bool		exhausted;		/* the current result has been read to its end */
 	Tuplestorestate *spool;		/* rows kept for rescans, or NULL */
 	TupleTableSlot *spool_slot; /* for reading the spool */
@@ -610,6 +624,88 @@ open_next_file(LmsFdwScanState *state)
 	return true;
 }
 
+static void finish_export(LmsFdwScanState *state);
+
+/*
+ * Paged lists of several jobs (IN over courses): open the first page of
+ * the next ready jobs now, up to max_parallel_jobs chains in all, so that
+ * their downloads run while the current job's rows are read.
+ */
+static void
+prefetch_jobs(LmsFdwScanState *state)
+{
+	const LmsProvider *provider = state->opts->provider;
+
+	if (state->async || provider->paged == NULL || !provider->paged(state->opts))
+		return;
+	while (list_length(state->prefetched) + 1 < state->opts->max_parallel_jobs)
+	{
+		bool		more;
+		LmsJob	   *job;
+		LmsOpenFile *f;
+		MemoryContext old = MemoryContextSwitchTo(state->scan_cxt);
+
+		job = lmsfdw_jobset_take(state->jobs, &more);
+		if (job == NULL)
+		{
+			MemoryContextSwitchTo(old);
+			return;
+		}
+		f = palloc0(sizeof(LmsOpenFile));
+		f->job = job;
+		f->cxt = AllocSetContextCreate(state->scan_cxt, "lms_fdw result file",
+									   ALLOCSET_DEFAULT_SIZES);
+		state->prefetched = lappend(state->prefetched, f);
+		MemoryContextSwitchTo(f->cxt);
+		f->file = palloc0(sizeof(LmsResultFile));
+		if (lmsfdw_job_next_file(job, f->file))
+			f->stream = lmsfdw_stream_open(job, f->file);
+		MemoryContextSwitchTo(old);
+	}
+}
+
+/* Make the next prefetched job the current one; false if there is none. */
+static bool
+take_prefetched(LmsFdwScanState *state)
+{
+	LmsOpenFile *f;
+	MemoryContext old;
+
+	if (state->prefetched == NIL)
+		return false;
+	f = (LmsOpenFile *) linitial(state->prefetched);
+	state->prefetched = list_delete_first(state->prefetched);
+	state->job = f->job;
+	state->file_cxt = f->cxt;
+	state->file = f->file;
+	state->stream = f->stream;
+	old = MemoryContextSwitchTo(state->file_cxt);
+	if (state->stream)
+		state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
+	MemoryContextSwitchTo(old);
+	if (state->rows == NULL)
+		finish_export(state);
+	return true;
+}
+
+/*
+ * The next file inside the current one (a zip of several CSV files): its
+ * rows are read with a reader of its own; false when there is none.
+ */
+static bool
+next_entry(LmsFdwScanState *state)
+{
+	MemoryContext old;
+
+	if (state->stream == NULL || !lmsfdw_stream_next_entry(state->stream))
+		return false;
+	lmsfdw_rows_close(state->rows);
+	old = MemoryContextSwitchTo(state->file_cxt);
+	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
 /* Plan this scan's jobs; false if there is nothing to export. */
 static bool
 start_export(ForeignScanState *node, LmsFdwScanState *state)
@@ -647,6 +743,7 @@ finish_export(LmsFdwScanState *state)
 		state->totals.waited_ms += c->waited_ms;
 		state->totals.bytes += c->bytes;
 		state->totals.rows += c->rows;
+		state->totals.files += c->files;
 		state->learned_runs = Max(state->learned_runs,
 								  state->job->poll.learned_runs);
 		/* a whole export read: its size is the next plan's estimate */
@@ -692,9 +789,14 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 				}
 				return true;
 			}
-			if (open_next_file(state))
+			if (next_entry(state) || open_next_file(state))
 				continue;
 			finish_export(state);
+		}
+		if (take_prefetched(state))
+		{
+			prefetch_jobs(state);
+			continue;
 		}
 		old = MemoryContextSwitchTo(state->scan_cxt);
 		if (state->async)
@@ -717,6 +819,7 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 			break;
 		state->job = job;
 		open_next_file(state);
+		prefetch_jobs(state);
 	}
 	state->exhausted = true;
 	return false;
@@ -777,6 +880,7 @@ lmsReScanForeignScan(ForeignScanState *node)
 		tuplestore_clear(state->spool);
 	finish_export(state);
 	state->jobs = NULL;
+	state->prefetched = NIL;
 	MemoryContextReset(state->scan_cxt);
 	state->exhausted = false;
 }
@@ -834,6 +938,8 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->analyze && state)
 	{
 		LmsCounters c = state->totals;
+		bool		paged = state->opts->provider->paged &&
+			state->opts->provider->paged(state->opts);
 		int			jobs = state->jobs_done;
 		int			reused = state->jobs_reused;
 		StringInfoData retries;
@@ -852,6 +958,7 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			c.waited_ms += j->waited_ms;
 			c.bytes += j->bytes;
 			c.rows += j->rows;
+			c.files += j->files;
 		}
 		initStringInfo(&retries);
 		for (i = 1; i < LMS_RETRY_NCLASSES; i++)
@@ -863,10 +970,12 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (es->format == EXPLAIN_FORMAT_TEXT)
 		{
 			ExplainPropertyText("Jobs",
-								psprintf("%d completed%s   Status Checks: %d   Retries: %d%s%s%s   Waited: %.1f s   Downloaded: %s",
+								psprintf("%d completed%s   Status Checks: %d%s   Retries: %d%s%s%s   Waited: %.1f s   Downloaded: %s",
 										 jobs,
 										 reused ? psprintf(" (%d reused)", reused) : "",
-										 c.status_checks, c.retries,
+										 c.status_checks,
+										 paged ? psprintf("   Pages: %d", c.files) : "",
+										 c.retries,
 										 retries.len ? " (" : "", retries.data,
 										 retries.len ? ")" : "",
 										 c.waited_ms / 1000.0,
@@ -878,6 +987,8 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyInteger("Jobs", NULL, jobs, es);
 			ExplainPropertyInteger("Jobs Reused", NULL, reused, es);
 			ExplainPropertyInteger("Status Checks", NULL, c.status_checks, es);
+			if (paged)
+				ExplainPropertyInteger("Pages", NULL, c.files, es);
 			ExplainPropertyInteger("Retries", NULL, c.retries, es);
 			ExplainPropertyFloat("Waited", "s", c.waited_ms / 1000.0, 1, es);
 			ExplainPropertyInteger("Downloaded", "bytes", (int64) c.bytes, es);

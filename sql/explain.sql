@@ -31,6 +31,19 @@ ALTER FOREIGN TABLE explain_grades OPTIONS (ADD account_id '42');
 EXPLAIN (COSTS OFF) SELECT count(*) FROM explain_grades;
 -- VERBOSE shows no credential
 EXPLAIN (VERBOSE, COSTS OFF) SELECT * FROM explain_grades WHERE term_id = 1;
+-- Canvas course lists: no job; the course from a param column (IN: one list each)
+CREATE FOREIGN TABLE explain_roster (
+  course_id bigint OPTIONS (param 'course_id'),
+  user_id bigint,
+  current_score numeric OPTIONS (field 'grades.current_score'),
+  since timestamptz OPTIONS (param 'submitted_since')
+) SERVER explain_canvas OPTIONS (resource 'course_enrollments');
+EXPLAIN (COSTS OFF) SELECT * FROM explain_roster WHERE course_id IN (101, 102);
+ALTER FOREIGN TABLE explain_roster OPTIONS (SET resource 'course_submissions');
+EXPLAIN (COSTS OFF) SELECT * FROM explain_roster
+  WHERE course_id = 7 AND since = '2026-11-20 00:00+00';
+-- the gradebook CSV cannot be read with a token
+ALTER FOREIGN TABLE explain_roster OPTIONS (SET resource 'gradebook_csv');  -- ERROR
 
 CREATE SERVER explain_generic FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'generic', base_url 'http://127.0.0.1:9');

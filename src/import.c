@@ -4,7 +4,8 @@
  *		  IMPORT FOREIGN SCHEMA: the known resources of each LMS as tables
  *
  * Each provider's resources that lms_fdw knows, with typed columns as the
- * LMS documents them: Canvas's grade_export_csv report (its CSV header),
+ * LMS documents them: Canvas's account reports (their CSV headers) and
+ * course lists (the API's field names),
  * Canvas Data 2's grade, score and enrollment tables, and Brightspace's
  * grade and enrollment data sets.  The remote schema names the provider
  * (canvas, canvas_dap or brightspace; for Canvas Data 2 also its namespace
@@ -36,6 +37,7 @@ typedef struct LmsImportTable
 	const char *name;			/* local table name */
 	const char *resource;		/* the resource option */
 	const char *columns;		/* column definitions, SQL */
+	const char *options;		/* more table options, SQL ("parameters '…'"), or NULL */
 } LmsImportTable;
 
 static const LmsImportTable import_catalogue[] = {
@@ -49,6 +51,70 @@ static const LmsImportTable import_catalogue[] = {
 		"current_grade text, final_grade text, unposted_current_grade text, "
 		"unposted_final_grade text, "
 		"job_id text OPTIONS (meta 'job_id'), fetched_at timestamptz OPTIONS (meta 'fetched_at')"},
+	/* Canvas account reports: headers of the account reports plugin */
+	{"canvas", "mgp_grade_export_csv", "mgp_grade_export_csv",
+		"student_name text, student_id bigint, student_sis text, course text, "
+		"course_id bigint, course_sis text, section text, section_id bigint, "
+		"section_sis text, term text, "
+		"term_id bigint OPTIONS (param 'enrollment_term_id'), term_sis text, "
+		"grading_period_set text, grading_period_set_id bigint, "
+		"current_score numeric, final_score numeric, enrollment_state text, "
+		"unposted_current_score numeric, unposted_final_score numeric, "
+		"current_grade text, final_grade text, unposted_current_grade text, "
+		"unposted_final_grade text, file_name text OPTIONS (meta 'file_name'), "
+		"job_id text OPTIONS (meta 'job_id')"},
+	{"canvas", "last_user_access_csv", "last_user_access_csv",
+		"user_id bigint, user_sis_id text, user_name text, last_access_at timestamptz, "
+		"last_ip text, term_id bigint OPTIONS (param 'enrollment_term_id'), "
+		"course_id bigint OPTIONS (param 'course_id'), job_id text OPTIONS (meta 'job_id')"},
+	{"canvas", "last_enrollment_activity_csv", "last_enrollment_activity_csv",
+		"user_id bigint, user_name text, last_activity_at timestamptz, "
+		"term_id bigint OPTIONS (param 'enrollment_term_id'), "
+		"course_id bigint OPTIONS (param 'course_id'), job_id text OPTIONS (meta 'job_id')"},
+	{"canvas", "zero_activity_csv", "zero_activity_csv",
+		"user_id bigint, user_sis_id text, name text, section_id bigint, "
+		"section_sis_id text, section_name text, "
+		"course_id bigint OPTIONS (param 'course_id'), course_sis_id text, course_name text, "
+		"term_id bigint OPTIONS (param 'enrollment_term_id'), job_id text OPTIONS (meta 'job_id')"},
+	{"canvas", "provisioning_enrollments", "provisioning_csv",
+		"canvas_course_id bigint, course_id text, canvas_user_id bigint, user_id text, "
+		"role text, role_id bigint, canvas_section_id bigint, section_id text, status text, "
+		"canvas_associated_user_id bigint, associated_user_id text, created_by_sis boolean, "
+		"base_role_type text, limit_section_privileges boolean, canvas_enrollment_id bigint, "
+		"term_id bigint OPTIONS (param 'enrollment_term_id'), job_id text OPTIONS (meta 'job_id')",
+	"parameters '{\"enrollments\": true}'"},
+	/* Canvas course lists (paginated REST, no job): the API's field names */
+	{"canvas", "course_enrollments", "course_enrollments",
+		"course_id bigint OPTIONS (param 'course_id'), id bigint, user_id bigint, "
+		"type text, enrollment_state text, course_section_id bigint, role text, "
+		"sis_user_id text, student_name text OPTIONS (field 'user.sortable_name'), "
+		"login_id text OPTIONS (field 'user.login_id'), "
+		"current_score numeric OPTIONS (field 'grades.current_score'), "
+		"final_score numeric OPTIONS (field 'grades.final_score'), "
+		"current_grade text OPTIONS (field 'grades.current_grade'), "
+		"final_grade text OPTIONS (field 'grades.final_grade'), "
+		"unposted_current_score numeric OPTIONS (field 'grades.unposted_current_score'), "
+		"unposted_final_score numeric OPTIONS (field 'grades.unposted_final_score'), "
+		"last_activity_at timestamptz, total_activity_time integer, "
+		"created_at timestamptz, updated_at timestamptz"},
+	{"canvas", "course_submissions", "course_submissions",
+		"course_id bigint OPTIONS (param 'course_id'), id bigint, assignment_id bigint, "
+		"user_id bigint, grader_id bigint, score double precision, grade text, "
+		"attempt integer, workflow_state text, late boolean, missing boolean, "
+		"excused boolean, late_policy_status text, points_deducted numeric, "
+		"seconds_late numeric, submitted_at timestamptz, graded_at timestamptz, "
+		"posted_at timestamptz, "
+		"submitted_since timestamptz OPTIONS (param 'submitted_since'), "
+		"graded_since timestamptz OPTIONS (param 'graded_since')"},
+	{"canvas", "course_student_summaries", "course_student_summaries",
+		"course_id bigint OPTIONS (param 'course_id'), user_id bigint OPTIONS (field 'id'), "
+		"page_views integer, max_page_views integer, page_views_level integer, "
+		"participations integer, max_participations integer, participations_level integer, "
+		"on_time integer OPTIONS (field 'tardiness_breakdown.on_time'), "
+		"late integer OPTIONS (field 'tardiness_breakdown.late'), "
+		"missing integer OPTIONS (field 'tardiness_breakdown.missing'), "
+		"floating integer OPTIONS (field 'tardiness_breakdown.floating'), "
+		"total integer OPTIONS (field 'tardiness_breakdown.total')"},
 
 	{"canvas_dap", "submissions", "submissions",
 		"id bigint OPTIONS (field 'key.id'), course_id bigint, user_id bigint, "
@@ -173,10 +239,12 @@ lmsfdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		if (strcmp(t->provider, provider) != 0 || !table_wanted(stmt, t->name))
 			continue;
 		commands = lappend(commands,
-						   psprintf("CREATE FOREIGN TABLE %s (%s) SERVER %s OPTIONS (resource %s%s)",
+						   psprintf("CREATE FOREIGN TABLE %s (%s) SERVER %s OPTIONS (resource %s%s%s%s)",
 									quote_identifier(t->name), t->columns,
 									quote_identifier(server->servername),
-									quote_literal_cstr(t->resource), extra.data));
+									quote_literal_cstr(t->resource),
+									t->options ? ", " : "", t->options ? t->options : "",
+									extra.data));
 	}
 	return commands;
 }

@@ -518,7 +518,8 @@ job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
  * lmsfdw_job_start
  *		Initiate: the provider's preparing steps, then the start request.
  *		Sets the time of the first status check.  True when the resource
- *		needs no job (no start_request): the job is then DONE and resolved,
+ *		needs no job (no start_request, or a paged list): the job is then
+ *		DONE and resolved,
  *		with no status check to make.
  */
 bool
@@ -532,7 +533,8 @@ lmsfdw_job_start(LmsJob *job)
 	job->phase = "initiate";
 	job_steps(job, provider->prepare_request, provider->read_prepare,
 			  "preparing the export");
-	if (provider->start_request == NULL)
+	if (provider->start_request == NULL ||
+		(provider->paged && provider->paged(job->opts)))
 	{
 		/* a resource without a job: its files are there to be read */
 		job->started = GetCurrentTimestamp();
@@ -740,6 +742,7 @@ lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file)
 	{
 		job_check_file_url(job, file->url);
 		job->files_claimed++;
+		job->counters.files++;
 	}
 	job_context_pop(&errcb);
 	return found;

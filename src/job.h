@@ -36,6 +36,7 @@ typedef struct LmsCounters
 	double		waited_ms;
 	uint64		bytes;
 	uint64		rows;
+	int			files;			/* result files opened (pages of a paged list) */
 } LmsCounters;
 
 typedef struct LmsJob

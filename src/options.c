@@ -79,7 +79,7 @@ typedef struct LmsOptionDef
 static const char *const provider_choices[] = {"canvas", "canvas_dap", "brightspace", "generic", NULL};
 static const char *const format_choices[] = {"auto", "csv", "tsv", "jsonl", "json", NULL};
 static const char *const method_choices[] = {"POST", "GET", "PUT", NULL};
-static const char *const meta_choices[] = {"job_id", "fetched_at", NULL};
+static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", NULL};
 
 #define OFF(field) offsetof(LmsOptions, field)
 #define S_T (ON_SERVER | ON_TABLE)
@@ -458,6 +458,9 @@ lmsfdw_validate_options(List *options_list, Oid catalog)
 					 errmsg("permission denied to set option \"%s\"", def->name),
 					 errdetail("Only superusers may set this option.")));
 		parse_option_value(def, defGetString(d), NULL);
+		/* a resource no token can read is refused at once (the server is not known here) */
+		if (where == ON_TABLE && strcmp(def->name, "resource") == 0)
+			lmsfdw_canvas_refuse_resource(defGetString(d));
 	}
 
 	if (where == ON_SERVER)

@@ -29,6 +29,8 @@
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
+#include "utils/datetime.h"
+#include "utils/timestamp.h"
 
 /*
  * lmsfdw_params_from_quals
@@ -321,4 +323,55 @@ lmsfdw_params_merge(const LmsOptions *opts, List *qual_params)
 			params = lappend(params, p);
 	}
 	return list_concat(params, qual_params);
+}
+
+/*
+ * lmsfdw_param_iso8601_utc
+ *		An export parameter given as a time (a timestamptz column's text, or
+ *		ISO 8601 in the parameters option) respelled as the ISO 8601 / RFC
+ *		3339 UTC time APIs want (2026-11-20T00:00:00Z, with microseconds
+ *		when it has them); a value without a zone is in the session's
+ *		TimeZone.  A value PostgreSQL cannot read as a time is the user's
+ *		error.
+ */
+char *
+lmsfdw_param_iso8601_utc(const char *name, const char *value)
+{
+	TimestampTz ts;
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												 CStringGetDatum(value),
+												 ObjectIdGetDatum(InvalidOid),
+												 Int32GetDatum(-1)));
+	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("export parameter \"%s\" must be a finite timestamp", name)));
+	if (fsec != 0)
+		return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year,
+						tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+						tm.tm_sec, (int) fsec);
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon,
+					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/*
+ * lmsfdw_params_get
+ *		The value of the parameter named name in params, or NULL.
+ */
+char *
+lmsfdw_params_get(List *params, const char *name)
+{
+	ListCell   *lc;
+
+	foreach(lc, params)
+	{
+		LmsParam   *p = (LmsParam *) lfirst(lc);
+
+		if (strcmp(p->name, name) == 0)
+			return p->value;
+	}
+	return NULL;
 }

@@ -36,6 +36,8 @@ extern char *lmsfdw_params_explain(List *names, List *exprs, List *is_list,
 extern List *lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 								List *param_states, List *param_is_list);
 extern char *lmsfdw_params_text(List *sets);
+extern char *lmsfdw_params_get(List *params, const char *name);
+extern char *lmsfdw_param_iso8601_utc(const char *name, const char *value);
 extern List *lmsfdw_params_merge(const struct LmsOptions *opts,
 								 List *qual_params);
 

@@ -13,8 +13,13 @@
  * Compression is undone here, whatever the headers say: libcurl decodes a
  * Content-Encoding, and the first bytes of the body are sniffed for a gzip
  * member (1f 8b: decoded by gunzip.c, concatenated members included) or a
- * zip archive ("PK\3\4": its first entry is read with libarchive's
- * streaming zip reader, which needs no seeking, fed by the transfer).
+ * zip archive ("PK\3\4": its entries are read in turn with libarchive's
+ * streaming zip reader, which needs no seeking, fed by the transfer; the
+ * reader starts again on each entry, lmsfdw_stream_next_entry).
+ *
+ * A web page where a result file is expected (a text/html answer, or a body
+ * that begins like HTML: a login page behind a redirect) is an ERROR naming
+ * the host that served it, never data.
  *
  * zlib and libarchive state is released by a memory context callback, so
  * an ERROR leaks neither.  libarchive pulls bytes through a callback; an
@@ -120,6 +125,37 @@ raise_corrupt(LmsStream *s, const char *kind, const char *detail)
 			 detail ? errdetail_internal("%s", detail) : 0));
 }
 
+/* Does a body begin like an HTML page ("<!DOCTYPE html", "<html")? */
+static bool
+looks_like_html(const char *data, size_t len)
+{
+	size_t		i = 0;
+
+	if (len >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0)
+		i = 3;
+	while (i < len && (data[i] == ' ' || data[i] == '\n' || data[i] == '\r' ||
+					   data[i] == '\t'))
+		i++;
+	return (len - i >= 9 && pg_strncasecmp(data + i, "<!doctype", 9) == 0) ||
+		(len - i >= 5 && pg_strncasecmp(data + i, "<html", 5) == 0);
+}
+
+/*
+ * A web page where the result file was expected: most likely a login page
+ * that a redirect led to (a URL that does not take the token).  Never parsed.
+ */
+static void
+raise_web_page(LmsStream *s, const char *url)
+{
+	lmsfdw_job_note(s->job, "the LMS answered with a web page");
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("the LMS answered with a web page (likely a login redirect) from host \"%s\" where the result file of export job %s was expected",
+					lmsfdw_url_host(url), s->job->remote_id),
+			 errdetail("The page is at %s.", lmsfdw_redact_url(url)),
+			 errhint("The LMS does not accept the token at that address, or sent its login page; check the export's file URL and the token's permissions.")));
+}
+
 /* ---- gzip ---- */
 
 static void
@@ -202,10 +238,29 @@ zip_check(LmsStream *s, int rc)
 		raise_corrupt(s, "zip", archive_error_string(s->ar));
 }
 
+/* Move to the archive's next regular file; false after the last one. */
+static bool
+zip_next_file(LmsStream *s)
+{
+	struct archive_entry *entry;
+	int			rc;
+
+	for (;;)
+	{
+		rc = archive_read_next_header(s->ar, &entry);
+		if (rc == ARCHIVE_EOF)
+			return false;
+		zip_check(s, rc);
+		if (archive_entry_filetype(entry) == AE_IFREG)
+			break;
+	}
+	s->name = pstrdup(archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "");
+	return true;
+}
+
 static void
 zip_begin(LmsStream *s)
 {
-	struct archive_entry *entry;
 	int			rc;
 
 	s->ar = archive_read_new();
@@ -217,18 +272,9 @@ zip_begin(LmsStream *s)
 	rc = archive_read_open(s->ar, s, NULL, zip_read_callback, NULL);
 	zip_check(s, rc);
 
-	/* the first regular file is the export */
-	for (;;)
-	{
-		rc = archive_read_next_header(s->ar, &entry);
-		if (rc == ARCHIVE_EOF)
-			raise_corrupt(s, "zip", "The archive holds no file.");
-		zip_check(s, rc);
-		if (archive_entry_filetype(entry) == AE_IFREG)
-			break;
-	}
-	s->name = pstrdup(archive_entry_pathname(entry) ? archive_entry_pathname(entry) : "");
 	s->out = palloc(LMS_INFLATE_BUFFER);
+	if (!zip_next_file(s))
+		raise_corrupt(s, "zip", "The archive holds no file.");
 }
 
 static bool
@@ -303,6 +349,8 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 		}
 		lmsfdw_job_retry_wait(job, cls, &res, attempt);
 	}
+	if (res.content_type && pg_strncasecmp(res.content_type, "text/html", 9) == 0)
+		raise_web_page(s, res.url ? res.url : url);
 	lmsfdw_job_file_answered(job, file, &res);
 	s->content_type = res.content_type;
 	s->name = file->name ? pstrdup(file->name) :
@@ -326,7 +374,29 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 		zip_begin(s);
 		s->content_type = NULL;
 	}
+	else if (looks_like_html(s->raw, s->raw_len))
+		raise_web_page(s, res.url ? res.url : url);
 	return s;
+}
+
+/*
+ * lmsfdw_stream_next_entry
+ *		For a zip holding several files: move to the next one (its name is
+ *		then what lmsfdw_stream_describe says); false after the last one,
+ *		and always for other bodies.  The current entry need not be read to
+ *		its end.
+ */
+bool
+lmsfdw_stream_next_entry(LmsStream *s)
+{
+	if (s->codec != LMS_CODEC_ZIP || s->ar == NULL)
+		return false;
+	if (!zip_next_file(s))
+		return false;
+	s->eof = false;
+	s->have_peeked = false;
+	s->peeked_len = 0;
+	return true;
 }
 
 /*

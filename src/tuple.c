@@ -6,7 +6,8 @@
  * The column map says, for each column of the foreign table, where its
  * value comes from: a field of the file (the "field" option, else the field
  * whose name equals the column's ignoring case and treating spaces and
- * punctuation as '_'), the job itself ("meta" job_id / fetched_at), or the
+ * punctuation as '_'), the job itself ("meta" job_id / fetched_at), the
+ * file ("meta" file_name: a zip entry's or the file's name), or the
  * job's parameter value (a "param" column the file does not carry).
  *
  * Only the columns the query references are converted, as file_fdw does:
@@ -46,6 +47,7 @@ typedef enum LmsColumnSource
 	LMS_COL_FIELD,				/* a field of the file */
 	LMS_COL_META_JOB_ID,
 	LMS_COL_META_FETCHED_AT,
+	LMS_COL_META_FILE_NAME,		/* the result file's (or zip entry's) name */
 	LMS_COL_PARAM				/* the job's parameter (not in the file) */
 } LmsColumnSource;
 
@@ -218,6 +220,8 @@ lmsfdw_column_map_create(Relation rel, Bitmapset *attrs_used)
 			col->source = LMS_COL_META_JOB_ID;
 		else if (col->meta && strcmp(col->meta, "fetched_at") == 0)
 			col->source = LMS_COL_META_FETCHED_AT;
+		else if (col->meta && strcmp(col->meta, "file_name") == 0)
+			col->source = LMS_COL_META_FILE_NAME;
 		getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
 		col->is_text = att->atttypid == TEXTOID;
 		fmgr_info(infunc, &col->in);
@@ -253,22 +257,6 @@ rows_cleanup(void *arg)
 	if (src->reader.state)
 		src->reader.destroy(src->reader.state);
 	src->reader.state = NULL;
-}
-
-/* The value of the job parameter named name, or NULL. */
-static char *
-job_param_value(LmsJob *job, const char *name)
-{
-	ListCell   *lc;
-
-	foreach(lc, job->params)
-	{
-		LmsParam   *p = (LmsParam *) lfirst(lc);
-
-		if (strcmp(p->name, name) == 0)
-			return p->value;
-	}
-	return NULL;
 }
 
 typedef enum LmsFormat
@@ -396,7 +384,7 @@ open_json_reader(LmsRowSource *src, JsonFormat format)
 			}
 		}
 		if (col->param)
-			col->param_value = job_param_value(src->job, col->param);
+			col->param_value = lmsfdw_params_get(src->job->params, col->param);
 	}
 	src->nfields = nwanted;
 	src->header_done = true;
@@ -482,6 +470,16 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 		else if (col->source == LMS_COL_META_FETCHED_AT)
 			col->const_value =
 				column_input(col, (char *) timestamptz_to_str(job->finished));
+		else if (col->source == LMS_COL_META_FILE_NAME)
+		{
+			const char *ctype;
+			const char *name;
+
+			lmsfdw_stream_describe(stream, &ctype, &name);
+			col->const_isnull = name == NULL;
+			if (name)
+				col->const_value = column_input(col, (char *) name);
+		}
 	}
 	/* a JSON reader binds the columns to their paths here */
 	open_reader(src);
@@ -547,7 +545,7 @@ bind_header(LmsRowSource *src, const CsvField *fields, int nfields)
 		/* a param column the file lacks carries the job's parameter */
 		if (col->param)
 		{
-			char	   *value = job_param_value(src->job, col->param);
+			char	   *value = lmsfdw_params_get(src->job->params, col->param);
 
 			col->source = LMS_COL_PARAM;
 			col->const_isnull = value == NULL;

@@ -156,6 +156,113 @@ lmsfdw_same_origin(const char *a, const char *b)
 }
 
 /*
+ * lmsfdw_url_host
+ *		The host of url, for messages; "(unknown)" if it has none.
+ */
+char *
+lmsfdw_url_host(const char *url)
+{
+	CURLU	   *h = url ? url_parse(url) : NULL;
+	char	   *host = NULL;
+
+	if (h)
+	{
+		host = url_part(h, CURLUPART_HOST, 0);
+		curl_url_cleanup(h);
+	}
+	return host ? host : pstrdup("(unknown)");
+}
+
+/*
+ * lmsfdw_link_target
+ *		The target of the entry of a Link header (RFC 8288: <url>; rel="next",
+ *		<url>; rel="last") whose rel names rel, or NULL.  rel is compared
+ *		ignoring case; an entry may name several relations ("next last").
+ */
+char *
+lmsfdw_link_target(const char *link, const char *rel)
+{
+	const char *p = link;
+	size_t		want = strlen(rel);
+
+	while (p && *p)
+	{
+		const char *start,
+				   *end;
+		bool		match = false;
+
+		p = strchr(p, '<');
+		if (p == NULL)
+			break;
+		start = ++p;
+		end = strchr(p, '>');
+		if (end == NULL)
+			break;
+		p = end + 1;
+		/* the parameters, up to the next entry (a ',' outside quotes) */
+		while (*p && *p != ',')
+		{
+			while (*p == ' ' || *p == '\t' || *p == ';')
+				p++;
+			if (pg_strncasecmp(p, "rel", 3) == 0 && (p[3] == '=' || p[3] == ' '))
+			{
+				const char *v,
+						   *vend,
+						   *w;
+
+				p += 3;
+				while (*p == ' ' || *p == '=')
+					p++;
+				/* the value: quoted, or a token */
+				if (*p == '"')
+				{
+					v = ++p;
+					while (*p && *p != '"')
+						p++;
+					vend = p;
+					if (*p)
+						p++;
+				}
+				else
+				{
+					v = p;
+					while (*p && *p != ';' && *p != ',' && *p != ' ')
+						p++;
+					vend = p;
+				}
+				/* its space-separated relation types */
+				for (w = v; w < vend;)
+				{
+					const char *we;
+
+					while (w < vend && *w == ' ')
+						w++;
+					for (we = w; we < vend && *we != ' '; we++)
+						;
+					if ((size_t) (we - w) == want && pg_strncasecmp(w, rel, want) == 0)
+						match = true;
+					w = we;
+				}
+			}
+			else
+			{
+				bool		quoted = false;
+
+				while (*p && (quoted || (*p != ';' && *p != ',')))
+				{
+					if (*p == '"')
+						quoted = !quoted;
+					p++;
+				}
+			}
+		}
+		if (match)
+			return pnstrdup(start, end - start);
+	}
+	return NULL;
+}
+
+/*
  * lmsfdw_resolve_url
  *		ref (absolute or relative) resolved against base, or NULL.
  */

@@ -17,6 +17,8 @@
 extern const char *lmsfdw_url_problem(const char *url, bool allow_http);
 extern bool lmsfdw_same_origin(const char *a, const char *b);
 extern char *lmsfdw_resolve_url(const char *base, const char *ref);
+extern char *lmsfdw_url_host(const char *url);
+extern char *lmsfdw_link_target(const char *link, const char *rel);
 
 /* redaction, before any text reaches a message */
 extern char *lmsfdw_redact_url(const char *url);

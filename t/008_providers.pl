@@ -2,8 +2,7 @@
 # token cache and renewal, JSON lines and CSV objects, incremental queries,
 # failed and expired jobs, an idempotent start retried), Brightspace Data
 # Export (a data set by name and by id, filters, the zip download, a job
-# ending in error) and the Canvas gradebook export through the Progress API
-# (its course_id parameter, a failed Progress, remote cancel).
+# ending in error).  Canvas itself is in t/013_canvas_strict.pl.
 use strict;
 use warnings;
 use lib 't';
@@ -37,31 +36,10 @@ $node->safe_psql('postgres', qq{
 	  parent_org_unit bigint OPTIONS (param 'parentOrgUnitId')
 	) SERVER bs OPTIONS (resource 'final grades',
 	  parameters '{"startDate": "2024-01-01T00:00:00.000Z", "roles": "110,120"}');
-
-	CREATE SERVER canvas FOREIGN DATA WRAPPER lms_fdw
-	  OPTIONS (provider 'canvas', base_url '$base', $polls);
-	CREATE USER MAPPING FOR CURRENT_USER SERVER canvas OPTIONS (token 'tap-test-token');
-	CREATE FOREIGN TABLE gradebook (
-	  student_id bigint, student_name text, current_score numeric,
-	  gb_course bigint OPTIONS (param 'course_id'),
-	  job text OPTIONS (meta 'job_id')
-	) SERVER canvas OPTIONS (resource 'gradebook_csv');
 });
 
-# Run SQL in one session; (stdout, stderr) with verbose errors.
-sub run_sql
-{
-	my ($sql) = @_;
-	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql",
-		on_error_stop => 0);
-	return ($out, $err);
-}
-
-sub requests_matching
-{
-	my ($method, $re) = @_;
-	return grep { $_->{method} eq $method && $_->{path} =~ $re } @{ $mock->requests };
-}
+sub run_sql { return run_verbose($node, @_) }
+sub requests_matching { return $mock->requests_of(@_) }
 
 # ---------------------------------------------------------------------
 # Canvas Data 2
@@ -268,63 +246,6 @@ $mock->scenario(statuses => [ 'queued', 'processing', 'error' ]);
 ($out, $err) = run_sql('SELECT count(*) FROM final_grades');
 is(sqlstate_of($err), 'HV000', 'Brightspace Status 3: HV000');
 like($err, qr/export job [0-9a-f-]+ on server "bs" ended in state "error"/, 'Brightspace Status 3: named');
-
-# ---------------------------------------------------------------------
-# Canvas gradebook export (Progress API)
-# ---------------------------------------------------------------------
-
-$mock->reset;
-$mock->scenario(rows => 40);
-$got = $node->safe_psql('postgres', q{
-	SELECT count(*), sum(student_id), count(DISTINCT job) FROM gradebook WHERE gb_course = 4242});
-is($got, '40|40820|1', 'gradebook_csv: rows of the course gradebook');
-@log = @{ $mock->requests };
-my ($gb_start) = grep { $_->{method} eq 'POST' } @log;
-is($gb_start->{path}, '/api/v1/courses/4242/gradebook_csv', 'gradebook_csv: started for the course');
-my ($progress_job) = map { $_->{id} } grep { $_->{kind} eq 'progress' } @{ $mock->jobs };
-cmp_ok(scalar(grep { $_->{path} eq "/api/v1/progress/$progress_job" } @log), '>=', 2,
-	'gradebook_csv: the Progress was watched');
-my ($file) = grep { $_->{path} =~ m{^/api/v1/users/self/files/\d+$} } @log;
-ok($file, 'gradebook_csv: the file was looked up');
-ok((grep { $_->{path} =~ m{^/__storage/} && !$_->{authorization} } @log),
-	'gradebook_csv: downloaded from storage without the credential');
-like($node->safe_psql('postgres', 'EXPLAIN (COSTS OFF) SELECT * FROM gradebook WHERE gb_course = 1'),
-	qr/LMS: canvas course gradebook_csv/, 'gradebook_csv: EXPLAIN');
-
-# course_id missing
-($out, $err) = run_sql('SELECT count(*) FROM gradebook');
-is(sqlstate_of($err), 'HV002', 'gradebook_csv without course_id: HV002');
-like($err, qr/HINT:  Add WHERE course_id = /, 'gradebook_csv without course_id: the hint');
-
-# a failed Progress
-$mock->reset;
-$mock->scenario(statuses => [ 'queued', 'running', 'failed' ],
-	error_message => 'Unexpected error, ID: 4711');
-($out, $err) = run_sql('SELECT count(*) FROM gradebook WHERE gb_course = 7');
-is(sqlstate_of($err), 'HV000', 'gradebook_csv failed: HV000');
-like($err, qr/ended in state "failed"/, 'gradebook_csv failed: the state');
-like($err, qr/The LMS said: Unexpected error, ID: 4711/, 'gradebook_csv failed: the message');
-
-# statement_timeout while waiting: the Progress is cancelled at the LMS
-$mock->reset;
-$mock->scenario(statuses => [ 'queued', 'running' ]);
-$node->safe_psql('postgres', q{ALTER FOREIGN TABLE gradebook OPTIONS (ADD poll_initial '60s')});
-$t0 = time();
-($out, $err) = run_sql(q{
-SET statement_timeout = '1s';
-SELECT count(*) FROM gradebook WHERE gb_course = 8;
-RESET statement_timeout;
-SELECT 'still here';
-});
-$elapsed = time() - $t0;
-$node->safe_psql('postgres', q{ALTER FOREIGN TABLE gradebook OPTIONS (DROP poll_initial)});
-is(sqlstate_of($err), '57014', 'gradebook_csv statement_timeout: 57014');
-like($out, qr/still here/, 'gradebook_csv statement_timeout: the backend answers next');
-cmp_ok($elapsed, '<', 30, 'gradebook_csv statement_timeout: not waited out');
-($progress_job) = grep { $_->{kind} eq 'progress' } @{ $mock->jobs };
-my @cancels = requests_matching('POST', qr{^/api/v1/progress/\d+/cancel$});
-is(scalar(@cancels), 1, 'gradebook_csv statement_timeout: one Progress cancel sent');
-ok($progress_job->{cancel_received}, 'gradebook_csv statement_timeout: the LMS received the cancel');
 
 # Imported tables read end to end
 $mock->reset;

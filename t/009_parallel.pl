@@ -78,28 +78,28 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM grades WHERE term_id IN (N
 is(scalar(@{ $mock->requests }), 0, 'and asks the LMS nothing');
 
 # A join on a param column: a nested loop over a local table drives one
-# export per outer row (a gradebook needs its course, so the planner must
-# pass each course to the scan)
+# export per outer row (a course's enrollment list needs its course, so the
+# planner must pass each course to the scan)
 $mock->reset;
 $node->safe_psql('postgres', q{
-	CREATE FOREIGN TABLE gradebook (student text OPTIONS (field 'student name'),
-	  for_course bigint OPTIONS (param 'course_id')) SERVER canvas OPTIONS (resource 'gradebook_csv');
+	CREATE FOREIGN TABLE roster (student bigint OPTIONS (field 'user_id'),
+	  for_course bigint OPTIONS (param 'course_id')) SERVER canvas OPTIONS (resource 'course_enrollments');
 	CREATE TABLE courses (id bigint, title text);
 	INSERT INTO courses VALUES (101, 'Algebra'), (102, 'Biology'), (103, 'Chemistry');
 	ANALYZE courses;
 });
 my $nl = $node->safe_psql('postgres', q{
-	EXPLAIN (COSTS OFF) SELECT c.title, count(*) FROM courses c JOIN gradebook g ON g.for_course = c.id
+	EXPLAIN (COSTS OFF) SELECT c.title, count(*) FROM courses c JOIN roster r ON r.for_course = c.id
 	GROUP BY 1});
-like($nl, qr/Nested Loop.*Seq Scan on courses.*Foreign Scan on gradebook.*Export Parameters: course_id=\$\d/s,
+like($nl, qr/Nested Loop.*Seq Scan on courses.*Foreign Scan on roster.*Export Parameters: course_id=\$\d/s,
 	'a nested loop passes each course to the foreign scan');
 is($node->safe_psql('postgres', q{
-	SELECT c.title, count(*) FROM courses c JOIN gradebook g ON g.for_course = c.id
+	SELECT c.title, count(*) FROM courses c JOIN roster r ON r.for_course = c.id
 	GROUP BY 1 ORDER BY 1}),
-	"Algebra|25\nBiology|25\nChemistry|25", 'one gradebook per course');
-my @gb = sort map { $_->{path} =~ m{/courses/(\d+)/gradebook_csv} ? $1 : () }
-  grep { $_->{method} eq 'POST' } @{ $mock->requests };
-is_deeply(\@gb, [ 101, 102, 103 ], 'one export per course, each for its course');
+	"Algebra|25\nBiology|25\nChemistry|25", 'one enrollment list per course');
+my @lists = sort map { $_->{path} =~ m{/courses/(\d+)/enrollments} ? $1 : () }
+  grep { $_->{method} eq 'GET' } @{ $mock->requests };
+is_deeply(\@lists, [ 101, 102, 103 ], 'one list per course, each for its course');
 
 # Async Append: the partitions of a partitioned table (one foreign table
 # per term) run their exports concurrently

@@ -12,7 +12,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_mock new_lms_node create_canvas_objects sqlstate_of);
+our @EXPORT = qw(start_mock new_lms_node create_canvas_objects sqlstate_of run_verbose);
 
 my $json = JSON::PP->new->canonical;
 
@@ -72,6 +72,13 @@ sub scenario { my ($self, %s) = @_; return $self->_call('POST', '/__mock/scenari
 sub requests { return $_[0]->_call('GET', '/__mock/requests') }
 sub jobs { return $_[0]->_call('GET', '/__mock/jobs') }
 
+# The logged requests with this method whose path matches $re.
+sub requests_of
+{
+	my ($self, $method, $re) = @_;
+	return grep { $_->{method} eq $method && $_->{path} =~ $re } @{ $self->requests };
+}
+
 sub DESTROY
 {
 	my $self = shift;
@@ -121,6 +128,15 @@ sub create_canvas_objects
 		) SERVER canvas OPTIONS (resource 'grade_export_csv');
 	});
 	return;
+}
+
+# Run SQL on $node in one session with verbose errors; (stdout, stderr).
+sub run_verbose
+{
+	my ($node, $sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres', "\\set VERBOSITY verbose\n$sql",
+		on_error_stop => 0);
+	return ($out, $err);
 }
 
 # The SQLSTATE in psql's stderr when run with VERBOSITY verbose.

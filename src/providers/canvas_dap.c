@@ -165,34 +165,6 @@ parse_iso_time(const char *s, double *result)
 	return true;
 }
 
-/*
- * An export parameter given as a timestamp (a timestamptz column's text,
- * or ISO 8601), respelled as the RFC 3339 UTC time the API wants.  A value
- * PostgreSQL cannot read as a timestamp is the user's error.
- */
-static char *
-dap_time_param(const char *name, const char *value)
-{
-	TimestampTz ts;
-	struct pg_tm tm;
-	fsec_t		fsec;
-
-	ts = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-												 CStringGetDatum(value),
-												 ObjectIdGetDatum(InvalidOid),
-												 Int32GetDatum(-1)));
-	if (TIMESTAMP_NOT_FINITE(ts) || timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
-				 errmsg("export parameter \"%s\" must be a finite timestamp", name)));
-	if (fsec != 0)
-		return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year,
-						tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
-						tm.tm_sec, (int) fsec);
-	return psprintf("%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year, tm.tm_mon,
-					tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* ----------------------------------------------------------------
  * The token cache
  * ----------------------------------------------------------------
@@ -434,7 +406,7 @@ dap_start_request(LmsJob *job, LmsRequestSpec *req)
 
 		if (strcmp(p->name, "since") == 0 || strcmp(p->name, "until") == 0)
 			appendStringInfo(&body, ",\"%s\":%s", p->name,
-							 json_quote(dap_time_param(p->name, p->value)));
+							 json_quote(lmsfdw_param_iso8601_utc(p->name, p->value)));
 		else if (strcmp(p->name, "mode") == 0)
 			appendStringInfo(&body, ",\"mode\":%s", json_quote(p->value));
 		else if (strcmp(p->name, "scope") == 0)

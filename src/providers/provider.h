@@ -120,6 +120,12 @@ typedef struct LmsProvider
 	void		(*read_prepare) (LmsJob *job, int step, LmsDoc *doc);
 	bool		(*resolve_request) (LmsJob *job, int step, LmsRequestSpec *req);
 	void		(*read_resolve) (LmsJob *job, int step, LmsDoc *doc);
+	/*
+	 * True for a resource that is a paginated list read without a job
+	 * (start_request is then not used, as if NULL); each result file is a
+	 * page, and EXPLAIN ANALYZE counts them as Pages.  NULL: never.
+	 */
+	bool		(*paged) (const LmsOptions *opts);
 	/* NULL start_request: the resource needs no job (see above) */
 	void		(*start_request) (LmsJob *job, LmsRequestSpec *req);
 	void		(*read_start) (LmsJob *job, LmsDoc *doc);
@@ -146,5 +152,8 @@ extern const LmsProvider lms_provider_canvas_dap;
 extern const LmsProvider lms_provider_brightspace;
 extern const LmsProvider lms_provider_generic;
 extern const LmsProvider *lmsfdw_find_provider(const char *name);
+
+/* canvas.c: ERROR for a Canvas resource no token can read (gradebook_csv) */
+extern void lmsfdw_canvas_refuse_resource(const char *resource);
 
 #endif							/* LMS_PROVIDER_H */

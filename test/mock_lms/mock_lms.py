@@ -67,6 +67,14 @@ DEFAULT_SCENARIO = {
     "generic_redirect": False,
     "direct": False,
     "storage_ttl_s": None,
+    # Canvas: verifier of attachment URLs accepted, Link base override, courses
+    "canvas_verifier": True,
+    "canvas_attachment": True,
+    "link_base": None,
+    "course_rows": None,
+    "assignments": 3,
+    "canvas_terms": [{"id": 1, "name": "Fall 2026", "periods": ["Quarter 1", "Quarter 2"]},
+                     {"id": 2, "name": "Spring 2027", "periods": ["Quarter 3", "Quarter 4"]}],
     # body transport (read live when a body is served)
     "chunk_size": 8192,
     "chunk_delay_ms": 0,
@@ -88,7 +96,7 @@ DEFAULT_SCENARIO = {
 # keys copied into a job when it is created
 JOB_KEYS = ("rows", "statuses", "duration_s", "error_message", "format", "header",
             "gzip", "gzip_header", "zip", "crlf", "bom", "body_file", "objects",
-            "schema_version", "job_schema_version")
+            "schema_version", "job_schema_version", "canvas_terms")
 
 FORMATS = ("csv", "jsonl", "json", "json_nested", "tsv")
 
@@ -309,6 +317,9 @@ class State:
                 if f.get("path") and not re.search(f["path"], path):
                     continue
                 if f.get("listener") and f["listener"] != listener:
+                    continue
+                if f.get("after", 0) > 0:      # let this many matching requests through first
+                    f["after"] -= 1
                     continue
                 c = f.get("count", 1)
                 if c > 0:
@@ -535,11 +546,12 @@ def body_size(job):
         if sc["body_file"]:
             job._size = os.path.getsize(sc["body_file"])
         else:
-            key = (job.extra.get("body"), job.extra.get("term_id", 1), int(sc["rows"]),
-                   sc["crlf"], sc["bom"], sc["header"])
+            params = {k: v for k, v in job.params.items() if k != "extra_text"}
+            key = (job.extra.get("report"), json.dumps(params, sort_keys=True, default=str),
+                   json.dumps(sc["canvas_terms"]), int(sc["rows"]), sc["crlf"], sc["bom"], sc["header"])
             with _SIZE_LOCK:
                 if key not in _SIZES:
-                    _SIZES[key] = stream_size(job_body(job, gz=False)[2])
+                    _SIZES[key] = stream_size(report_body(job, gz=False)[2])
                 job._size = _SIZES[key]
     return job._size
 
@@ -589,18 +601,85 @@ class Ctx:
 
 
 # ---------------------------------------------------------------------------
-# Family: Canvas (Account Reports, Progress, gradebook CSV, files, storage)
+# Family: Canvas (Account Reports, paginated REST lists, files, storage)
 # ---------------------------------------------------------------------------
+#
+# Everything here follows instructure/canvas-lms:
+#   app/controllers/account_reports_controller.rb   start, status, index, abort, delete
+#   lib/api/v1/account_report.rb                     the Report JSON (exactly its fields)
+#   gems/plugins/account_reports/lib/account_reports.rb
+#                                                    file names, zip of several CSVs,
+#                                                    parameters.extra_text, skip_message
+#   gems/plugins/account_reports/lib/account_reports/engine.rb
+#                                                    report names and their parameters
+#   .../account_reports/{grade,student}_reports.rb, sis_exporter.rb   CSV headers
+#   lib/authentication_methods.rb                    tokens only on /api/ paths
+#   lib/api.rb                                       per_page, Link headers
+#   lib/api/v1/user.rb (enrollment_json), lib/api/v1/submission.rb,
+#   app/controllers/{enrollments_api,submissions_api}_controller.rb,
+#   the analytics plugin (student_summaries)         the paginated lists
+#
+# Where the source gave no text (error bodies of a few refusals), the mock uses
+# a stand-in and says so.
 
+def _param_desc(**kw):
+    return {k: {"required": r, "description": d} for k, (r, d) in kw.items()}
+
+
+# report name -> (title, parameters) as engine.rb lists them
 REPORTS = {
-    "grade_export_csv": ("Grade Export", {
-        "enrollment_term_id": {"required": False, "description": "The canvas id of the term to get grades from"},
-        "include_deleted": {"required": False, "description": "Include deleted objects"}}),
-    "mgp_grade_export_csv": ("Grade Export (per grading period)", {
-        "enrollment_term_id": {"required": True, "description": "The canvas id of the term to get grades from"}}),
-    "provisioning_csv": ("Provisioning", {
-        "enrollment_term_id": {"required": False, "description": "The canvas id of the term"}}),
+    "grade_export_csv": ("Grade Export", _param_desc(
+        enrollment_term_id=(False, "The canvas id of the term to get grades from"),
+        include_deleted=(False, "Include deleted objects"))),
+    "mgp_grade_export_csv": ("Multiple Grading Periods Grade Export", _param_desc(
+        enrollment_term_id=(True, "The canvas id of the term to get grades from"))),
+    "last_user_access_csv": ("Last User Access", _param_desc(
+        enrollment_term_id=(False, "The canvas id of the term to get grades from"),
+        course_id=(False, "The course to report on"),
+        include_deleted=(False, "Include deleted objects"))),
+    "last_enrollment_activity_csv": ("Last Enrollment Activity", _param_desc(
+        enrollment_term_id=(False, "The canvas id of the term's courses to get activity from"),
+        course_id=(False, "The course's enrollments to report on"))),
+    "zero_activity_csv": ("Zero Activity", _param_desc(
+        enrollment_term_id=(False, "The canvas id of the term to get grades from"),
+        start_at=(False, "The first date in the date range, the second date is the time the report is run."),
+        course_id=(False, "The course to report on"))),
+    "provisioning_csv": ("Provisioning", _param_desc(
+        enrollment_term_id=(False, "The canvas id of the term of courses to report on"),
+        users=(False, "Get the Provisioning file for users"),
+        courses=(False, "Get the Provisioning file for courses"),
+        sections=(False, "Get the Provisioning file for sections"),
+        enrollments=(False, "Get the Provisioning file for enrollments"),
+        include_deleted=(False, "Include deleted objects"))),
 }
+
+# account_reports.rb failed_report / finalize_report
+FAILED_TEXT = "Failed, the report failed to generate a file. Please try again."
+ABORTED_TEXT = "Report has been aborted"
+
+# student_reports.rb
+LAST_ACCESS_HEADER = ["user id", "user sis id", "user name", "last access at", "last ip"]
+LAST_ACTIVITY_HEADER = ["user id", "user name", "last activity at"]
+ZERO_ACTIVITY_HEADER = ["user id", "user sis id", "name", "section id", "section sis id",
+                        "section name", "course id", "course sis id", "course name"]
+# sis_exporter.rb enrollment_headers (provisioning, not the SIS format)
+PROV_ENROLLMENT_HEADER = ["canvas_course_id", "course_id", "canvas_user_id", "user_id", "role", "role_id",
+                          "canvas_section_id", "section_id", "status", "canvas_associated_user_id",
+                          "associated_user_id", "created_by_sis", "base_role_type",
+                          "limit_section_privileges", "canvas_enrollment_id"]
+# grade_reports.rb grading_field_headers, and the per grading period block of mgp_term_header
+GRADING_FIELDS = ["current score", "final score", "enrollment state", "unposted current score",
+                  "unposted final score", "current grade", "final grade", "unposted current grade",
+                  "unposted final grade"]
+MGP_PERIOD_FIELDS = ["grading period id", "current score", "final score", "unposted current score",
+                     "unposted final score", "current grade", "final grade", "unposted current grade",
+                     "unposted final grade"]
+NO_PERIODS_TEXT = "no grading periods configured for this term"
+
+
+def _truthy(v):
+    """Ruby truthiness of a report parameter (form values are strings: "false" is true)."""
+    return v is not None and v is not False
 
 
 def canvas_parameters(ctx):
@@ -628,37 +707,170 @@ def reject_start(ctx):
     return tresp(int(rj.get("status", 400)), str(body), rj.get("content_type", TEXT_CT))
 
 
+# -- report bodies
+
+def _person(i):
+    sis = None if i % 5 == 0 else "S%d" % i
+    return 1000 + i, sis, "Student, %d" % i
+
+
+def _last_access_row(i):
+    uid, sis, name = _person(i)
+    never = i % 4 == 0
+    return (uid, sis, name, None if never else tstamp(86400 * 300 + i * 3600),
+            None if never else "10.0.%d.%d" % (i // 250 % 250, i % 250 + 1))
+
+
+def _last_activity_row(i):
+    uid, _, name = _person(i)
+    return uid, name, None if i % 6 == 0 else tstamp(86400 * 310 + i * 600)
+
+
+def _zero_activity_row(i):
+    uid, sis, name = _person(i)
+    cid, sec = 100 + i % 5, 500 + i % 3
+    return (uid, sis, name, sec, "SEC%d" % sec, "Section %d" % sec, cid, "C%d" % cid, "Course %d" % cid)
+
+
+def _prov_enrollment_row(i):
+    uid, sis, _ = _person(i)
+    cid, sec = 100 + i % 5, 500 + i % 3
+    status = ENR_STATES[(i - 1) % 4]
+    return (cid, "C%d" % cid, uid, sis, "student", 3, sec, "SEC%d" % sec, status, None, None,
+            "true" if sis else "false", "StudentEnrollment", "false", 50000 + i)
+
+
+def mgp_terms(job):
+    """The terms of an mgp_grade_export_csv: the one asked for, else every active term."""
+    terms = job.scen["canvas_terms"]
+    want = job.params.get("enrollment_term_id")
+    if want not in (None, ""):
+        terms = [t for t in terms if str(t["id"]) == str(want)] or \
+            [{"id": int(want), "name": "Term %s" % want, "periods": ["Quarter 1", "Quarter 2"]}]
+    return terms
+
+
+def _mgp_header(term):
+    head = GRADE_HEADER[:12] + ["grading period set", "grading period set id"]
+    for p in term["periods"]:
+        head += ["%s %s" % (p, f) for f in MGP_PERIOD_FIELDS]
+    return head + GRADING_FIELDS
+
+
+def _mgp_row_fn(term):
+    tid, periods = term["id"], term["periods"]
+
+    def row(i):
+        base = grade_row(i, tid)
+        out = list(base[:12]) + ["Periods of %s" % term["name"], 700 + tid]
+        for k, _ in enumerate(periods):
+            cur = None if (i + k) % 9 == 0 else round(((i * 29 + k * 11) % 1000) / 10, 1)
+            fin = None if cur is None else round(cur * 0.9, 1)
+            out += [800 + tid * 10 + k, cur, fin, cur, fin, letter(cur), letter(fin), letter(cur), letter(fin)]
+        return tuple(out) + base[12:]
+    return row
+
+
+def report_parts(job):
+    """[(zip entry name or None, header, rows_fn, nrows)] of a finished report;
+    [] when it produced no file (it then fails); zip when job.extra["zip"]."""
+    report, n = job.extra["report"], int(job.scen["rows"])
+    term = job.extra.get("term_id", 1)
+    if report == "grade_export_csv":
+        return [(None, GRADE_HEADER, lambda i: grade_row(i, term, True), n)]
+    if report == "last_user_access_csv":
+        return [(None, LAST_ACCESS_HEADER, _last_access_row, n)]
+    if report == "last_enrollment_activity_csv":
+        return [(None, LAST_ACTIVITY_HEADER, _last_activity_row, n)]
+    if report == "zero_activity_csv":
+        return [(None, ZERO_ACTIVITY_HEADER, _zero_activity_row, n)]
+    if report == "provisioning_csv":
+        # only the enrollments part is generated; several parts would be a zip
+        return [("enrollments.csv", PROV_ENROLLMENT_HEADER, _prov_enrollment_row, n)] \
+            if _truthy(job.params.get("enrollments")) else []
+    if report == "mgp_grade_export_csv":
+        return [(t["name"] + ".csv", _mgp_header(t) if t["periods"] else [NO_PERIODS_TEXT],
+                 _mgp_row_fn(t) if t["periods"] else None, n if t["periods"] else 0)
+                for t in mgp_terms(job)]
+    return []
+
+
+def zip_members(members):
+    """A streamed zip of several entries: members = [(name, blocks iterator factory)]."""
+    sink = _Sink()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, blocks in members:
+            info = zipfile.ZipInfo(name, date_time=time.gmtime(T0)[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w") as f:
+                for b in blocks():
+                    f.write(b)
+                    out = sink.drain()
+                    if out:
+                        yield out
+    yield sink.drain()
+
+
+def report_body(job, gz=None):
+    """(ctype, extra headers, stream factory) of a complete report's attachment."""
+    parts = report_parts(job)
+    if job.extra.get("zip"):
+        sc = job.scen
+        opts = {"crlf": sc["crlf"], "bom": sc["bom"], "header": True}
+        members = [(name, (lambda h=h, f=f, k=k: table_blocks(h, f or (lambda i: ()), k, "csv", opts)))
+                   for name, h, f, k in parts]
+        return "application/zip", [], lambda: zip_members(members)
+    _, header, rows_fn, _ = parts[0]
+    return job_body(job, header=header, rows_fn=rows_fn, gz=gz)
+
+
+def report_finish(job):
+    """What Canvas does once a report ends (account_reports.rb finalize_report):
+    extra_text on failure or abort, and the notification unless skip_message."""
+    st = job.cur()
+    if st not in ("complete", "error", "aborted") or job.extra.get("finalized"):
+        return
+    job.extra["finalized"] = True
+    if st == "error":
+        job.params["extra_text"] = job.scen["error_message"] or FAILED_TEXT
+    elif st == "aborted":
+        job.params["extra_text"] = ABORTED_TEXT
+    # message_recipient: skipped when parameters["skip_message"] is set
+    job.extra["notified"] = not _truthy(job.params.get("skip_message"))
+
+
 def file_json(ctx, job):
+    """lib/api/v1/attachment.rb: url = /files/:id/download?download_frd=1&verifier=<uuid>."""
     fid = job.extra["file_id"]
-    base = ctx.app.base
     t = job.ended_at or job.created
-    fname = job.extra.get("filename", "%s.csv" % job.extra.get("report", "export"))
-    return {"id": fid, "uuid": sign("uuid", fid)[:40], "folder_id": None,
+    fname = job.extra["filename"]
+    zipped = job.extra.get("zip")
+    return {"id": fid, "uuid": job.extra["uuid"], "folder_id": None,
             "display_name": fname, "filename": fname, "upload_status": "success",
-            "content-type": "text/csv", "url": "%s/files/%d/download?download_frd=1&verifier=v%d" % (base, fid, fid),
+            "content-type": "application/zip" if zipped else "text/csv",
+            "url": "%s/files/%d/download?download_frd=1&verifier=%s" % (ctx.app.base, fid, job.extra["uuid"]),
             "size": body_size(job), "created_at": iso(t), "updated_at": iso(t),
             "unlock_at": None, "locked": False, "hidden": False, "lock_at": None,
             "hidden_for_user": False, "thumbnail_url": None, "modified_at": iso(t),
-            "mime_class": "file", "media_entry_id": None, "locked_for_user": False}
+            "mime_class": "zip" if zipped else "file", "media_entry_id": None, "locked_for_user": False}
 
 
 def report_json(ctx, job):
+    """Exactly the fields of lib/api/v1/account_report.rb account_report_json."""
     st = job.cur()
-    out = {"id": job.id, "report": job.extra["report"], "file_url": None,
-           "status": st,
-           "created_at": iso(job.created),
+    out = {"id": job.id, "progress": int(job.progress), "parameters": job.params, "current_line": None,
+           "status": st, "report": job.extra["report"], "created_at": iso(job.created),
            "started_at": iso(job.started_at) if job.started_at else None,
            "ended_at": iso(job.ended_at) if job.ended_at and st in TERMINAL else None,
-           "parameters": job.params, "progress": int(job.progress), "current_line": None}
+           "file_url": None}
     if st in ("running", "compiling"):
         out["current_line"] = int(int(job.scen["rows"]) * job.progress / 100)
     if st == "complete":
-        fid = job.extra["file_id"]
-        out["file_url"] = "%s/accounts/%s/files/%d/download" % (ctx.app.base, job.extra["account"], fid)
-        out["attachment"] = file_json(ctx, job)
+        out["file_url"] = "%s/accounts/%s/files/%d/download" % (ctx.app.base, job.extra["account"],
+                                                              job.extra["file_id"])
+        if ctx.app.state.scen()["canvas_attachment"]:    # false: an older Canvas, file_url only
+            out["attachment"] = file_json(ctx, job)
         out["current_line"] = int(job.scen["rows"])
-    if st == "error" and job.scen["error_message"]:
-        out["message"] = job.scen["error_message"]
     return out
 
 
@@ -682,18 +894,24 @@ def r_report_start(ctx):
     st = ctx.app.state
     with st.lock:
         job = st.add_job("report", st.next_id(), params)
-        job.extra.update(report=report, account=ctx.m["aid"], term_id=term_id,
-                         file_id=st.next_id() + 9000,
-                         filename="%s_%s.csv" % (report.replace("_csv", ""), dt.datetime.utcnow().strftime("%d_%b_%Y")))
-        st.files[job.extra["file_id"]] = job
-    return jresp(200, {"id": job.id, "report": report, "file_url": None, "status": "created",
-                       "created_at": iso(job.created), "started_at": None, "ended_at": None,
-                       "parameters": params, "progress": 0, "current_line": None})
+        fid = st.next_id() + 9000
+        zipped = report == "mgp_grade_export_csv"
+        # account_reports.rb generate_file_name: <type>_<dd_Mon_YYYY>_<id>
+        name = "%s_%s_%s" % (report, dt.datetime.utcnow().strftime("%d_%b_%Y"), job.id)
+        job.extra.update(report=report, account=ctx.m["aid"], term_id=term_id, file_id=fid,
+                         uuid=sign("uuid", fid)[:40], zip=zipped,
+                         filename=name + (".zip" if zipped else ".csv"))
+        if not report_parts(job):       # nothing to write: the report fails
+            job.scen["statuses"] = ["created", "running", "error"]
+        st.files[fid] = job
+        reply = report_json(ctx, job)
+    return jresp(200, reply)
 
 
 def _report_job(ctx):
+    """type_scope.active.find: a deleted report is no longer found."""
     job = ctx.app.state.job("report", ctx.m["id"])
-    if job is None or job.extra["report"] != ctx.m["report"]:
+    if job is None or job.extra["report"] != ctx.m["report"] or job.cur() == "deleted":
         return None
     return job
 
@@ -716,10 +934,12 @@ def r_report_status(ctx):
         if job is None:
             return canvas_404()
         job.step(ctx.now)
+        report_finish(job)
     return reports_reply(ctx, [job])
 
 
 def r_report_abort(ctx):
+    """The newest controller's abort: only a running report is found (else 404)."""
     st = ctx.app.state
     with st.lock:
         job = _report_job(ctx)
@@ -730,10 +950,12 @@ def r_report_abort(ctx):
         if job.cur() != "running":
             return canvas_404()
         job.set_override("aborted", ctx.now)
+        report_finish(job)
     return reports_reply(ctx, [job])
 
 
 def r_report_delete(ctx):
+    """Soft delete: the reply shows "deleted", later requests answer 404."""
     st = ctx.app.state
     with st.lock:
         job = _report_job(ctx)
@@ -743,32 +965,70 @@ def r_report_delete(ctx):
     return reports_reply(ctx, [job])
 
 
-def link_header(ctx, total, page, per_page):
-    base = "%s%s" % (ctx.app.base, ctx.path)
-    last = max(1, (total + per_page - 1) // per_page)
+# -- pagination (lib/api.rb)
 
-    def u(p):
-        q = [(k, v) for k, vs in ctx.q.items() if k not in ("page", "per_page", "access_token") for v in vs]
-        q += [("page", str(p)), ("per_page", str(per_page))]
-        return "<%s?%s>" % (base, urllib.parse.urlencode(q))
-    links = ['%s; rel="current"' % u(page)]
-    if page < last:
-        links.append('%s; rel="next"' % u(page + 1))
-    if page > 1:
-        links.append('%s; rel="prev"' % u(page - 1))
-    links.append('%s; rel="first"' % u(1))
-    links.append('%s; rel="last"' % u(last))
+API_PER_PAGE, API_MAX_PER_PAGE = 10, 100
+# Api::EXCLUDE_IN_PAGINATION_LINKS
+PAGE_EXCLUDE = ("page", "per_page", "access_token", "api_key")
+
+
+def per_page_of(ctx):
+    """Api.per_page_for: to_i, clamped to 1..MAX_PER_PAGE."""
+    raw = ctx.qget("per_page")
+    if raw is None:
+        return API_PER_PAGE
+    mm = re.match(r"\s*[+-]?\d+", raw)
+    return min(API_MAX_PER_PAGE, max(1, int(mm.group(0)) if mm else 0))
+
+
+def page_links(ctx, per_page, pages):
+    """Api.build_links: <base?query&page=X&per_page=N>; rel="..." joined by ",",
+    in the order current, next, prev, first, last; absolute URLs."""
+    base = (ctx.app.state.scen()["link_base"] or ctx.app.base) + ctx.path
+    q = sorted((k, v) for k, vs in ctx.q.items() if k not in PAGE_EXCLUDE for v in vs)
+    prefix = base + "?" + (urllib.parse.urlencode(q) + "&" if q else "")
+    links = ['<%spage=%s&per_page=%d>; rel="%s"' % (prefix, urllib.parse.quote(str(p), safe=":"), per_page, rel)
+             for rel, p in pages if p is not None]
     return ("Link", ",".join(links))
 
 
-def paginate(ctx, items):
-    try:
-        per_page = max(1, int(ctx.qget("per_page", "10")))
-        page = max(1, int(ctx.qget("page", "1")))
-    except ValueError:
-        per_page, page = 10, 1
+def bookmark_of(item_id):
+    return "bookmark:" + base64.urlsafe_b64encode(json.dumps([item_id]).encode()).decode().rstrip("=")
+
+
+def paginate_bookmarked(ctx, items):
+    """Bookmarked pagination (enrollments, submissions): page=first or an
+    opaque bookmark; no "last" link.  A page Canvas did not hand out -> 404."""
+    per_page = per_page_of(ctx)
+    page = ctx.qget("page", "first")
+    start = 0
+    if page != "first":
+        try:
+            assert page.startswith("bookmark:")
+            seg = page[9:]
+            after = json.loads(base64.urlsafe_b64decode(seg + "=" * (-len(seg) % 4)))[0]
+        except Exception:                                   # noqa: BLE001
+            return canvas_404()
+        start = next((k + 1 for k, it in enumerate(items) if it["id"] == after), None)
+        if start is None:
+            return canvas_404()
+    chunk = items[start:start + per_page]
+    more = start + per_page < len(items)
+    pages = [("current", page), ("next", bookmark_of(chunk[-1]["id"]) if more and chunk else None),
+             ("first", "first")]
+    return jresp(200, chunk, [page_links(ctx, per_page, pages)])
+
+
+def paginate_numbered(ctx, items):
+    """Ordinal pages 1..last; beyond the end an empty array (lib/api.rb)."""
+    per_page = per_page_of(ctx)
+    mm = re.match(r"\s*\d+", ctx.qget("page", "1"))
+    page = max(1, int(mm.group(0)) if mm else 1)
+    last = max(1, (len(items) + per_page - 1) // per_page)
     chunk = items[(page - 1) * per_page: page * per_page]
-    return jresp(200, chunk, [link_header(ctx, len(items), page, per_page)])
+    pages = [("current", page), ("next", page + 1 if page < last else None),
+             ("prev", page - 1 if page > 1 else None), ("first", 1), ("last", last)]
+    return jresp(200, chunk, [page_links(ctx, per_page, pages)])
 
 
 def r_report_index(ctx):
@@ -776,11 +1036,12 @@ def r_report_index(ctx):
         return canvas_404()
     st = ctx.app.state
     with st.lock:
-        jobs = [j for j in reversed(st.job_order) if j.kind == "report"
+        jobs = [j for j in reversed(st.job_order) if j.kind == "report" and j.cur() != "deleted"
                 and j.extra["report"] == ctx.m["report"] and j.extra["account"] == ctx.m["aid"]]
         for j in jobs:
             j.peek(ctx.now)
-    return paginate(ctx, reports_reply(ctx, jobs, single=False))
+            report_finish(j)
+    return paginate_numbered(ctx, reports_reply(ctx, jobs, single=False))
 
 
 def r_report_list(ctx):
@@ -788,14 +1049,162 @@ def r_report_list(ctx):
     last = {}
     with st.lock:
         for j in reversed(st.job_order):
-            if j.kind == "report" and j.extra["account"] == ctx.m["aid"] and j.extra["report"] not in last:
+            if j.kind == "report" and j.extra["account"] == ctx.m["aid"] and j.extra["report"] not in last \
+                    and j.cur() != "deleted":
                 j.peek(ctx.now)
+                report_finish(j)
                 last[j.extra["report"]] = j
     names = [n for n in REPORTS if n in last]
     runs = dict(zip(names, reports_reply(ctx, [last[n] for n in names], single=False)))
     return jresp(200, [{"report": name, "title": title, "parameters": params, "last_run": runs.get(name)}
                        for name, (title, params) in REPORTS.items()])
 
+
+# -- courses: the paginated lists that replace the gradebook CSV
+
+def course_students(ctx):
+    """Students of the course in the path (a positive integer id), or None (404)."""
+    cid = ctx.m["cid"]
+    if not cid.isdigit() or int(cid) == 0:
+        return None, 0
+    sc = ctx.app.state.scen()
+    return int(cid), int((sc["course_rows"] or {}).get(cid, sc["rows"]))
+
+
+def _enrollment(ctx, cid, i):
+    """lib/api/v1/user.rb enrollment_json (+ grades_hash for a grader); i = 0 is the teacher."""
+    base = ctx.app.base
+    uid = 1 if i == 0 else 1000 + i
+    sec = 500 + i % 3
+    e = {"id": cid * 100000 + i, "user_id": uid, "course_id": cid,
+         "type": "TeacherEnrollment" if i == 0 else "StudentEnrollment",
+         "created_at": tstamp(86400 + i), "updated_at": tstamp(86400 * 2 + i),
+         "associated_user_id": None, "start_at": None, "end_at": None, "course_section_id": sec,
+         "root_account_id": 1, "limit_privileges_to_course_section": False,
+         "enrollment_state": "active" if i % 11 else "inactive",
+         "role": "TeacherEnrollment" if i == 0 else "StudentEnrollment", "role_id": 4 if i == 0 else 3,
+         "last_activity_at": None if i % 8 == 0 else tstamp(86400 * 320 + i * 900),
+         "last_attended_at": None,
+         "total_activity_time": 0 if i % 8 == 0 else (i * 613) % 90000,
+         "sis_account_id": "ACC1", "sis_course_id": "C%d" % cid, "course_integration_id": None,
+         "sis_section_id": "SEC%d" % sec, "section_integration_id": None,
+         "sis_user_id": None if i % 5 == 0 else "S%d" % i,
+         "html_url": "%s/courses/%d/users/%d" % (base, cid, uid),
+         "user": {"id": uid, "name": "Student %d" % i if i else "Teacher", "created_at": tstamp(i),
+                  "sortable_name": "Student, %d" % i if i else "Teacher", "short_name": "Student %d" % i,
+                  "sis_user_id": None if i % 5 == 0 else "S%d" % i, "integration_id": None,
+                  "root_account": "canvas.example.edu", "login_id": "s%d@example.edu" % i}}
+    if i:
+        cur = None if i % 10 == 0 else round(((i * 37 + cid) % 1000) / 10, 2)
+        fin = None if cur is None else round(((i * 53 + cid) % 1000) / 10, 2)
+        e["grades"] = {"html_url": "%s/courses/%d/grades/%d" % (base, cid, uid),
+                       "current_grade": letter(cur), "current_score": cur,
+                       "final_grade": letter(fin), "final_score": fin,
+                       "unposted_current_score": cur, "unposted_current_grade": letter(cur),
+                       "unposted_final_score": fin, "unposted_final_grade": letter(fin)}
+    return e
+
+
+def r_course_enrollments(ctx):
+    """enrollments_api_controller.rb index: type[] filters, bookmarked pages."""
+    cid, n = course_students(ctx)
+    if cid is None:
+        return canvas_404()
+    types = ctx.q.get("type[]") or ctx.q.get("type")
+    items = [_enrollment(ctx, cid, i) for i in range(0, n + 1)]
+    if types:
+        items = [e for e in items if e["type"] in types]
+    return paginate_bookmarked(ctx, items)
+
+
+# Api::ISO8601_REGEX (lib/api.rb)
+ISO8601 = re.compile(r"^[0-9]{4}-(1[0-2]|0[1-9])-(3[0-1]|0[1-9]|[1-2][0-9])T(2[0-3]|[0-1][0-9]):"
+                     r"[0-5][0-9]:(60|[0-5][0-9])(\.[0-9]+)?(Z|[+-](2[0-3]|[0-1][0-9]):[0-5][0-9])?$")
+
+
+def _iso_seconds(s):
+    mm = ISO8601.match(s)
+    if not mm:
+        return None
+    t = dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.timestamp()
+
+
+def _submission(ctx, cid, i, a):
+    """lib/api/v1/submission.rb submission_json, one student i and assignment a."""
+    k = i * 7 + a
+    submitted = None if k % 6 == 0 else T0 + 86400 * 300 + k * 3600
+    graded = None if submitted is None or k % 4 == 0 else submitted + 86400
+    late = submitted is not None and k % 5 == 0
+    missing = submitted is None and i % 2 == 0
+    score = None if graded is None else float((i * 31 + a * 17) % 100)
+    aid = cid * 100 + a
+    return {"id": cid * 10000000 + i * 100 + a, "assignment_id": aid, "user_id": 1000 + i,
+            "grader_id": None if graded is None else 1, "score": score,
+            "grade": None if score is None else ("%g" % score), "entered_score": score,
+            "entered_grade": None if score is None else ("%g" % score), "attempt": None if submitted is None else 1,
+            "workflow_state": "graded" if graded else ("submitted" if submitted else "unsubmitted"),
+            "late": late, "missing": missing, "excused": None if graded is None else False,
+            "late_policy_status": "late" if late else ("missing" if missing else None),
+            "points_deducted": 0.0 if late else None, "seconds_late": 3600 if late else 0,
+            "submitted_at": iso(submitted) if submitted else None, "graded_at": iso(graded) if graded else None,
+            "posted_at": iso(graded) if graded else None, "cached_due_date": iso(T0 + 86400 * 300 + a * 86400),
+            "submission_type": "online_text_entry" if submitted else None, "body": None, "url": None,
+            "grade_matches_current_submission": True, "extra_attempts": None, "anonymous_id": sign("a", aid, i)[:5],
+            "redo_request": False, "assignment_visible": True,
+            "preview_url": "%s/courses/%d/assignments/%d/submissions/%d?preview=1&version=1" % (ctx.app.base, cid, aid, 1000 + i)}
+
+
+def r_course_submissions(ctx):
+    """submissions_api_controller.rb for_students: student_ids[] (all or ids; by
+    default only the caller's own, so none for an administrator token),
+    submitted_since / graded_since (ISO 8601, else 400), bookmarked pages."""
+    cid, n = course_students(ctx)
+    if cid is None:
+        return canvas_404()
+    since = {}
+    for name in ("submitted_since", "graded_since"):
+        v = ctx.qget(name)
+        if v is not None:
+            since[name] = _iso_seconds(v)
+            if since[name] is None:
+                # stand-in text: the source answers 400 for a malformed timestamp
+                return jresp(400, {"errors": [{"message": "Invalid %s" % name}]})
+    ids = ctx.q.get("student_ids[]") or []
+    if "all" in ids:
+        students = range(1, n + 1)
+    else:
+        students = [int(x) - 1000 for x in ids if x.isdigit() and 1 <= int(x) - 1000 <= n]
+    items = [_submission(ctx, cid, i, a) for i in students for a in range(1, ctx.app.state.scen()["assignments"] + 1)]
+    for name, field in (("submitted_since", "submitted_at"), ("graded_since", "graded_at")):
+        if name in since:
+            items = [s for s in items if s[field] and _iso_seconds(s[field]) > since[name]]
+    items.sort(key=lambda s: s["id"])
+    return paginate_bookmarked(ctx, items)
+
+
+def r_course_summaries(ctx):
+    """Analytics plugin student_summaries: page views, participations, tardiness."""
+    cid, n = course_students(ctx)
+    if cid is None:
+        return canvas_404()
+    na = ctx.app.state.scen()["assignments"]
+    items = []
+    for i in range(1, n + 1):
+        late = sum(1 for a in range(1, na + 1) if (i * 7 + a) % 5 == 0)
+        missing = sum(1 for a in range(1, na + 1) if (i * 7 + a) % 6 == 0 and i % 2 == 0)
+        pv, part = (i * 13 + cid) % 200, (i * 7 + cid) % 50
+        items.append({"id": 1000 + i, "page_views": pv, "max_page_views": 199,
+                      "page_views_level": 1 + pv // 67, "participations": part, "max_participations": 49,
+                      "participations_level": 1 + part // 17,
+                      "tardiness_breakdown": {"total": na, "on_time": na - late - missing, "late": late,
+                                              "missing": missing, "floating": 0}})
+    return paginate_numbered(ctx, items)
+
+
+# -- files: attachment.url with its verifier or the token; file_url is a web page
 
 def storage_url(ctx, path):
     sc = ctx.app.state.scen()
@@ -813,13 +1222,37 @@ def redirect(url):
     return Resp(302, body.encode(), "text/html; charset=utf-8", [("Location", url)])
 
 
+def r_web_page(ctx):
+    """A page outside /api/: access tokens are ignored there
+    (authentication_methods.rb load_pseudonym_from_access_token returns unless
+    api_request?), so without a browser session Canvas redirects to the login."""
+    return redirect("%s/login" % ctx.app.base)
+
+
+def r_login(ctx):
+    if ctx.path == "/login":
+        return redirect("%s/login/canvas" % ctx.app.base)
+    page = ('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Log In to Canvas</title></head>'
+            '<body><form id="login_form" action="/login/canvas" method="post">'
+            '<input type="hidden" name="authenticity_token" value="%s">'
+            '<input type="text" name="pseudonym_session[unique_id]">'
+            '<input type="password" name="pseudonym_session[password]">'
+            '<button type="submit">Log In</button></form></body></html>\n' % sign("csrf", ctx.now)[:32])
+    return tresp(200, page, "text/html; charset=utf-8")
+
+
 def r_file_download(ctx):
+    """/files/:id/download: the attachment's verifier, or (Instructure's 2026
+    change) the token in the Authorization header; otherwise the login page."""
     fid = int(ctx.m["fid"])
     st = ctx.app.state
     with st.lock:
         job = st.files.get(fid)
     if job is None:
         return canvas_404()
+    verifier_ok = st.scen()["canvas_verifier"] and ctx.qget("verifier") == job.extra["uuid"]
+    if ctx.token is None and not verifier_ok:
+        return r_web_page(ctx)
     if st.scen()["direct"]:
         return serve_job_file(job)
     return redirect(storage_url(ctx, "/__storage/%d" % fid))
@@ -850,9 +1283,9 @@ def check_signature(ctx, sig_param):
 
 
 def serve_job_file(job):
-    ctype, headers, factory = job_body(job)
+    ctype, headers, factory = report_body(job)
     return Resp(200, None, ctype, headers + [
-        ("Content-Disposition", 'attachment; filename="%s"' % job.extra.get("filename", "export.csv"))],
+        ("Content-Disposition", 'attachment; filename="%s"' % job.extra["filename"])],
         stream=factory)
 
 
@@ -865,83 +1298,6 @@ def r_storage(ctx):
     if job is None:
         return storage_denied(ctx, "NoSuchKey", "The specified key does not exist.")
     return serve_job_file(job)
-
-
-# -- Progress + gradebook CSV
-
-def progress_json(ctx, job):
-    st = job.cur()
-    ws = {"created": "queued", "running": "running", "compiling": "running",
-          "complete": "completed", "error": "failed", "aborted": "failed",
-          "deleted": "failed", "canceled": "failed"}.get(st, job.raw)
-    if job.override == "canceled":
-        ws = "failed"
-    out = {"id": job.id, "context_id": job.extra["course"], "context_type": "Course",
-           "user_id": 1, "tag": "gradebook_to_csv", "completion": float(job.progress),
-           "workflow_state": ws, "created_at": iso(job.created),
-           "updated_at": iso(job.ended_at or job.started_at or job.created), "message": None,
-           "url": "%s/api/v1/progress/%s" % (ctx.app.base, job.id)}
-    if ws == "failed":
-        out["message"] = (job.message if job.override else None) or job.error_message("Unexpected error, ID: 42")
-    if ws == "completed":       # results are omitted while pending (and when nil)
-        out["results"] = {"attachment_id": job.extra["file_id"]}
-    return out
-
-
-def r_gradebook_start(ctx):
-    rj = reject_start(ctx)
-    if rj:
-        return rj
-    st = ctx.app.state
-    params = {k: v[-1] for k, v in list(ctx.q.items()) + list(ctx.form().items())}
-    js = ctx.json()
-    if isinstance(js, dict):
-        params.update(js)
-    cid = ctx.m["cid"]
-    with st.lock:
-        job = st.add_job("progress", st.next_id(), params)
-        fid = st.next_id() + 9000
-        ts = dt.datetime.utcnow().strftime("%Y-%m-%dT%H%M")
-        job.extra.update(course=int(cid) if cid.isdigit() else cid, file_id=fid,
-                         filename="%s_Grades-Course_%s.csv" % (ts, cid), term_id=1)
-        st.files[fid] = job
-    return jresp(200, {"attachment_id": fid, "progress_id": job.id, "filename": job.extra["filename"]})
-
-
-def r_progress(ctx):
-    st = ctx.app.state
-    with st.lock:
-        job = st.job("progress", ctx.m["id"])
-        if job is None:
-            return canvas_404()
-        job.step(ctx.now)
-        return jresp(200, progress_json(ctx, job))
-
-
-def r_progress_cancel(ctx):
-    st = ctx.app.state
-    msg = ctx.qget("message") or (ctx.form().get("message") or [None])[-1]
-    js = ctx.json()
-    if isinstance(js, dict) and js.get("message"):
-        msg = js["message"]
-    with st.lock:
-        job = st.job("progress", ctx.m["id"])
-        if job is None:
-            return canvas_404()
-        job.flags["cancel"] = True
-        job.peek(ctx.now)
-        if job.cur() not in TERMINAL:
-            job.set_override("canceled", ctx.now, message=msg or "Canceled")
-        return jresp(200, progress_json(ctx, job))
-
-
-def r_user_file(ctx):
-    st = ctx.app.state
-    with st.lock:
-        job = st.files.get(int(ctx.m["fid"]))
-    if job is None:
-        return canvas_404()
-    return jresp(200, file_json(ctx, job))
 
 
 # ---------------------------------------------------------------------------
@@ -1728,13 +2084,16 @@ route("GET", A + r"/(?P<report>[^/]+)", "canvas", r_report_index)
 route("GET", A + r"/(?P<report>[^/]+)/(?P<id>\d+)", "canvas", r_report_status)
 route("PUT", A + r"/(?P<report>[^/]+)/(?P<id>\d+)/abort", "canvas", r_report_abort)
 route("DELETE", A + r"/(?P<report>[^/]+)/(?P<id>\d+)", "canvas", r_report_delete)
-route("GET", r"/accounts/(?P<aid>[^/]+)/files/(?P<fid>\d+)/download", "canvas", r_file_download)
-route("GET", r"/files/(?P<fid>\d+)/download", "canvas", r_file_download)
+# non-API pages (tokens ignored: login redirect) and the file download
+route("GET", r"/accounts/(?P<aid>[^/]+)/files/(?P<fid>\d+)/download", "web", r_web_page)
+route("POST", r"/courses/(?P<cid>[^/]+)/gradebook_csv", "web", r_web_page)
+route("GET", r"/login(?:/canvas)?", "web", r_login)
+route("GET", r"/files/(?P<fid>\d+)/download", "canvas_file", r_file_download)
 route("GET", r"/__storage/(?P<fid>\d+)", None, r_storage)
-route("POST", r"(?:/api/v1)?/courses/(?P<cid>[^/]+)/gradebook_csv", "canvas", r_gradebook_start)
-route("GET", r"/api/v1/progress/(?P<id>\d+)", "canvas", r_progress)
-route("POST", r"/api/v1/progress/(?P<id>\d+)/cancel", "canvas", r_progress_cancel)
-route("GET", r"/api/v1/users/(?P<uid>[^/]+)/files/(?P<fid>\d+)", "canvas", r_user_file)
+C = r"/api/v1/courses/(?P<cid>[^/]+)"
+route("GET", C + r"/enrollments", "canvas", r_course_enrollments)
+route("GET", C + r"/students/submissions", "canvas", r_course_submissions)
+route("GET", C + r"/analytics/student_summaries", "canvas", r_course_summaries)
 
 route("POST", r"/generic/exports", "bearer", r_generic_start)
 route("GET", r"/generic/exports/(?P<id>[^/]+)", "bearer", r_generic_status)
@@ -1998,22 +2357,25 @@ class Handler(BaseHTTPRequestHandler):
             return canvas_404()
         ctx.m = mm.groupdict()
         family, _, ctx.auth_arg = (auth or "").partition(":")
-        if auth in ("canvas", "bearer"):
+        if auth in ("canvas", "bearer") or (auth == "canvas_file" and bearer(ctx) is not None):
             denied = check_bearer(ctx)
             if denied:
                 return denied
+        elif auth in ("web", "canvas_file"):
+            pass                # no token (web pages ignore one; files may use a verifier)
         elif auth is not None:
             denied = AUTH_CHECKS[family](ctx)
             if denied:
                 return denied
-        if auth == "canvas":
+        metered = auth == "canvas" or (auth == "canvas_file" and ctx.token is not None)
+        if metered:
             throttled = Bucket.pre(ctx)
             if throttled:
                 return throttled
         if delay:
             time.sleep(delay)
         resp = fn(ctx)
-        if auth == "canvas":
+        if metered:
             Bucket.post(ctx, resp)
         elif family in POST_HOOKS:
             POST_HOOKS[family](ctx, resp)

@@ -150,10 +150,15 @@ def test(fn):
     return fn
 
 
+REPORT_FIELDS = {"id", "progress", "parameters", "current_line", "status", "report", "created_at",
+                 "started_at", "ended_at", "file_url"}
+
+
 @test
 def canvas_happy_path():
     reset(rows=40)
     rep = start_report()
+    eq(set(rep), REPORT_FIELDS, "start: the fields of account_report_json")
     eq(rep["status"], "created", "status")
     eq(rep["progress"], 0, "progress")
     eq(rep["file_url"], None, "file_url")
@@ -165,12 +170,16 @@ def canvas_happy_path():
     eq([p["progress"] for p in polls], [0, 30, 60, 100, 100], "progress")
     assert polls[1]["current_line"] is not None
     done = polls[-1]
-    assert done["started_at"] and done["ended_at"]
-    eq(done["file_url"], "http://127.0.0.1:%d/accounts/1/files/%d/download" % (PORT, done["attachment"]["id"]), "file_url")
+    eq(set(done), REPORT_FIELDS | {"attachment"}, "complete: the fields of account_report_json")
+    assert "message" not in done and done["started_at"] and done["ended_at"]
     att = done["attachment"]
+    eq(done["file_url"], "http://127.0.0.1:%d/accounts/1/files/%d/download" % (PORT, att["id"]), "file_url")
     eq(att["content-type"], "text/csv", "attachment content-type")
-    eq(att["url"], "http://127.0.0.1:%d/files/%d/download?download_frd=1&verifier=v%d" % (PORT, att["id"], att["id"]), "url")
-    r = get_url(done["file_url"], AUTH)
+    assert att["filename"].startswith("grade_export_csv_") and att["filename"].endswith("_%d.csv" % rep["id"])
+    eq(att["url"], "http://127.0.0.1:%d/files/%d/download?download_frd=1&verifier=%s" % (PORT, att["id"], att["uuid"]),
+       "url")
+    # the attachment url works through its verifier, without the token
+    r = get_url(att["url"])
     eq(r.status, 302, "download status")
     loc = urllib.parse.urlsplit(r.header("Location"))
     eq(loc.hostname, "127.0.0.2", "storage host")
@@ -195,11 +204,43 @@ def canvas_happy_path():
     eq(rec[0]["term id"], "7", "term id")
     eq(rec[0]["current score"], "3.7", "row 1 score")
     eq(rec[1]["enrollment state"], "concluded", "row 2 state")
-    # file_url and attachment url both work; the storage request carried no auth
-    r2 = get_url(att["url"], AUTH)
-    eq(r2.status, 302, "attachment url")
     st = [e for e in log() if e["listener"] == "storage"]
     assert st and st[-1]["authorization"] is False and st[-1]["status"] == 200, st
+
+
+@test
+def canvas_download_paths():
+    """file_url is a web page: a bearer token is ignored there (login redirect);
+    /files/:id/download takes the verifier or the token."""
+    rep, polls = run_report_to_complete(rows=3)
+    done = polls[-1]
+    r = get_url(done["file_url"], AUTH)
+    eq(r.status, 302, "file_url with a token")
+    eq(r.header("Location"), "http://127.0.0.1:%d/login" % PORT, "to the login")
+    r = get_url(r.header("Location"))
+    eq((r.status, r.header("Location")), (302, "http://127.0.0.1:%d/login/canvas" % PORT), "login -> canvas")
+    r = get_url(r.header("Location"))
+    eq(r.status, 200, "login page")
+    assert r.header("Content-Type").startswith("text/html") and b"<form" in r.body
+    fid = done["attachment"]["id"]
+    r = req("GET", "/files/%d/download?download_frd=1" % fid)
+    eq((r.status, r.header("Location")), (302, "http://127.0.0.1:%d/login" % PORT), "no verifier, no token")
+    r = req("GET", "/files/%d/download?download_frd=1&verifier=wrong" % fid)
+    eq(r.header("Location"), "http://127.0.0.1:%d/login" % PORT, "a wrong verifier")
+    r = req("GET", "/files/%d/download?download_frd=1" % fid, headers=AUTH)
+    eq(urllib.parse.urlsplit(r.header("Location")).hostname, "127.0.0.2", "the token on /files/")
+    assert r.header("X-Request-Cost") is not None, "a token request is metered"
+    eq(req("GET", "/files/%d/download" % fid, headers={"Authorization": "Bearer "}).status, 302, "empty bearer")
+    scenario(canvas_verifier=False)
+    r = get_url(done["attachment"]["url"])
+    eq(r.header("Location"), "http://127.0.0.1:%d/login" % PORT, "verifier retired: login")
+    r = get_url(done["attachment"]["url"], AUTH)
+    eq(urllib.parse.urlsplit(r.header("Location")).hostname, "127.0.0.2", "verifier retired: the token")
+    # the gradebook CSV: no API route; the web route ignores the token
+    eq(req("POST", "/api/v1/courses/5/gradebook_csv", "", AUTH).status, 404, "no API gradebook_csv")
+    r = req("POST", "/courses/5/gradebook_csv", "", AUTH)
+    eq((r.status, r.header("Location")), (302, "http://127.0.0.1:%d/login" % PORT), "web gradebook_csv")
+    eq(req("GET", "/api/v1/progress/1", headers=AUTH).status, 404, "no Progress of a gradebook")
 
 
 @test
@@ -223,14 +264,31 @@ def canvas_start_variants():
 
 
 @test
-def canvas_error_with_message():
+def canvas_error_extra_text():
     reset(statuses=["created", "running", {"status": "error", "progress": 45}], error_message="disk full")
     rep = start_report()
     polls = poll_report(rep, 3)
     eq(polls[-1]["status"], "error", "status")
-    eq(polls[-1]["message"], "disk full", "message")
+    assert "message" not in polls[-1], polls[-1]
+    eq(polls[-1]["parameters"]["extra_text"], "disk full", "extra_text")
     eq(polls[-1]["progress"], 45, "progress")
     eq(polls[-1]["file_url"], None, "file_url")
+    reset(statuses=["created", "error"])
+    rep = start_report()
+    eq(poll_report(rep, 2)[-1]["parameters"]["extra_text"],
+       "Failed, the report failed to generate a file. Please try again.", "default extra_text")
+
+
+@test
+def canvas_skip_message():
+    reset(statuses=["created", "complete"])
+    a = start_report("parameters[skip_message]=true")
+    b = start_report("parameters[enrollment_term_id]=2")
+    c = start_report("parameters[skip_message]=false")     # Ruby: a non-nil string is true
+    for rep in (a, b, c):
+        poll_report(rep, 2)
+    jobs = {j["id"]: j for j in mock("GET", "jobs")}
+    eq([jobs[x["id"]]["extra"]["notified"] for x in (a, b, c)], [False, True, False], "notifications")
 
 
 @test
@@ -243,10 +301,18 @@ def canvas_abort_delete_and_jobs():
     r = req("PUT", base + "/abort", headers=AUTH)
     eq(r.status, 200, "abort")
     eq(r.json()["status"], "aborted", "aborted")
+    eq(r.json()["parameters"]["extra_text"], "Report has been aborted", "aborted extra_text")
     eq(poll_report(rep, 1)[0]["status"], "aborted", "sticky aborted")
+    scenario(statuses=["created", "compiling"])
+    rep3 = start_report()
+    poll_report(rep3, 2)
+    eq(req("PUT", "/api/v1/accounts/1/reports/grade_export_csv/%d/abort" % rep3["id"], headers=AUTH).status,
+       404, "abort while compiling")
     rep2 = start_report()
-    r = req("DELETE", "/api/v1/accounts/1/reports/grade_export_csv/%d" % rep2["id"], headers=AUTH)
+    path2 = "/api/v1/accounts/1/reports/grade_export_csv/%d" % rep2["id"]
+    r = req("DELETE", path2, headers=AUTH)
     eq(r.json()["status"], "deleted", "deleted")
+    eq(req("GET", path2, headers=AUTH).status, 404, "a deleted report is not found")
     jobs = {j["id"]: j for j in mock("GET", "jobs")}
     assert jobs[rep["id"]]["abort_received"] and jobs[rep["id"]]["state"] == "aborted"
     assert jobs[rep2["id"]]["delete_received"]
@@ -266,52 +332,173 @@ def canvas_list_and_index():
     r = req("GET", "/api/v1/accounts/1/reports", headers=AUTH)
     names = {x["report"]: x for x in r.json()}
     assert "grade_export_csv" in names and names["grade_export_csv"]["last_run"]["id"] == ids[-1]
+    for n in ("last_user_access_csv", "last_enrollment_activity_csv", "zero_activity_csv",
+              "provisioning_csv", "mgp_grade_export_csv"):
+        assert n in names, n
+
+
+def report_file(report, body, **scen):
+    reset(statuses=["created", "complete"], **scen)
+    rep = start_report(body, report=report)
+    done = poll_report(rep, 2, report=report)[-1]
+    eq(done["status"], "complete", report)
+    r = get_url(done["attachment"]["url"])
+    return done, get_url(r.header("Location"))
+
+
+@test
+def canvas_engagement_reports():
+    heads = {"last_user_access_csv": ["user id", "user sis id", "user name", "last access at", "last ip"],
+             "last_enrollment_activity_csv": ["user id", "user name", "last activity at"],
+             "zero_activity_csv": ["user id", "user sis id", "name", "section id", "section sis id",
+                                   "section name", "course id", "course sis id", "course name"]}
+    for report, head in heads.items():
+        done, s = report_file(report, "parameters[course_id]=101", rows=12)
+        rows = parse_csv(s.body)
+        eq(rows[0], head, report + " header")
+        eq(len(rows), 13, report + " rows")
+    rows = parse_csv(report_file("last_user_access_csv", "", rows=4)[1].body)
+    eq(rows[4][3:], ["", ""], "never logged in: empty cells")
+    assert rows[1][3].endswith("Z") and rows[1][4].startswith("10.0."), rows[1]
+    done, s = report_file("provisioning_csv", "parameters[enrollments]=true", rows=5)
+    rows = parse_csv(s.body)
+    eq(rows[0][:4], ["canvas_course_id", "course_id", "canvas_user_id", "user_id"], "provisioning header")
+    eq(rows[0][-1], "canvas_enrollment_id", "provisioning last column")
+    eq(len(rows), 6, "provisioning rows")
+    reset()
+    rep = start_report("parameters[users]=", report="provisioning_csv")
+    done = poll_report(rep, 3, report="provisioning_csv")[-1]
+    eq((done["status"], done["parameters"]["extra_text"]),
+       ("error", "Failed, the report failed to generate a file. Please try again."), "provisioning without enrollments")
+
+
+def unzip(data):
+    import zipfile
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    return [(i.filename, zf.read(i).decode("utf-8")) for i in zf.infolist()]
+
+
+@test
+def canvas_mgp_zip():
+    done, s = report_file("mgp_grade_export_csv", "", rows=6)
+    att = done["attachment"]
+    eq((att["content-type"], att["mime_class"]), ("application/zip", "zip"), "zip attachment")
+    assert att["filename"].endswith(".zip"), att
+    eq(s.header("Content-Type"), "application/zip", "zip body")
+    eq(len(s.body), att["size"], "zip size")
+    entries = unzip(s.body)
+    eq([n for n, _ in entries], ["Fall 2026.csv", "Spring 2027.csv"], "one CSV per term")
+    rows = parse_csv(entries[0][1].encode())
+    eq(rows[0][12:16], ["grading period set", "grading period set id", "Quarter 1 grading period id",
+                        "Quarter 1 current score"], "mgp header")
+    eq(rows[0][-9:], ["current score", "final score", "enrollment state", "unposted current score",
+                      "unposted final score", "current grade", "final grade", "unposted current grade",
+                      "unposted final grade"], "mgp grading fields")
+    eq(len(rows), 7, "mgp rows")
+    eq(rows[1][11 - 1], "1", "term id of the first file")
+    eq(parse_csv(entries[1][1].encode())[1][10], "2", "term id of the second file")
+    done, s = report_file("mgp_grade_export_csv", "parameters[enrollment_term_id]=2", rows=2)
+    eq([n for n, _ in unzip(s.body)], ["Spring 2027.csv"], "one term asked for")
+    done, s = report_file("mgp_grade_export_csv", "", rows=2,
+                          canvas_terms=[{"id": 5, "name": "Summer", "periods": None}])
+    eq(unzip(s.body), [("Summer.csv", "no grading periods configured for this term\n")], "term without periods")
+
+
+def page_chain(path, hdrs=AUTH):
+    """Follow rel=next; returns (pages of items, Link headers)."""
+    pages, links, url = [], [], "http://127.0.0.1:%d%s" % (PORT, path)
+    while url:
+        r = get_url(url, hdrs)
+        eq(r.status, 200, url)
+        pages.append(r.json())
+        links.append(r.header("Link"))
+        nxt = [p.split(">;")[0][1:] for p in r.header("Link").split(",") if p.endswith('rel="next"')]
+        url = nxt[0] if nxt else None
+    return pages, links
+
+
+@test
+def canvas_course_enrollments():
+    reset(course_rows={"101": 250})
+    pages, links = page_chain("/api/v1/courses/101/enrollments?type[]=StudentEnrollment&per_page=100")
+    eq([len(p) for p in pages], [100, 100, 50], "three pages")
+    first = links[0].split(",")
+    eq([x.split("; ")[1] for x in first], ['rel="current"', 'rel="next"', 'rel="first"'], "rels, no last")
+    assert first[1].startswith("<http://127.0.0.1:%d/api/v1/courses/101/enrollments?type%%5B%%5D=StudentEnrollment&page=bookmark:"
+                               % PORT), first[1]
+    e = pages[0][0]
+    eq((e["type"], e["user_id"], e["course_id"]), ("StudentEnrollment", 1001, 101), "first enrollment")
+    for k in ("current_score", "final_score", "current_grade", "final_grade"):
+        assert k in e["grades"], k
+    assert "last_activity_at" in e and "total_activity_time" in e and e["user"]["sortable_name"]
+    everyone = page_chain("/api/v1/courses/101/enrollments?per_page=100")[0]
+    eq(sum(len(p) for p in everyone), 251, "without type[] the teacher is listed too")
+    eq(req("GET", "/api/v1/courses/101/enrollments?page=2", headers=AUTH).status, 404, "page=2 is no bookmark")
+    eq(req("GET", "/api/v1/courses/x/enrollments", headers=AUTH).status, 404, "unknown course")
+    r = req("GET", "/api/v1/courses/102/enrollments?per_page=500", headers=AUTH)
+    eq(len(r.json()), 26, "per_page clamped to 100 (25 students + teacher)")
+    eq(len(req("GET", "/api/v1/courses/102/enrollments", headers=AUTH).json()), 10, "default per_page 10")
+    scenario(link_base="http://127.0.0.2:%d" % PORT)
+    r = req("GET", "/api/v1/courses/102/enrollments", headers=AUTH)
+    assert "<http://127.0.0.2:%d/api/v1/courses/102/enrollments?page=bookmark:" % PORT in r.header("Link")
+
+
+@test
+def canvas_course_submissions():
+    reset(rows=10, assignments=3)
+    eq(req("GET", "/api/v1/courses/101/students/submissions", headers=AUTH).json(), [], "only the caller's own")
+    pages, _ = page_chain("/api/v1/courses/101/students/submissions?student_ids[]=all&per_page=12")
+    subs = [s for p in pages for s in p]
+    eq((len(pages), len(subs)), (3, 30), "all students, 3 pages")
+    for k in ("id", "assignment_id", "user_id", "score", "grade", "workflow_state", "late", "missing",
+              "excused", "submitted_at", "graded_at", "posted_at", "seconds_late", "late_policy_status"):
+        assert k in subs[0], k
+    since = "2024-10-28T00:00:00Z"
+    got = [s for p in page_chain("/api/v1/courses/101/students/submissions?student_ids[]=all&per_page=100"
+                                  "&submitted_since=" + since)[0] for s in p]
+    want = [s for s in subs if s["submitted_at"] and s["submitted_at"] > since]
+    assert 0 < len(got) < len(subs)
+    eq([s["id"] for s in got], [s["id"] for s in want], "submitted_since")
+    graded = [s for p in page_chain("/api/v1/courses/101/students/submissions?student_ids[]=all&per_page=100"
+                                     "&graded_since=2024-01-01T00:00:00Z")[0] for s in p]
+    eq(len(graded), len([s for s in subs if s["graded_at"]]), "graded_since")
+    r = req("GET", "/api/v1/courses/101/students/submissions?student_ids[]=all&submitted_since=yesterday", headers=AUTH)
+    eq(r.status, 400, "a malformed timestamp")
+
+
+@test
+def canvas_student_summaries():
+    reset(rows=25)
+    pages, links = page_chain("/api/v1/courses/101/analytics/student_summaries?per_page=10")
+    eq([len(p) for p in pages], [10, 10, 5], "pages")
+    eq([x.split("; ")[1] for x in links[1].split(",")],
+       ['rel="current"', 'rel="next"', 'rel="prev"', 'rel="first"', 'rel="last"'], "rels of page 2")
+    s = pages[0][0]
+    eq(sorted(s["tardiness_breakdown"]), ["floating", "late", "missing", "on_time", "total"], "tardiness")
+    assert "page_views" in s and "participations" in s
+
+
+@test
+def fault_after():
+    reset(faults=[{"kind": "canvas_throttle_429", "path": "/enrollments$", "after": 1, "count": 1}])
+    got = [req("GET", "/api/v1/courses/101/enrollments", headers=AUTH) for _ in range(3)]
+    eq([r.status for r in got], [200, 429, 200], "the second matching request throttled")
+    eq(got[1].header("X-Request-Cost"), None, "no X-Request-Cost when throttled")
 
 
 @test
 def canvas_direct_and_ttl():
     rep, polls = run_report_to_complete(direct=True, rows=5)
-    r = get_url(polls[-1]["file_url"], AUTH)
+    r = get_url(polls[-1]["attachment"]["url"])
     eq(r.status, 200, "direct")
     eq(len(parse_csv(r.body)), 6, "direct rows")
     rep, polls = run_report_to_complete(storage_ttl_s=1, rows=5)
-    loc = get_url(polls[-1]["file_url"], AUTH).header("Location")
+    loc = get_url(polls[-1]["attachment"]["url"]).header("Location")
     eq(get_url(loc).status, 200, "fresh url")
     time.sleep(1.3)
     r = get_url(loc)
     eq(r.status, 403, "expired url")
     assert b"<Code>AccessDenied</Code>" in r.body, r.body
-
-
-@test
-def progress_gradebook_flow():
-    reset(rows=3)
-    r = req("POST", "/api/v1/courses/55/gradebook_csv", "", AUTH)
-    eq(r.status, 200, "start")
-    g = r.json()
-    assert g["filename"].endswith("_Grades-Course_55.csv"), g
-    states = []
-    for _ in range(4):
-        p = req("GET", "/api/v1/progress/%d" % g["progress_id"], headers=AUTH).json()
-        states.append((p["workflow_state"], p["completion"], "results" in p))
-    eq(states, [("queued", 0.0, False), ("running", 30.0, False), ("running", 60.0, False),
-                ("completed", 100.0, True)], "progress states")
-    f = req("GET", "/api/v1/users/self/files/%d" % g["attachment_id"], headers=AUTH).json()
-    assert "/files/%d/download?download_frd=1" % g["attachment_id"] in f["url"]
-    r = get_url(f["url"], AUTH)
-    eq(r.status, 302, "file download")
-    eq(len(parse_csv(get_url(r.header("Location")).body)), 4, "rows")
-    # failure default message, then cancel
-    reset(statuses=["queued", "failed"])
-    g = req("POST", "/api/v1/courses/55/gradebook_csv", "", AUTH).json()
-    ps = [req("GET", "/api/v1/progress/%d" % g["progress_id"], headers=AUTH).json() for _ in range(2)]
-    eq(ps[1]["workflow_state"], "failed", "failed")
-    eq(ps[1]["message"], "Unexpected error, ID: 42", "failure message")
-    reset()
-    g = req("POST", "/api/v1/courses/55/gradebook_csv", "", AUTH).json()
-    p = req("POST", "/api/v1/progress/%d/cancel" % g["progress_id"], "message=stop", AUTH).json()
-    eq((p["workflow_state"], p["message"]), ("failed", "stop"), "cancel")
-    assert mock("GET", "jobs")[0]["cancel_received"]
 
 
 @test
@@ -369,7 +556,7 @@ def faults_5xx_count_reset_delay():
 @test
 def truncation_chunked_and_length():
     rep, polls = run_report_to_complete(rows=200)
-    loc = get_url(polls[-1]["file_url"], AUTH).header("Location")
+    loc = get_url(polls[-1]["attachment"]["url"]).header("Location")
     full = get_url(loc).body
     scenario(truncate_at=1000, chunk_size=300)
     u = urllib.parse.urlsplit(loc)
@@ -393,7 +580,7 @@ def truncation_chunked_and_length():
 @test
 def chunk_size_and_stall():
     rep, polls = run_report_to_complete(rows=30, chunk_size=100, stall_after=150, stall_s=0.5)
-    loc = urllib.parse.urlsplit(get_url(polls[-1]["file_url"], AUTH).header("Location"))
+    loc = urllib.parse.urlsplit(get_url(polls[-1]["attachment"]["url"]).header("Location"))
     s = socket.create_connection((loc.hostname, loc.port), timeout=10)
     s.sendall(("GET %s?%s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % (loc.path, loc.query)).encode())
     t0 = time.time()
