@@ -34,10 +34,10 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
-#include "activity.h"
 #include "access/reloptions.h"
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "activity.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
 #include "connection.h"
@@ -1145,36 +1145,47 @@ lms_fdw_version(PG_FUNCTION_ARGS)
 }
 
 /*
- * lms_fdw_jobs
- *		This backend's recent jobs, oldest first.
+ * The tuplestore a set-returning function in materialize mode fills, with
+ * its row type in *tupdesc (InitMaterializedSRF, which PostgreSQL 14 lacks).
  */
-Datum
-lms_fdw_jobs(PG_FUNCTION_ARGS)
+static Tuplestorestate *
+materialize_srf(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TupleDesc	tupdesc;
 	Tuplestorestate *store;
 	MemoryContext old;
-	LmsJobRecord *records;
-	int			n;
-	int			first;
-	int			i;
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		!(rsinfo->allowedModes & SFRM_Materialize))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("set-valued function called in context that cannot accept a set")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+	if (get_call_result_type(fcinfo, NULL, tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = CreateTupleDescCopy(tupdesc);
+	*tupdesc = CreateTupleDescCopy(*tupdesc);
 	store = tuplestore_begin_heap(true, false, work_mem);
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = store;
-	rsinfo->setDesc = tupdesc;
+	rsinfo->setDesc = *tupdesc;
 	MemoryContextSwitchTo(old);
+	return store;
+}
+
+/*
+ * lms_fdw_jobs
+ *		This backend's recent jobs, oldest first.
+ */
+Datum
+lms_fdw_jobs(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store = materialize_srf(fcinfo, &tupdesc);
+	LmsJobRecord *records;
+	int			n;
+	int			first;
+	int			i;
 
 	n = lmsfdw_job_history(&records, &first);
 	for (i = 0; i < n; i++)
@@ -1247,5 +1258,9 @@ lms_fdw_forget(PG_FUNCTION_ARGS)
 Datum
 lms_fdw_activity(PG_FUNCTION_ARGS)
 {
-	return lmsfdw_activity_rows(fcinfo);
+	TupleDesc	tupdesc;
+	Tuplestorestate *store = materialize_srf(fcinfo, &tupdesc);
+
+	lmsfdw_activity_rows(store, tupdesc);
+	return (Datum) 0;
 }

@@ -28,12 +28,11 @@
 
 #include "activity.h"
 #include "catalog/pg_authid.h"
-#include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/tuplestore.h"
+#include "utils/memutils.h"
 
 #define LMS_ACTIVITY_SLOTS	256
 
@@ -179,36 +178,16 @@ lmsfdw_activity_end(int slot)
 
 /*
  * lmsfdw_activity_rows
- *		lms_fdw_activity(): a copy of the slots taken under the lock, then
- *		the rows the caller may see, oldest export first.
+ *		lms_fdw_activity() into store: a copy of the slots taken under the
+ *		lock, then the rows the caller may see, oldest export first.
  */
-Datum
-lmsfdw_activity_rows(FunctionCallInfo fcinfo)
+void
+lmsfdw_activity_rows(Tuplestorestate *store, TupleDesc tupdesc)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	LmsActivityTable *copy = palloc(sizeof(LmsActivityTable));
 	LmsActivityTable *t;
 	bool		see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
-	TupleDesc	tupdesc;
-	Tuplestorestate *store;
-	MemoryContext old;
 	int			i;
-
-	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
-		!(rsinfo->allowedModes & SFRM_Materialize))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("set-valued function called in context that cannot accept a set")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-
-	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = CreateTupleDescCopy(tupdesc);
-	store = tuplestore_begin_heap(true, false, work_mem);
-	rsinfo->returnMode = SFRM_Materialize;
-	rsinfo->setResult = store;
-	rsinfo->setDesc = tupdesc;
-	MemoryContextSwitchTo(old);
 
 	t = activity_lock(LW_SHARED);
 	memcpy(copy, t, sizeof(LmsActivityTable));
@@ -265,7 +244,7 @@ lmsfdw_activity_rows(FunctionCallInfo fcinfo)
 			CStringGetTextDatum("default");
 		tuplestore_putvalues(store, tupdesc, values, nulls);
 	}
-	return (Datum) 0;
+	pfree(copy);
 }
 
 /* ----------------------------------------------------------------

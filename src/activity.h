@@ -12,9 +12,10 @@
 #ifndef LMS_ACTIVITY_H
 #define LMS_ACTIVITY_H
 
-#include "fmgr.h"
+#include "access/tupdesc.h"
 #include "storage/lwlock.h"
 #include "utils/timestamp.h"
+#include "utils/tuplestore.h"
 
 /* What one export in progress shows; strings are cut to fit. */
 typedef struct LmsActivityRow
@@ -43,8 +44,8 @@ extern int	lmsfdw_activity_begin(const char *server, const char *resource);
 extern void lmsfdw_activity_update(int slot, const LmsActivityRow *row);
 extern void lmsfdw_activity_end(int slot);
 
-/* lms_fdw_activity(): the rows the caller may see */
-extern Datum lmsfdw_activity_rows(FunctionCallInfo fcinfo);
+/* lms_fdw_activity(): the rows the caller may see, into store */
+extern void lmsfdw_activity_rows(Tuplestorestate *store, TupleDesc tupdesc);
 
 /* shared memory, set up by shared.c when preloaded */
 extern Size lmsfdw_activity_shmem_size(void);
