@@ -34,7 +34,8 @@ CREATE FUNCTION lms_fdw_jobs(
     OUT waited interval,
     OUT bytes bigint,
     OUT rows bigint,
-    OUT error text)
+    OUT error text,
+    OUT schedule text)            -- since 1.1, see the learned polling block below
 RETURNS SETOF record
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
@@ -59,25 +60,6 @@ LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 -- every backend's when preloaded (a user sees their own, members of
 -- pg_read_all_stats all of them), the caller's own otherwise.
 -- ---------------------------------------------------------------------------
-
-DROP FUNCTION lms_fdw_jobs();
-CREATE FUNCTION lms_fdw_jobs(
-    OUT server text,
-    OUT resource text,
-    OUT job_id text,
-    OUT state text,
-    OUT started timestamptz,
-    OUT finished timestamptz,
-    OUT status_checks integer,
-    OUT retries integer,
-    OUT waited interval,
-    OUT bytes bigint,
-    OUT rows bigint,
-    OUT error text,
-    OUT schedule text)
-RETURNS SETOF record
-AS 'MODULE_PATHNAME'
-LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
 CREATE FUNCTION lms_fdw_forget()
 RETURNS integer
