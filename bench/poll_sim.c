@@ -404,40 +404,18 @@ best_schedule(double width_ms, double lambda_ms, double *checks,
 	*latency = late[DP_STEPS];
 }
 
-/* The least mean latency of any schedule making at most max_checks. */
+/*
+ * The best schedule within a limit, by bisection on the price of a check:
+ * with on_checks, the least mean latency of any schedule making at most
+ * limit checks on average; otherwise the fewest mean checks of any with a
+ * mean latency of at most limit ms.
+ */
 static double
-best_latency_for_checks(double width_ms, double max_checks)
-{
-	double		lo = 1.0;
-	double		hi = width_ms * 10.0;
-	double		latency = width_ms;
-	int			i;
-
-	for (i = 0; i < 40; i++)
-	{
-		double		mid = sqrt(lo * hi);
-		double		c;
-		double		l;
-
-		best_schedule(width_ms, mid, &c, &l);
-		if (c <= max_checks)
-		{
-			latency = l;
-			hi = mid;
-		}
-		else
-			lo = mid;
-	}
-	return latency;
-}
-
-/* The fewest mean checks of any schedule with mean latency <= max_ms. */
-static double
-best_checks_for_latency(double width_ms, double max_latency_ms)
+best_within(double width_ms, bool on_checks, double limit)
 {
 	double		lo = 1e-3;
 	double		hi = width_ms * 10.0;
-	double		checks = INFINITY;
+	double		best = on_checks ? width_ms : INFINITY;
 	int			i;
 
 	for (i = 0; i < 40; i++)
@@ -447,15 +425,21 @@ best_checks_for_latency(double width_ms, double max_latency_ms)
 		double		l;
 
 		best_schedule(width_ms, mid, &c, &l);
-		if (l <= max_latency_ms)
+		/* a dearer check means fewer checks and more latency */
+		if (on_checks ? c <= limit : l <= limit)
 		{
-			checks = c;
-			lo = mid;
+			best = on_checks ? l : c;
+			if (on_checks)
+				hi = mid;
+			else
+				lo = mid;
 		}
+		else if (on_checks)
+			lo = mid;
 		else
 			hi = mid;
 	}
-	return checks;
+	return best;
 }
 
 static void
@@ -526,8 +510,8 @@ report_repeats(void)
 				   "both targets at once are out of reach",
 				   few ? "" : "checks", few || soon ? "" : " and ",
 				   soon ? "" : "latency", width / 1000.0,
-				   best_latency_for_checks(width, 6.0) / 1000.0,
-				   best_checks_for_latency(width, 2000.0));
+				   best_within(width, true, 6.0) / 1000.0,
+				   best_within(width, false, 2000.0));
 		printf("\n");
 	}
 	for (d = 0; d < N_REPEAT; d++)
