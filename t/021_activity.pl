@@ -84,6 +84,18 @@ for (1 .. 100)
 }
 is($waits, 'Extension', 'pg_stat_activity shows the backend waiting in an Extension wait event');
 
+# once two progress readings give a rate, the row says when the job should end
+my $expected = '';
+for (1 .. 100)
+{
+	$expected = $node->safe_psql('postgres', q{
+		SELECT expected_finish > started AND expected_finish < started + interval '1 min'
+		FROM lms_fdw_activity WHERE expected_finish IS NOT NULL});
+	last if $expected ne '';
+	usleep(50_000);
+}
+is($expected, 't', 'an expected finish from the progress rate, after the start and within a minute');
+
 is(activity_as('regress_bob'), '', 'another user does not see it');
 $node->safe_psql('postgres', 'GRANT pg_read_all_stats TO regress_bob');
 like(activity_as('regress_bob'), qr/^\Q$pid\E\|\Q$super\E\|canvas\|/m,
