@@ -41,7 +41,7 @@
 
 #define LMS_HISTORY_ENTRIES		256
 #define LMS_HISTORY_FILE		"pg_stat/lms_fdw_history.stat"
-#define LMS_HISTORY_MAGIC		0x4C4D5301	/* "LMS", format 1 */
+#define LMS_HISTORY_MAGIC		0x4C4D5302	/* "LMS", format 2 */
 
 typedef struct LmsHistoryEntry
 {

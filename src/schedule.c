@@ -105,6 +105,12 @@
  * - A status with usable progress is aimed by the progress rules above,
  *	 which know more than history; the learned window is used otherwise.
  *
+ * How progress advanced in past runs (when 25, 50 and 75 percent were
+ * first seen, as fractions of each run) does not move the checks, which
+ * follow this run's own progress, but tells when the job should end: a
+ * job whose progress is front-loaded or back-loaded ends when its last
+ * quartile suggests, scaled as the past runs advanced (lms_poll_expected_ms).
+ *
  * With fewer than LMS_LEARN_MIN runs nothing changes: the schedule and
  * every random draw are exactly those without history.  lms_poll_finished
  * turns a job seen done into the run to remember: the midpoint between the
@@ -325,6 +331,32 @@ compare_doubles(const void *a, const void *b)
 }
 
 /*
+ * How the learned runs' progress advanced: per quartile, the median of the
+ * fractions of the runs that reported it (at least LMS_LEARN_MIN), else 0.
+ */
+static void
+learn_progress(LmsPollSchedule *s, const LmsLearnedRun *runs, int n)
+{
+	int			k;
+
+	for (k = 0; k < LMS_LEARN_QUARTILES; k++)
+	{
+		double		f[LMS_LEARN_RUNS];
+		int			m = 0;
+		int			i;
+
+		for (i = n > LMS_LEARN_RUNS ? n - LMS_LEARN_RUNS : 0; i < n; i++)
+			if (runs[i].progress_at[k] > 0.0 && runs[i].progress_at[k] <= 1.0)
+				f[m++] = runs[i].progress_at[k];
+		s->learn_progress_at[k] = 0.0;
+		if (m < LMS_LEARN_MIN)
+			continue;
+		qsort(f, m, sizeof(double), compare_doubles);
+		s->learn_progress_at[k] = m % 2 ? f[m / 2] : (f[m / 2 - 1] + f[m / 2]) / 2.0;
+	}
+}
+
+/*
  * lms_poll_learn
  *		Set the learned window from past runs (see the file header).  Runs
  *		with a non-positive or non-finite duration are ignored; of more than
@@ -385,6 +417,7 @@ lms_poll_learn(LmsPollSchedule *s, const LmsLearnedRun *runs, int n)
 	s->learn_hi_ms = hi;
 	s->learn_expected_ms = median;
 	s->learn_margin_ms = margin;
+	learn_progress(s, runs, n);
 	s->learn_reach_ms = 0.0;
 	if (margin > LMS_LEARN_WIDE * dense)
 		s->learn_reach_ms = LMS_LEARN_REACH * margin;
@@ -404,6 +437,7 @@ lms_poll_finished(const LmsPollSchedule *s, double done_ms,
 				  LmsLearnedRun *run)
 {
 	double		prev = s->prev_check_ms;
+	int			k;
 
 	if (!(prev >= 0.0) || prev >= done_ms)
 	{
@@ -425,6 +459,12 @@ lms_poll_finished(const LmsPollSchedule *s, double done_ms,
 	}
 	run->duration_ms = (prev + done_ms) / 2.0;
 	run->spread_ms = (done_ms - prev) / 2.0;
+	for (k = 0; k < LMS_LEARN_QUARTILES; k++)
+	{
+		double		f = s->quartile_ms[k] / run->duration_ms;
+
+		run->progress_at[k] = s->quartile_ms[k] > 0.0 && f <= 1.0 ? f : 0.0;
+	}
 }
 
 /*
@@ -598,7 +638,12 @@ double
 lms_poll_expected_ms(const LmsPollSchedule *s)
 {
 	ProgressEstimate est;
+	int			k;
 
+	/* the last quartile reached, where past runs were then */
+	for (k = LMS_LEARN_QUARTILES - 1; k >= 0; k--)
+		if (s->quartile_ms[k] > 0.0 && s->learn_progress_at[k] > 0.0)
+			return s->quartile_ms[k] / s->learn_progress_at[k];
 	if (s->have_progress && progress_estimate(s, &est) && est.two_point)
 		return est.finish;
 	if (s->learned_runs > 0)
@@ -616,8 +661,13 @@ lms_poll_next_wait(LmsPollSchedule *s, LmsRng *rng, double now_ms,
 				   double progress)
 {
 	double		wait = -1.0;
+	int			k;
 
 	s->checks++;
+	/* when progress first reached each quartile, for the history */
+	for (k = 0; k < LMS_LEARN_QUARTILES; k++)
+		if (progress >= 25.0 * (k + 1) && s->quartile_ms[k] == 0.0 && now_ms > 0.0)
+			s->quartile_ms[k] = now_ms;
 
 	if (isnan(progress) || progress < 0.0)
 	{

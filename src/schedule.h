@@ -32,16 +32,20 @@ extern double lms_rng_uniform(LmsRng *rng);	/* in [0, 1) */
 /*
  * Learned durations.  A run of an export is remembered as when it ended,
  * duration_ms after it was started, known to within +-spread_ms (the job
- * ended between two status checks).  LMS_LEARN_RUNS runs are kept per
+ * ended between two status checks), and, when the LMS reported progress,
+ * how it advanced: when 25, 50 and 75 percent were first seen, as fractions
+ * of the duration (0: never seen).  LMS_LEARN_RUNS runs are kept per
  * export; LMS_LEARN_MIN of them make a learned schedule.
  */
 #define LMS_LEARN_RUNS	8
 #define LMS_LEARN_MIN	2
+#define LMS_LEARN_QUARTILES 3
 
 typedef struct LmsLearnedRun
 {
 	double		duration_ms;
 	double		spread_ms;
+	double		progress_at[LMS_LEARN_QUARTILES];
 } LmsLearnedRun;
 
 /*
@@ -66,6 +70,9 @@ typedef struct LmsPollSchedule
 	double		last_ms;		/* when the current value first appeared */
 	double		last_progress;
 	double		prev_check_ms;	/* the last check's now_ms; <0 none yet */
+	double		quartile_ms[LMS_LEARN_QUARTILES];	/* when progress first
+													 * reached 25/50/75; 0
+													 * not yet */
 	/* the learned window (learned_runs > 0), see schedule.c */
 	int			learned_runs;	/* runs behind it; 0: no history */
 	bool		learned_active; /* not yet past the window */
@@ -75,6 +82,9 @@ typedef struct LmsPollSchedule
 	double		learn_margin_ms;	/* how far lo and hi reach past the runs */
 	double		learn_reach_ms;	/* first check this far before lo */
 	double		dense_ms;		/* spacing of checks within the window */
+	double		learn_progress_at[LMS_LEARN_QUARTILES];	/* median of the runs'
+														 * progress_at; 0
+														 * unknown */
 } LmsPollSchedule;
 
 extern void lms_poll_init(LmsPollSchedule *s, double initial_ms,
@@ -101,9 +111,10 @@ extern int	lms_poll_learn(LmsPollSchedule *s, const LmsLearnedRun *runs,
 						   int n);
 
 /*
- * When the job should end (ms since its start), for display: from its
- * progress when two readings give a rate, else the median of the learned
- * runs; -1 when neither is known.
+ * When the job should end (ms since its start), for display: from the last
+ * quartile its progress reached, scaled as the past runs advanced; else
+ * from its progress rate when two readings give one; else the median of
+ * the learned runs; -1 when nothing is known.
  */
 extern double lms_poll_expected_ms(const LmsPollSchedule *s);
 

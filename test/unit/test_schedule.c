@@ -665,8 +665,8 @@ run_learned(double finish_ms, const LmsLearnedRun *runs, int n,
 static void
 test_learned_none(void)
 {
-	LmsLearnedRun one[1] = {{600000.0, 1000.0}};
-	LmsLearnedRun junk[3] = {{-5.0, 1.0}, {NAN, 1.0}, {600000.0, 1.0}};
+	LmsLearnedRun one[1] = {{600000.0, 1000.0, {0}}};
+	LmsLearnedRun junk[3] = {{-5.0, 1.0, {0}}, {NAN, 1.0, {0}}, {600000.0, 1.0, {0}}};
 	LmsPollSchedule a;
 	LmsPollSchedule b;
 	LmsPollSchedule c;
@@ -706,7 +706,7 @@ test_learned_none(void)
 static void
 test_learned_window(void)
 {
-	LmsLearnedRun runs[LMS_LEARN_RUNS];
+	LmsLearnedRun runs[LMS_LEARN_RUNS] = {{0}};
 	LmsPollSchedule s;
 	LmsRng		rng;
 	double		shortest = 1e300;
@@ -794,7 +794,7 @@ test_learned_window(void)
 
 	/* only the last LMS_LEARN_RUNS runs count */
 	{
-		LmsLearnedRun many[LMS_LEARN_RUNS + 4];
+		LmsLearnedRun many[LMS_LEARN_RUNS + 4] = {{0}};
 
 		for (i = 0; i < LMS_LEARN_RUNS + 4; i++)
 		{
@@ -815,7 +815,7 @@ test_learned_finished(void)
 {
 	LmsPollSchedule s;
 	LmsLearnedRun run;
-	LmsLearnedRun runs[2] = {{10000.0, 100.0}, {10000.0, 100.0}};
+	LmsLearnedRun runs[2] = {{10000.0, 100.0, {0}}, {10000.0, 100.0, {0}}};
 	LmsRng		rng;
 
 	lms_rng_seed(&rng, 1);
@@ -921,8 +921,8 @@ test_learned_repeats(void)
 static void
 test_learned_progress(void)
 {
-	LmsLearnedRun runs[3] = {{100000.0, 500.0}, {101000.0, 500.0},
-	{99000.0, 500.0}};
+	LmsLearnedRun runs[3] = {{100000.0, 500.0, {0}}, {101000.0, 500.0, {0}},
+	{99000.0, 500.0, {0}}};
 	LmsPollSchedule a;
 	LmsPollSchedule b;
 	LmsRng		ra;
@@ -955,6 +955,75 @@ test_learned_progress(void)
 	(void) lms_poll_learn(&b, runs, 3);
 	UNIT_CHECK(lms_poll_expected_ms(&b) == 100000.0,
 			   "expected finish: the median run, %.0f", lms_poll_expected_ms(&b));
+}
+
+/*
+ * How progress advanced: remembered per quartile, and used to tell when a
+ * job whose progress is front-loaded should end.
+ */
+static void
+test_learned_progress_curve(void)
+{
+	LmsLearnedRun runs[3];
+	LmsLearnedRun run;
+	LmsPollSchedule a;
+	LmsPollSchedule b;
+	LmsRng		rng;
+	int			i;
+
+	/* a run seen at 25% at 10 s, 50% at 20 s, 90% at 90 s, done by 100 s */
+	lms_rng_seed(&rng, 3);
+	lms_poll_init(&a, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_first_wait(&a, &rng);
+	(void) lms_poll_next_wait(&a, &rng, 10000.0, 25.0);
+	(void) lms_poll_next_wait(&a, &rng, 20000.0, 50.0);
+	(void) lms_poll_next_wait(&a, &rng, 90000.0, 90.0);
+	(void) lms_poll_next_wait(&a, &rng, 99000.0, 99.0);
+	lms_poll_finished(&a, 101000.0, &run);
+	UNIT_CHECK(run.duration_ms == 100000.0, "run %.0f", run.duration_ms);
+	UNIT_CHECK(fabs(run.progress_at[0] - 0.1) < EPS &&
+			   fabs(run.progress_at[1] - 0.2) < EPS &&
+			   fabs(run.progress_at[2] - 0.9) < EPS,
+			   "quartiles first seen at %.2f %.2f %.2f of the run",
+			   run.progress_at[0], run.progress_at[1], run.progress_at[2]);
+
+	/* without progress nothing is remembered of it */
+	lms_poll_init(&b, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_next_wait(&b, &rng, 5000.0, -1.0);
+	lms_poll_finished(&b, 8000.0, &run);
+	UNIT_CHECK(run.progress_at[0] == 0.0 && run.progress_at[1] == 0.0 &&
+			   run.progress_at[2] == 0.0, "no progress, no quartiles");
+
+	/* three such runs: a job at 50% after 30 s should end at 150 s */
+	for (i = 0; i < 3; i++)
+	{
+		runs[i].duration_ms = 100000.0 + 1000.0 * i;
+		runs[i].spread_ms = 500.0;
+		runs[i].progress_at[0] = 0.1;
+		runs[i].progress_at[1] = 0.2;
+		runs[i].progress_at[2] = 0.9;
+	}
+	lms_poll_init(&a, INITIAL_MS, MAX_MS, FACTOR);
+	lms_poll_init(&b, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_learn(&a, runs, 3);
+	UNIT_CHECK(fabs(a.learn_progress_at[1] - 0.2) < EPS, "median quartile %.2f",
+			   a.learn_progress_at[1]);
+	(void) lms_poll_next_wait(&a, &rng, 15000.0, 25.0);
+	(void) lms_poll_next_wait(&a, &rng, 30000.0, 50.0);
+	(void) lms_poll_next_wait(&b, &rng, 15000.0, 25.0);
+	(void) lms_poll_next_wait(&b, &rng, 30000.0, 50.0);
+	UNIT_CHECK(fabs(lms_poll_expected_ms(&a) - 150000.0) < EPS,
+			   "as past runs advanced: %.0f", lms_poll_expected_ms(&a));
+	UNIT_CHECK(lms_poll_expected_ms(&b) < 70000.0,
+			   "from the rate alone it looks nearer: %.0f",
+			   lms_poll_expected_ms(&b));
+
+	/* one run that reported progress is not enough */
+	runs[1].progress_at[1] = runs[2].progress_at[1] = 0.0;
+	lms_poll_init(&a, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_learn(&a, runs, 3);
+	UNIT_CHECK(a.learn_progress_at[1] == 0.0 && a.learn_progress_at[0] > 0.0,
+			   "a quartile from fewer than two runs is unknown");
 }
 
 static void
@@ -1310,6 +1379,7 @@ main(void)
 	test_learned_finished();
 	test_learned_repeats();
 	test_learned_progress();
+	test_learned_progress_curve();
 	test_backoff();
 	test_retry_after();
 	test_pacer();
