@@ -5,8 +5,9 @@
  *
  * Each export job, from its creation until its scan lets go of it, holds a
  * slot with its figures (phase, the LMS's state and progress, expected
- * finish, status checks, retries, waits, bytes and rows so far), which the
- * job refreshes as it goes.  With the library preloaded the slots are in
+ * finish, status checks, retries, waits, bytes and rows so far), refreshed
+ * by lmsfdw_activity_note whenever the job notes its figures, and every
+ * LMS_ACTIVITY_TICK_MS while its result streams.  With the library preloaded the slots are in
  * shared memory (shared.c asks for LMS_ACTIVITY_SLOTS of them) under one
  * LWLock, so every backend's exports are seen; otherwise they are this
  * backend's own.  A backend that exits frees its slots (a shmem exit
@@ -28,6 +29,7 @@
 
 #include "activity.h"
 #include "catalog/pg_authid.h"
+#include "job.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "utils/acl.h"
@@ -128,12 +130,9 @@ lmsfdw_activity_begin(const char *server, const char *resource)
 	return slot;
 }
 
-/*
- * lmsfdw_activity_update
- *		Refresh the figures of slot (its identity stays as begun).
- */
-void
-lmsfdw_activity_update(int slot, const LmsActivityRow *row)
+/* Refresh the figures of slot (its identity stays as begun). */
+static void
+activity_update(int slot, const LmsActivityRow *row)
 {
 	LmsActivityTable *t;
 	LmsActivityRow *r;
@@ -245,6 +244,72 @@ lmsfdw_activity_rows(Tuplestorestate *store, TupleDesc tupdesc)
 		tuplestore_putvalues(store, tupdesc, values, nulls);
 	}
 	pfree(copy);
+}
+
+/* ----------------------------------------------------------------
+ * A job's row
+ * ----------------------------------------------------------------
+ */
+#define LMS_ACTIVITY_TICK_MS	250.0
+
+/* the job's phase, as lms_fdw_activity names it */
+static const char *
+activity_phase(const LmsJob *job)
+{
+	if (strcmp(job->phase, "initiate") == 0)
+		return "starting";
+	if (strcmp(job->phase, "monitor") == 0)
+		return "waiting";
+	if (strcmp(job->phase, "resolve") == 0)
+		return "resolving";
+	if (strcmp(job->phase, "download") == 0)
+		return "downloading";
+	return job->phase;
+}
+
+/*
+ * lmsfdw_activity_note
+ *		Refresh the job's row: phase, state, progress, expected finish and
+ *		figures.
+ */
+void
+lmsfdw_activity_note(LmsJob *job)
+{
+	LmsActivityRow row;
+	double		expected;
+
+	if (job->activity_slot < 0)
+		return;
+	memset(&row, 0, sizeof(row));
+	strlcpy(row.job_id, job->remote_id ? job->remote_id : "", sizeof(row.job_id));
+	strlcpy(row.phase, activity_phase(job), sizeof(row.phase));
+	strlcpy(row.lms_state, job->remote_state ? job->remote_state : "",
+			sizeof(row.lms_state));
+	row.progress = job->progress;
+	expected = job->state == LMS_JOB_DONE || job->state == LMS_JOB_FAILED ?
+		-1.0 : lms_poll_expected_ms(&job->poll);
+	if (expected >= 0 && job->started != 0)
+		row.expected_finish = job->started + (TimestampTz) (expected * 1000.0);
+	row.status_checks = job->counters.status_checks;
+	row.retries = job->counters.retries;
+	row.waited_ms = job->counters.waited_ms;
+	row.bytes = job->counters.bytes;
+	row.rows = job->counters.rows;
+	row.learned_runs = job->poll.learned_runs;
+	activity_update(job->activity_slot, &row);
+	job->activity_ms = lmsfdw_now_ms();
+}
+
+/*
+ * lmsfdw_activity_tick
+ *		While the job's result streams: refresh its row now and then.
+ */
+void
+lmsfdw_activity_tick(LmsJob *job)
+{
+	if (job->activity_slot >= 0 &&
+		lmsfdw_now_ms() - job->activity_ms >= LMS_ACTIVITY_TICK_MS)
+		lmsfdw_activity_note(job);
 }
 
 /* ----------------------------------------------------------------

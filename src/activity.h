@@ -39,10 +39,15 @@ typedef struct LmsActivityRow
 	int			learned_runs;	/* 0: today's schedule */
 } LmsActivityRow;
 
+struct LmsJob;
+
 /* a slot index, or -1 when there is no room (the export is not shown) */
 extern int	lmsfdw_activity_begin(const char *server, const char *resource);
-extern void lmsfdw_activity_update(int slot, const LmsActivityRow *row);
 extern void lmsfdw_activity_end(int slot);
+
+/* a job's row from its current figures; at most every 250 ms while it streams */
+extern void lmsfdw_activity_note(struct LmsJob *job);
+extern void lmsfdw_activity_tick(struct LmsJob *job);
 
 /* lms_fdw_activity(): the rows the caller may see, into store */
 extern void lmsfdw_activity_rows(Tuplestorestate *store, TupleDesc tupdesc);

@@ -56,7 +56,6 @@ static int	job_history_next = 0;
 static void job_cancel_remote(LmsJob *job);
 static const char *job_state_name(LmsJobState state);
 static void job_resolve(LmsJob *job);
-static void job_activity(LmsJob *job);
 
 /*
  * lmsfdw_job_history
@@ -95,7 +94,7 @@ lmsfdw_job_note(LmsJob *job, const char *error)
 	r->learned_runs = job->poll.learned_runs;
 	if (error)
 		strlcpy(r->error, error, sizeof(r->error));
-	job_activity(job);
+	lmsfdw_activity_note(job);
 }
 
 static const char *
@@ -625,7 +624,7 @@ job_resolve(LmsJob *job)
 	lmsfdw_job_note(job, NULL);
 	lmsfdw_reuse_remember(job);
 	job->phase = "download";
-	job_activity(job);
+	lmsfdw_activity_note(job);
 }
 
 /*
@@ -792,65 +791,4 @@ job_cancel_remote(LmsJob *job)
 	lmsfdw_http_request(job->conn, &quick, &spec, &res);
 	elog(DEBUG1, "lms_fdw: cancel of job %s answered HTTP %ld",
 		 job->remote_id, res.status);
-}
-
-/* ----------------------------------------------------------------
- * The lms_fdw_activity row of a job in progress
- * ----------------------------------------------------------------
- */
-#define LMS_ACTIVITY_TICK_MS	250.0
-
-/* the job's phase, as lms_fdw_activity names it */
-static const char *
-job_activity_phase(const LmsJob *job)
-{
-	if (strcmp(job->phase, "initiate") == 0)
-		return "starting";
-	if (strcmp(job->phase, "monitor") == 0)
-		return "waiting";
-	if (strcmp(job->phase, "resolve") == 0)
-		return "resolving";
-	if (strcmp(job->phase, "download") == 0)
-		return "downloading";
-	return job->phase;
-}
-
-/* Refresh the job's row: phase, state, progress, expected finish, figures. */
-static void
-job_activity(LmsJob *job)
-{
-	LmsActivityRow row;
-	double		expected;
-
-	if (job->activity_slot < 0)
-		return;
-	memset(&row, 0, sizeof(row));
-	strlcpy(row.job_id, job->remote_id ? job->remote_id : "", sizeof(row.job_id));
-	strlcpy(row.phase, job_activity_phase(job), sizeof(row.phase));
-	strlcpy(row.lms_state, job->remote_state ? job->remote_state : "",
-			sizeof(row.lms_state));
-	row.progress = job->progress;
-	expected = job_terminal(job) ? -1.0 : lms_poll_expected_ms(&job->poll);
-	if (expected >= 0 && job->started != 0)
-		row.expected_finish = job->started + (TimestampTz) (expected * 1000.0);
-	row.status_checks = job->counters.status_checks;
-	row.retries = job->counters.retries;
-	row.waited_ms = job->counters.waited_ms;
-	row.bytes = job->counters.bytes;
-	row.rows = job->counters.rows;
-	row.learned_runs = job->poll.learned_runs;
-	lmsfdw_activity_update(job->activity_slot, &row);
-	job->activity_ms = lmsfdw_now_ms();
-}
-
-/*
- * lmsfdw_job_tick
- *		While the job's result streams: refresh its row now and then.
- */
-void
-lmsfdw_job_tick(LmsJob *job)
-{
-	if (job->activity_slot >= 0 &&
-		lmsfdw_now_ms() - job->activity_ms >= LMS_ACTIVITY_TICK_MS)
-		job_activity(job);
 }

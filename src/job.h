@@ -129,9 +129,6 @@ extern void lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 extern void lmsfdw_job_pace(LmsJob *job);
 extern void lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res);
 
-/* the lms_fdw_activity row, refreshed at most every LMS_ACTIVITY_TICK_MS */
-extern void lmsfdw_job_tick(LmsJob *job);
-
 /* this backend's recent jobs */
 extern void lmsfdw_job_note(LmsJob *job, const char *error);
 extern int	lmsfdw_job_history(LmsJobRecord **records, int *first);
