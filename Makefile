@@ -28,6 +28,8 @@ OBJS = \
 	src/tuple.o \
 	src/import.o \
 	src/shared.o \
+	src/oauth.o \
+	src/token_store.o \
 	src/history.o \
 	src/activity.o \
 	src/budget.o

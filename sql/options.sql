@@ -144,3 +144,27 @@ SELECT lms_fdw_disconnect_all();
 SELECT lms_fdw_disconnect('no_such_server');  -- ERROR
 
 DROP SERVER s, s_local, s_local6, s_localhost, s_http CASCADE;
+
+-- ===================================================================
+-- Brightspace: OAuth refresh, Brightspace Data Sets, api_version 'auto'
+-- ===================================================================
+CREATE SERVER s_d2l FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'brightspace', base_url 'https://school.brightspace.com',
+           api_version 'auto', scope 'datahub:dataexports:read datahub:dataexports:download');
+SELECT srvoptions FROM pg_foreign_server WHERE srvname = 's_d2l';
+ALTER SERVER s_d2l OPTIONS (ADD token_url 'http://auth.example.com/core/connect/token');  -- ERROR: plain http
+ALTER SERVER s_d2l OPTIONS (ADD token_url 'ftp://auth.example.com/token');  -- ERROR
+ALTER SERVER s_d2l OPTIONS (ADD refresh_token 'x');  -- ERROR: a credential
+ALTER SERVER s_d2l OPTIONS (SET api_version 'newest');  -- ERROR
+CREATE USER MAPPING FOR CURRENT_USER SERVER s_d2l
+  OPTIONS (client_id 'app', client_secret 'secret', refresh_token '');  -- ERROR: empty
+CREATE USER MAPPING FOR CURRENT_USER SERVER s_d2l
+  OPTIONS (client_id 'app', client_secret 'secret', refresh_token 'rt-seed');
+CREATE FOREIGN TABLE t_d2l (a int) SERVER s_d2l
+  OPTIONS (resource 'Grade Results', differential 'maybe');  -- ERROR
+CREATE FOREIGN TABLE t_d2l (a int) SERVER s_d2l
+  OPTIONS (resource 'Grade Results', refresh_token 'x');  -- ERROR: a credential
+CREATE FOREIGN TABLE t_d2l (user_id bigint, extract_date timestamptz OPTIONS (meta 'extract_date'))
+  SERVER s_d2l OPTIONS (resource 'Grade Results', differential 'true');
+EXPLAIN (COSTS OFF) SELECT * FROM t_d2l;
+DROP SERVER s_d2l CASCADE;

@@ -80,6 +80,7 @@ struct LmsTransfer
 	const LmsOptions *opts;
 	const char *bearer;			/* token for base_url's origin */
 	bool		basic_auth;		/* client_id:client_secret instead */
+	const char *auth_origin;	/* where basic_auth goes; NULL: base_url's */
 	int			handle;			/* index in the connection's handles, or -1 */
 	CURL	   *easy;
 	struct curl_slist *headers;
@@ -314,15 +315,22 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	if (!x->streaming)
 		x->headers = curl_slist_append(x->headers, "Accept: application/json");
 
-	/* the credential goes to base_url's origin only, never to storage */
-	if (x->basic_auth && opts->client_id && lmsfdw_same_origin(url, opts->base_url))
+	/*
+	 * The credential goes to base_url's origin only (client credentials: to
+	 * the token endpoint's, when the request names it), never to storage.
+	 */
+	if (x->basic_auth)
 	{
-		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
-		curl_easy_setopt(easy, CURLOPT_USERNAME, opts->client_id);
-		curl_easy_setopt(easy, CURLOPT_PASSWORD,
-						 opts->client_secret ? opts->client_secret : "");
+		if (opts->client_id &&
+			lmsfdw_same_origin(url, x->auth_origin ? x->auth_origin : opts->base_url))
+		{
+			curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+			curl_easy_setopt(easy, CURLOPT_USERNAME, opts->client_id);
+			curl_easy_setopt(easy, CURLOPT_PASSWORD,
+							 opts->client_secret ? opts->client_secret : "");
+		}
 	}
-	else if (x->bearer && lmsfdw_same_origin(url, opts->base_url))
+	else if (x->bearer && x->bearer[0] && lmsfdw_same_origin(url, opts->base_url))
 	{
 		size_t		n = strlen(x->bearer) + 32;
 		char	   *line = malloc(n);
@@ -647,6 +655,7 @@ lmsfdw_http_request(LmsConn *conn, const LmsOptions *opts,
 		x = transfer_create(conn, opts, false, 0);
 		x->bearer = spec->bearer ? spec->bearer : opts->token;
 		x->basic_auth = spec->basic_auth && hops == 0;
+		x->auth_origin = spec->auth_origin;
 		x->hops = hops;
 		transfer_hop(x, spec->method, url, hops == 0 ? spec->body : NULL,
 					 spec->content_type);

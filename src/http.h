@@ -25,6 +25,7 @@ typedef struct LmsRequestSpec
 	const char *content_type;	/* of body */
 	const char *bearer;			/* token to send; NULL: the mapping's token */
 	bool		basic_auth;		/* send client_id:client_secret instead */
+	const char *auth_origin;	/* where basic_auth may go; NULL: base_url's */
 } LmsRequestSpec;
 
 /* What came back from one request (after redirects). */

@@ -7,7 +7,8 @@
  * LMS documents them: Canvas's account reports (their CSV headers) and
  * course lists (the API's field names),
  * Canvas Data 2's grade, score and enrollment tables, and Brightspace's
- * grade and enrollment data sets.  The remote schema names the provider
+ * grade and enrollment data sets (Advanced Data Sets, exported by a job)
+ * and Brightspace Data Sets (nightly extracts, no job).  The remote schema names the provider
  * (canvas, canvas_dap or brightspace; for Canvas Data 2 also its namespace
  * "canvas").  LIMIT TO / EXCEPT pick tables by their local names, and the
  * options of the IMPORT statement are given to every table (the
@@ -139,28 +140,60 @@ static const LmsImportTable import_catalogue[] = {
 		"total_activity_time integer, created_at timestamptz, updated_at timestamptz, "
 		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
 
+	/*
+	 * Brightspace.  Advanced Data Sets name their fields with spaces (Org
+	 * Unit Id, User Id, First Name: D2L's Advanced Data Sets help); the
+	 * Brightspace Data Sets as D2L documents them (GradeObjectId, OrgUnitId:
+	 * community.d2l.com kb 4527 and 4529).  The field options carry the
+	 * real spellings; the name rule would find them as well.
+	 */
+#define D2L_ADS_PEOPLE \
+		"org_unit_id bigint OPTIONS (field 'Org Unit Id'), " \
+		"org_unit_code text OPTIONS (field 'Org Unit Code'), " \
+		"org_unit_name text OPTIONS (field 'Org Unit Name'), " \
+		"user_id bigint OPTIONS (field 'User Id'), user_name text OPTIONS (field 'Username'), " \
+		"org_defined_id text OPTIONS (field 'Org Defined Id'), " \
+		"first_name text OPTIONS (field 'First Name'), last_name text OPTIONS (field 'Last Name'), "
 	{"brightspace", "final_grades", "Final Grades",
+		D2L_ADS_PEOPLE
+		"points_numerator numeric OPTIONS (field 'Points Numerator'), "
+		"points_denominator numeric OPTIONS (field 'Points Denominator'), "
+		"weighted_numerator numeric OPTIONS (field 'Weighted Numerator'), "
+		"weighted_denominator numeric OPTIONS (field 'Weighted Denominator'), "
+		"grade_value text OPTIONS (field 'Grade Value'), "
+		"last_modified timestamptz OPTIONS (field 'Last Modified')"},
+	{"brightspace", "enrollments_and_withdrawals", "Enrollments and Withdrawals",
+		D2L_ADS_PEOPLE
+		"role_name text OPTIONS (field 'Role Name'), action text OPTIONS (field 'Action'), "
+		"action_date timestamptz OPTIONS (field 'Action Date')"},
+	{"brightspace", "grade_results", "Grade Results",
+		"grade_object_id bigint OPTIONS (field 'GradeObjectId'), "
 		"org_unit_id bigint OPTIONS (field 'OrgUnitId'), "
-		"org_unit_code text OPTIONS (field 'OrgUnitCode'), "
-		"org_unit_name text OPTIONS (field 'OrgUnitName'), "
-		"user_id bigint OPTIONS (field 'UserId'), user_name text OPTIONS (field 'UserName'), "
-		"org_defined_id text OPTIONS (field 'OrgDefinedId'), "
-		"first_name text OPTIONS (field 'FirstName'), last_name text OPTIONS (field 'LastName'), "
+		"user_id bigint OPTIONS (field 'UserId'), "
 		"points_numerator numeric OPTIONS (field 'PointsNumerator'), "
 		"points_denominator numeric OPTIONS (field 'PointsDenominator'), "
 		"weighted_numerator numeric OPTIONS (field 'WeightedNumerator'), "
 		"weighted_denominator numeric OPTIONS (field 'WeightedDenominator'), "
-		"grade_value text OPTIONS (field 'GradeValue'), "
-		"last_modified timestamptz OPTIONS (field 'LastModified')"},
-	{"brightspace", "enrollments_and_withdrawals", "Enrollments and Withdrawals",
+		"is_released boolean OPTIONS (field 'IsReleased'), "
+		"is_dropped boolean OPTIONS (field 'IsDropped'), "
+		"last_modified timestamptz OPTIONS (field 'LastModified'), "
+		"last_modified_by bigint OPTIONS (field 'LastModifiedBy'), "
+		"comments text OPTIONS (field 'Comments'), "
+		"private_comments text OPTIONS (field 'PrivateComments'), "
+		"extract_date timestamptz OPTIONS (meta 'extract_date')"},
+	{"brightspace", "organizational_units", "Organizational Units",
 		"org_unit_id bigint OPTIONS (field 'OrgUnitId'), "
-		"org_unit_code text OPTIONS (field 'OrgUnitCode'), "
-		"org_unit_name text OPTIONS (field 'OrgUnitName'), "
-		"user_id bigint OPTIONS (field 'UserId'), user_name text OPTIONS (field 'UserName'), "
-		"org_defined_id text OPTIONS (field 'OrgDefinedId'), "
-		"first_name text OPTIONS (field 'FirstName'), last_name text OPTIONS (field 'LastName'), "
-		"role_name text OPTIONS (field 'RoleName'), action text OPTIONS (field 'Action'), "
-		"action_date timestamptz OPTIONS (field 'ActionDate')"},
+		"organization text OPTIONS (field 'Organization'), "
+		"type text OPTIONS (field 'Type'), name text OPTIONS (field 'Name'), "
+		"code text OPTIONS (field 'Code'), "
+		"start_date timestamptz OPTIONS (field 'StartDate'), "
+		"end_date timestamptz OPTIONS (field 'EndDate'), "
+		"is_active boolean OPTIONS (field 'IsActive'), "
+		"created_date timestamptz OPTIONS (field 'CreatedDate'), "
+		"is_deleted boolean OPTIONS (field 'IsDeleted'), "
+		"deleted_date timestamptz OPTIONS (field 'DeletedDate'), "
+		"recycled_date timestamptz OPTIONS (field 'RecycledDate'), "
+		"extract_date timestamptz OPTIONS (meta 'extract_date')"},
 
 	{NULL}
 };

@@ -386,6 +386,7 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 	const LmsOptions *opts = job->opts;
 	bool		start_rules = starting && !opts->provider->start_idempotent;
 	int			attempt;
+	bool		renewed = false;
 
 	LmsRequestSpec authed = *spec;
 
@@ -401,6 +402,17 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 		lmsfdw_job_observe(job, res);
 		if (lmsfdw_http_ok(res))
 			return;
+
+		/* a refused token the provider can renew: once, not as a retry */
+		if (res->status == 401 && !renewed && authed.bearer &&
+			opts->provider->renew_bearer &&
+			opts->provider->renew_bearer(job, authed.bearer))
+		{
+			renewed = true;
+			authed.bearer = job->bearer;
+			attempt--;
+			continue;
+		}
 
 		cls = lmsfdw_retry_class(res, start_rules);
 		if (cls == LMS_RETRY_NONE || attempt >= opts->retry_max)
@@ -517,9 +529,8 @@ job_steps(LmsJob *job, bool (*describe) (LmsJob *, int, LmsRequestSpec *),
  * lmsfdw_job_start
  *		Initiate: the provider's preparing steps, then the start request.
  *		Sets the time of the first status check.  True when the resource
- *		needs no job (no start_request, or a paged list): the job is then
- *		DONE and resolved,
- *		with no status check to make.
+ *		needs no job (no start_request, a paged list, or jobless): the job
+ *		is then DONE and resolved, with no status check to make.
  */
 bool
 lmsfdw_job_start(LmsJob *job)
@@ -533,7 +544,8 @@ lmsfdw_job_start(LmsJob *job)
 	job_steps(job, provider->prepare_request, provider->read_prepare,
 			  "preparing the export");
 	if (provider->start_request == NULL ||
-		(provider->paged && provider->paged(job->opts)))
+		(provider->paged && provider->paged(job->opts)) ||
+		(provider->jobless && provider->jobless(job)))
 	{
 		/* a resource without a job: its files are there to be read */
 		job->started = GetCurrentTimestamp();

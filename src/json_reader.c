@@ -36,9 +36,10 @@
  * frame is pushed for an object only while some trie node is active in it,
  * so the frames are at most the depth of the trie: objects that no wanted
  * path enters, and all arrays, cost one depth counter.  At a key event the
- * key is compared with the children of the active nodes, lengths first (the
- * normalization maps byte to byte, so it keeps lengths); a loose comparison
- * normalizes the key's bytes on the fly, never into a copy.  A wanted field
+ * key is compared with the children of the active nodes: an exact one
+ * lengths first; a loose one (the name rule: ASCII letters lower-cased,
+ * every other ASCII byte that is not a letter or digit dropped, other bytes
+ * kept) skips and folds the key's bytes on the fly, never into a copy.  A wanted field
  * is taken by the first key that matches it in a record; later ones are
  * ignored.
  *
@@ -414,6 +415,7 @@ json_check_gap(JsonReader *r, uint64_t pos)
 /* ---------------------------------------------------------------- */
 /* Key matching */
 
+/* c as the name rule sees it; 0 when the rule drops it */
 static inline unsigned char
 json_norm(unsigned char c)
 {
@@ -421,18 +423,28 @@ json_norm(unsigned char c)
 		return c;
 	if (c >= 'A' && c <= 'Z')
 		return (unsigned char) (c + ('a' - 'A'));
-	return '_';
+	return 0;
 }
 
+/* Does key (len bytes) equal the normalized segment seg (seglen bytes)? */
 static inline bool
-json_loose_equal(const unsigned char *key, const char *seg, size_t len)
+json_loose_equal(const unsigned char *key, size_t len, const char *seg,
+				 size_t seglen)
 {
 	size_t		i;
+	size_t		j = 0;
 
 	for (i = 0; i < len; i++)
-		if (json_norm(key[i]) != (unsigned char) seg[i])
+	{
+		unsigned char c = json_norm(key[i]);
+
+		if (c == 0)
+			continue;
+		if (j == seglen || c != (unsigned char) seg[j])
 			return false;
-	return true;
+		j++;
+	}
+	return j == seglen;
 }
 
 /* Match a key of the object at the top frame against the active nodes. */
@@ -452,10 +464,9 @@ json_match_key(JsonReader *r, const unsigned char *key, size_t len)
 			const JsonNode *nd = &r->nodes[c];
 			int			f;
 
-			if (nd->seglen != len)
-				continue;
-			if (nd->loose ? !json_loose_equal(key, nd->seg, len) :
-				(len > 0 && memcmp(key, nd->seg, len) != 0))
+			if (nd->loose ? !json_loose_equal(key, len, nd->seg, nd->seglen) :
+				(nd->seglen != len ||
+				 (len > 0 && memcmp(key, nd->seg, len) != 0)))
 				continue;
 			for (f = nd->field; f >= 0; f = r->field_next[f])
 			{
@@ -1136,8 +1147,17 @@ json_add_path(JsonReader *r, int field, const char *path, bool loose)
 
 		if (seg == NULL)
 			return false;
-		for (i = 0; i < len; i++)
-			seg[i] = loose ? (char) json_norm((unsigned char) p[i]) : p[i];
+		if (loose)
+		{
+			size_t		k = 0;
+
+			for (i = 0; i < len; i++)
+				if (json_norm((unsigned char) p[i]) != 0)
+					seg[k++] = (char) json_norm((unsigned char) p[i]);
+			len = k;
+		}
+		else
+			memcpy(seg, p, len);
 		seg[len] = '\0';
 
 		for (c = r->nodes[cur].child; c >= 0; c = r->nodes[c].sibling)

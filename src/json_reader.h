@@ -37,9 +37,10 @@ typedef enum JsonFormat
 
 /*
  * One wanted field: dot-separated object keys, matched level by level.
- * With loose, a key matches after normalizing both sides: ASCII letters
- * lower-cased, every other ASCII byte that is not a letter or digit turned
- * into '_', other bytes kept ("Current Score" matches "current_score").
+ * With loose, a key matches after normalizing both sides by the name rule:
+ * ASCII letters lower-cased, every other ASCII byte that is not a letter or
+ * digit dropped, other bytes kept ("Current Score", "current_score" and
+ * "CurrentScore" all match).
  */
 typedef struct JsonWantedPath
 {

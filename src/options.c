@@ -79,7 +79,7 @@ typedef struct LmsOptionDef
 static const char *const provider_choices[] = {"canvas", "canvas_dap", "brightspace", "generic", NULL};
 static const char *const format_choices[] = {"auto", "csv", "tsv", "jsonl", "json", NULL};
 static const char *const method_choices[] = {"POST", "GET", "PUT", NULL};
-static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", NULL};
+static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", "extract_date", NULL};
 
 #define OFF(field) offsetof(LmsOptions, field)
 #define S_T (ON_SERVER | ON_TABLE)
@@ -90,7 +90,7 @@ static const LmsOptionDef option_catalogue[] = {
 	{"poll_initial", S_T, OPT_INTERVAL, "1s", OFF(poll_initial_ms), 0, NULL, false},
 	{"poll_max", S_T, OPT_INTERVAL, "30s", OFF(poll_max_ms), 0, NULL, false},
 	{"poll_factor", S_T, OPT_REAL, "1.5", OFF(poll_factor), 1, NULL, false},
-	{"api_version", ON_SERVER, OPT_VERSION, "1.47", OFF(api_version), 0, NULL, false},
+	{"api_version", ON_SERVER, OPT_VERSION, "auto", OFF(api_version), 0, NULL, false},
 	{"poll_timeout", S_T, OPT_INTERVAL, "1h", OFF(poll_timeout_ms), 0, NULL, false},
 	{"retry_max", S_T, OPT_INT, "5", OFF(retry_max), 0, NULL, false},
 	{"retry_base", S_T, OPT_INTERVAL, "1s", OFF(retry_base_ms), 0, NULL, false},
@@ -104,10 +104,14 @@ static const LmsOptionDef option_catalogue[] = {
 	{"allow_http", ON_SERVER, OPT_BOOL, "false", OFF(allow_http), 0, NULL, true},
 	{"user_agent", ON_SERVER, OPT_STRING, "lms_fdw/" LMS_FDW_VERSION, OFF(user_agent), 0, NULL, false},
 	{"ca_file", ON_SERVER, OPT_STRING, NULL, OFF(ca_file), 0, NULL, true},
+	/* OAuth refresh (Brightspace: auth.brightspace.com, Data Hub scopes) */
+	{"token_url", ON_SERVER, OPT_URL, "https://auth.brightspace.com/core/connect/token", OFF(token_url), 0, NULL, false},
+	{"scope", ON_SERVER, OPT_STRING, "datahub:dataexports:* datahub:dataexports:download", OFF(scope), 0, NULL, false},
 
 	{"token", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(token), 0, NULL, false},
 	{"client_id", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(client_id), 0, NULL, false},
 	{"client_secret", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(client_secret), 0, NULL, false},
+	{"refresh_token", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(refresh_token), 0, NULL, false},
 
 	{"resource", ON_TABLE, OPT_STRING, NULL, OFF(resource), 0, NULL, false},
 	{"account_id", ON_TABLE, OPT_STRING, "self", OFF(account_id), 0, NULL, false},
@@ -115,6 +119,7 @@ static const LmsOptionDef option_catalogue[] = {
 	{"parameters", ON_TABLE, OPT_JSON_OBJECT, "{}", OFF(parameters), 0, NULL, false},
 	{"format", ON_TABLE, OPT_ENUM, "auto", OFF(format), 0, format_choices, false},
 	{"rows_path", ON_TABLE, OPT_STRING, NULL, OFF(rows_path), 0, NULL, false},
+	{"differential", ON_TABLE, OPT_BOOL, "false", OFF(differential), 0, NULL, false},
 	{"start_path", ON_TABLE, OPT_STRING, NULL, OFF(start_path), 0, NULL, false},
 	{"start_method", ON_TABLE, OPT_ENUM, "POST", OFF(start_method), 0, method_choices, false},
 	{"start_body", ON_TABLE, OPT_STRING, NULL, OFF(start_body), 0, NULL, false},
@@ -366,9 +371,11 @@ parse_option_value(const LmsOptionDef *def, const char *value,
 					else if (*p < '0' || *p > '9')
 						break;
 				}
-				if (*p || dots != 1 || value[0] == '.' || p[-1] == '.')
+				/* 'auto': the newest the LMS offers (Brightspace) */
+				if (strcmp(value, "auto") != 0 &&
+					(*p || dots != 1 || value[0] == '.' || p[-1] == '.'))
 					option_value_error(def->name, value,
-									   "a version number such as '1.47'");
+									   "a version number such as '1.47', or 'auto'");
 				if (dest)
 					*(char **) dest = pstrdup(value);
 			}
@@ -384,6 +391,7 @@ static void
 check_server_options(List *options)
 {
 	const char *base_url = NULL;
+	const char *token_url = NULL;
 	bool		allow_http = false;
 	bool		have_provider = false;
 	ListCell   *lc;
@@ -394,6 +402,8 @@ check_server_options(List *options)
 
 		if (strcmp(d->defname, "base_url") == 0)
 			base_url = defGetString(d);
+		else if (strcmp(d->defname, "token_url") == 0)
+			token_url = defGetString(d);
 		else if (strcmp(d->defname, "allow_http") == 0)
 			allow_http = defGetBoolean(d);
 		else if (strcmp(d->defname, "provider") == 0)
@@ -415,6 +425,12 @@ check_server_options(List *options)
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"base_url\": %s",
 						lmsfdw_url_problem(base_url, allow_http)),
+				 errhint("Plain http is allowed only to loopback hosts unless a superuser sets allow_http 'true'.")));
+	if (token_url && lmsfdw_url_problem(token_url, allow_http) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("invalid value for option \"token_url\": %s",
+						lmsfdw_url_problem(token_url, allow_http)),
 				 errhint("Plain http is allowed only to loopback hosts unless a superuser sets allow_http 'true'.")));
 }
 
@@ -534,7 +550,7 @@ lmsfdw_get_options(Oid foreigntableid, Oid userid)
 void
 lmsfdw_check_credentials(const LmsOptions *opts, Oid userid)
 {
-	if (opts->token || opts->client_id)
+	if (opts->token || opts->client_id || opts->refresh_token)
 		return;
 	if (superuser_arg(userid))
 		return;

@@ -44,11 +44,14 @@ typedef struct LmsOptions
 	bool		allow_http;
 	char	   *user_agent;
 	char	   *ca_file;
+	char	   *token_url;		/* OAuth token endpoint (Brightspace) */
+	char	   *scope;			/* OAuth scope asked for there */
 
 	/* user mapping */
 	char	   *token;
 	char	   *client_id;
 	char	   *client_secret;
+	char	   *refresh_token;	/* seed of the rotating refresh token */
 
 	/* table */
 	char	   *resource;
@@ -57,6 +60,7 @@ typedef struct LmsOptions
 	char	   *parameters;		/* JSON object text */
 	char	   *format;
 	char	   *rows_path;
+	bool		differential;	/* Brightspace Data Sets: the differential extract */
 
 	/* table, generic provider */
 	char	   *start_path;

@@ -11,6 +11,15 @@
  * parameter set per job.  lmsfdw_params_merge puts a job's parameters
  * together with the table's parameters option.
  *
+ * A time from a param column is sent as ISO 8601 UTC with milliseconds
+ * (2026-01-01T00:00:00.000Z) whatever the session's DateStyle and TimeZone,
+ * since the LMS APIs read that (Brightspace's startDate and endDate are
+ * UTC), and since a DateStyle's text may not read back (an ambiguous zone
+ * abbreviation such as IST); a timestamp without time zone and a date are
+ * taken as UTC.  lmsfdw_param_iso8601_utc respells such a value (or one
+ * written in the parameters option) for APIs that want it without the
+ * milliseconds.  EXPLAIN shows the values in the session's style.
+ *
  * IDENTIFICATION
  *		  src/params.c
  *
@@ -18,6 +27,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "document.h"
 #include "executor/executor.h"
 #include "nodes/makefuncs.h"
@@ -27,9 +37,10 @@
 #include "params.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
-#include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 /*
@@ -134,20 +145,55 @@ lmsfdw_params_include(List *names, const char *name)
 	return false;
 }
 
-/* A value as text, through its type's output function. */
+/* A timestamp as ISO 8601 UTC with milliseconds: 2026-01-01T00:00:00.000Z */
 static char *
-datum_text(Datum value, Oid type)
+iso8601_utc_ms(Timestamp ts)
+{
+	struct pg_tm tm;
+	fsec_t		fsec;
+
+	if (TIMESTAMP_NOT_FINITE(ts) ||
+		timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+		tm.tm_year < 1 || tm.tm_year > 9999)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("a time given as an export parameter must lie between the years 1 and 9999")));
+	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+					tm.tm_year, tm.tm_mon, tm.tm_mday,
+					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));
+}
+
+/*
+ * A value as text, through its type's output function; as_sent: times as
+ * the parameter is sent, ISO 8601 UTC with milliseconds whatever DateStyle
+ * and TimeZone (a timestamp without time zone and a date taken as UTC), so
+ * that no session setting changes what the LMS receives.
+ */
+static char *
+datum_text(Datum value, Oid type, bool as_sent)
 {
 	Oid			outfunc;
 	bool		isvarlena;
 
+	if (as_sent && type == TIMESTAMPTZOID)
+		return iso8601_utc_ms(DatumGetTimestampTz(value));
+	if (as_sent && type == TIMESTAMPOID)
+		return iso8601_utc_ms(DatumGetTimestamp(value));
+	if (as_sent && type == DATEOID)
+	{
+		DateADT		d = DatumGetDateADT(value);
+
+		/* an infinite date meets the same error */
+		return iso8601_utc_ms(DATE_NOT_FINITE(d) ? DT_NOEND :
+							  (Timestamp) d * USECS_PER_DAY);
+	}
 	getTypeOutputInfo(type, &outfunc, &isvarlena);
 	return OidOutputFunctionCall(outfunc, value);
 }
 
 /* The non-NULL elements of an array, as text, in order. */
 static List *
-array_texts(Datum array)
+array_texts(Datum array, bool as_sent)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(array);
 	Oid			elemtype = ARR_ELEMTYPE(arr);
@@ -165,7 +211,7 @@ array_texts(Datum array)
 					  &elems, &elemnulls, &n);
 	for (i = 0; i < n; i++)
 		if (!elemnulls[i])
-			texts = lappend(texts, datum_text(elems[i], elemtype));
+			texts = lappend(texts, datum_text(elems[i], elemtype, as_sent));
 	return texts;
 }
 
@@ -200,7 +246,7 @@ lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 		if (lfirst_int(ll))
 		{
 			/* IN (3, 3) is one job */
-			foreach(lv, array_texts(value))
+			foreach(lv, array_texts(value, true))
 			{
 				char	   *text = (char *) lfirst(lv);
 				ListCell   *lseen;
@@ -213,7 +259,7 @@ lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 			}
 		}
 		else
-			values = list_make1(datum_text(value, type));
+			values = list_make1(datum_text(value, type, true));
 		if (values == NIL)
 			return NIL;
 
@@ -283,14 +329,14 @@ lmsfdw_params_explain(List *names, List *exprs, List *is_list, List *context)
 			ListCell   *lv;
 
 			initStringInfo(&list);
-			foreach(lv, array_texts(((Const *) value)->constvalue))
+			foreach(lv, array_texts(((Const *) value)->constvalue, false))
 				appendStringInfo(&list, "%s%s", list.len ? "," : "",
 								 (char *) lfirst(lv));
 			text = list.data;
 		}
 		else if (IsA(value, Const))
 			text = datum_text(((Const *) value)->constvalue,
-							  ((Const *) value)->consttype);
+							  ((Const *) value)->consttype, false);
 		else
 			text = deparse_expression(value, context, false, false);
 		appendStringInfo(&buf, "%s%s=%s", buf.len ? "," : "",

@@ -5,10 +5,11 @@
  *
  * The column map says, for each column of the foreign table, where its
  * value comes from: a field of the file (the "field" option, else the field
- * whose name equals the column's ignoring case and treating spaces and
- * punctuation as '_'), the job itself ("meta" job_id / fetched_at), the
- * file ("meta" file_name: a zip entry's or the file's name), or the
- * job's parameter value (a "param" column the file does not carry).
+ * whose name equals the column's by the name rule: letters and digits only,
+ * case ignored), the job itself ("meta" job_id / fetched_at, or what the
+ * provider knows: extract_date), the file ("meta" file_name: a zip entry's
+ * or the file's name), or the job's parameter value (a "param" column the
+ * file does not carry).
  *
  * Only the columns the query references are converted, as file_fdw does:
  * count(*) converts nothing.  Each row's conversions run in a per-tuple
@@ -48,6 +49,7 @@ typedef enum LmsColumnSource
 	LMS_COL_META_JOB_ID,
 	LMS_COL_META_FETCHED_AT,
 	LMS_COL_META_FILE_NAME,		/* the result file's (or zip entry's) name */
+	LMS_COL_META_PROVIDER,		/* another meta value, from the provider */
 	LMS_COL_PARAM				/* the job's parameter (not in the file) */
 } LmsColumnSource;
 
@@ -160,25 +162,65 @@ struct LmsRowSource
 };
 
 /*
- * A name as the matching rule sees it: lower case, and every ASCII byte
- * that is not a letter or digit as '_' ("current score" -> current_score).
+ * A name as the name rule sees it, the same for every provider: ASCII
+ * letters lower-cased, every other ASCII byte that is not a letter or digit
+ * dropped, other bytes kept ("Org Unit Id", "OrgUnitId" and "org_unit_id"
+ * all become "orgunitid").  The JSON reader applies the same rule.
  */
 static char *
 normalize_name(const char *name)
 {
-	char	   *out = pstrdup(name);
-	char	   *p;
+	char	   *out = palloc(strlen(name) + 1);
+	char	   *q = out;
+	const unsigned char *p;
 
-	for (p = out; *p; p++)
+	for (p = (const unsigned char *) name; *p; p++)
 	{
-		unsigned char c = (unsigned char) *p;
-
-		if (c >= 'A' && c <= 'Z')
-			*p = (char) (c - 'A' + 'a');
-		else if (c < 0x80 && !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
-			*p = '_';
+		if (*p >= 'A' && *p <= 'Z')
+			*q++ = (char) (*p - 'A' + 'a');
+		else if (*p >= 0x80 || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9'))
+			*q++ = (char) *p;
 	}
+	*q = '\0';
 	return out;
+}
+
+/*
+ * The index of the one header field whose normalized name is want, or
+ * nfields when none is; two or more are an error naming them.
+ */
+static int
+match_field(const LmsColumn *col, const CsvField *fields, char **normalized,
+			int nfields, const char *want)
+{
+	int			found = nfields;
+	int			j;
+
+	for (j = 0; j < nfields; j++)
+	{
+		if (strcmp(normalized[j], want) != 0)
+			continue;
+		if (found < nfields)
+		{
+			StringInfoData list;
+
+			initStringInfo(&list);
+			for (j = 0; j < nfields; j++)
+				if (strcmp(normalized[j], want) == 0)
+					appendStringInfo(&list, "%s\"%s\"", list.len ? ", " : "",
+									 fields[j].value);
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_COLUMN),
+					 errmsg("column \"%s\" matches more than one field of the file",
+							col->name),
+					 errdetail_internal("The fields %s all match it by the name rule (letters and digits only, case ignored).",
+										list.data),
+					 errhint("Name the field with ALTER FOREIGN TABLE ... ALTER COLUMN %s OPTIONS (ADD field '...').",
+							 quote_identifier(col->name))));
+		}
+		found = j;
+	}
+	return found;
 }
 
 /*
@@ -222,6 +264,8 @@ lmsfdw_column_map_create(Relation rel, Bitmapset *attrs_used)
 			col->source = LMS_COL_META_FETCHED_AT;
 		else if (col->meta && strcmp(col->meta, "file_name") == 0)
 			col->source = LMS_COL_META_FILE_NAME;
+		else if (col->meta)
+			col->source = LMS_COL_META_PROVIDER;
 		getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
 		col->is_text = att->atttypid == TEXTOID;
 		fmgr_info(infunc, &col->in);
@@ -480,6 +524,16 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 			if (name)
 				col->const_value = column_input(col, (char *) name);
 		}
+		else if (col->source == LMS_COL_META_PROVIDER)
+		{
+			const LmsProvider *provider = job->opts->provider;
+			char	   *value = provider->meta_value ?
+				provider->meta_value(job, col->meta) : NULL;
+
+			col->const_isnull = value == NULL;
+			if (value)
+				col->const_value = column_input(col, value);
+		}
 	}
 	/* a JSON reader binds the columns to their paths here */
 	open_reader(src);
@@ -508,32 +562,25 @@ bind_header(LmsRowSource *src, const CsvField *fields, int nfields)
 			continue;
 		if (col->field)
 		{
+			/* a field spelled exactly as the option wins */
 			for (j = 0; j < nfields; j++)
 				if (strcmp(fields[j].value, col->field) == 0)
 					break;
 			if (j == nfields)
-			{
-				want = normalize_name(col->field);
-				for (j = 0; j < nfields; j++)
-					if (strcmp(normalized[j], want) == 0)
-						break;
-			}
+				j = match_field(col, fields, normalized, nfields,
+								normalize_name(col->field));
 		}
 		else
 		{
 			const char *const *prefix = src->job->opts->provider->field_prefixes;
 
-			want = normalize_name(col->name);
-			for (j = 0; j < nfields; j++)
-				if (strcmp(normalized[j], want) == 0)
-					break;
+			j = match_field(col, fields, normalized, nfields,
+							normalize_name(col->name));
 			/* then the provider's prefixes, in order: key.id, value.id ... */
 			for (; j == nfields && prefix && *prefix; prefix++)
 			{
 				want = normalize_name(psprintf("%s.%s", *prefix, col->name));
-				for (j = 0; j < nfields; j++)
-					if (strcmp(normalized[j], want) == 0)
-						break;
+				j = match_field(col, fields, normalized, nfields, want);
 			}
 		}
 		if (j < nfields)

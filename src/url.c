@@ -362,6 +362,7 @@ lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 	{
 		mask_all(out, opts->token);
 		mask_all(out, opts->client_secret);
+		mask_all(out, opts->refresh_token);
 	}
 	for (i = 0; secret_keys[i]; i++)
 	{

@@ -237,8 +237,8 @@ $node->safe_psql('postgres', q{
 	CREATE FOREIGN TABLE bs_unknown (x text) SERVER bs OPTIONS (resource 'Attendance Records')});
 ($out, $err) = run_sql('SELECT * FROM bs_unknown');
 is(sqlstate_of($err), 'HV00R', 'Brightspace unknown data set: HV00R');
-like($err, qr/DETAIL:  The data sets are: "Final Grades", "Enrollments and Withdrawals"\./,
-	'Brightspace unknown data set: the names listed');
+like($err, qr/DETAIL:  The data sets are: "Final Grades", "Enrollments and Withdrawals", "Grade Results", "Organizational Units"\./,
+	'Brightspace unknown data set: the names listed (Advanced Data Sets, then Brightspace Data Sets)');
 
 # A job ending in Status 3
 $mock->reset;

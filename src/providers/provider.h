@@ -14,7 +14,8 @@
  *	2. start:    start_request/read_start.  read_start sets job->remote_id
  *	             and may already set job->state.
  *	             A resource that needs no job (a paginated REST list, a
- *	             data set that is just there) leaves start_request NULL:
+ *	             data set that is just there) leaves start_request NULL
+ *	             (or, for some resources only, says so through jobless):
  *	             the job is then DONE at once, without start or status
  *	             requests, and goes straight to 3.
  *	3. monitor:  status_request/read_status, spaced by the poll schedule,
@@ -133,6 +134,20 @@ typedef struct LmsProvider
 	void		(*read_status) (LmsJob *job, LmsDoc *doc);
 	/* false when the API cannot cancel a job in its current state */
 	bool		(*cancel_request) (LmsJob *job, LmsRequestSpec *req);
+	/*
+	 * Optional: true when this table's resource needs no job although the
+	 * provider has a start_request (Brightspace Data Sets beside Advanced
+	 * Data Sets); asked after the prepare steps.
+	 */
+	bool		(*jobless) (LmsJob *job);
+	/*
+	 * Optional: after a 401, put a new token in job->bearer in place of
+	 * rejected; false if there is none to be had.  The request is then sent
+	 * once more.
+	 */
+	bool		(*renew_bearer) (LmsJob *job, const char *rejected);
+	/* Optional: the text of a column's meta value the job does not know itself, or NULL */
+	char	   *(*meta_value) (LmsJob *job, const char *meta);
 
 	/*
 	 * Result files, one at a time (all optional; see 5. above).

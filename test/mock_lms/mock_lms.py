@@ -91,6 +91,9 @@ DEFAULT_SCENARIO = {
     "job_schema_version": None,
     "dap_limits": None,
     "d2l_bucket": {"limit": 50000, "cost": 10, "window_s": 60},
+    "d2l_access_ttl_s": 3600,       # lifetime of Brightspace access tokens (may be fractional)
+    "d2l_lp_versions": None,        # LP versions the site offers (None: 1.0 .. 1.49)
+    "bds_page_size": None,          # cap on pageSize of /dataExport/bds (None: as asked)
 }
 
 # keys copied into a job when it is created
@@ -1396,10 +1399,11 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-def make_jwt(sub, ttl, now, aud):
+def make_jwt(sub, ttl, now, aud, **extra):
     head = b64url(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
     claims = {"iss": "mock_lms", "aud": aud, "sub": sub, "iat": int(now), "exp": int(now + ttl),
               "jti": str(uuid.uuid4())}
+    claims.update(extra)
     body = b64url(json.dumps(claims, separators=(",", ":")).encode())
     sig = b64url(hmac.new(SIGN_KEY, ("%s.%s" % (head, body)).encode(), hashlib.sha256).digest())
     return "%s.%s.%s" % (head, body, sig)
@@ -1771,6 +1775,34 @@ def r_dap_object(ctx):
 # ---------------------------------------------------------------------------
 # Family: Brightspace Data Export + Brightspace Data Sets (/d2l/api/lp/:ver)
 # ---------------------------------------------------------------------------
+#
+# Sources (cited below by tag):
+#  [DE]   docs.valence.desire2learn.com/res/dataExport.html: the routes, DataSetData,
+#         ExportJobData, EXPORTJOBSTATUS_T, the filters (startDate/endDate are UTC; the
+#         page's own examples are "2016-02-24" and "2020-08-20T02:35:55.207Z").
+#  [VER]  docs.valence.desire2learn.com/basic/version.html: GET /d2l/api/versions/ answers
+#         [{ProductCode, LatestVersion, SupportedVersions: [...]}, ...].
+#  [EX]   GH Brightspace/bds-headless-client-example main.py: the refresh_token grant at
+#         /core/connect/token with HTTP Basic client authentication, form body
+#         grant_type/refresh_token/scope, the new refresh token stored after every run;
+#         /dataExport/bds/{plugin} answers a zip holding exactly one CSV, "UTF-8-BOM encoded".
+#  [RFC]  RFC 6749 §5.1 (Cache-Control: no-store), §5.2 (error codes), §6 (refresh; the
+#         server may issue a new refresh token and revoke the old one, which Brightspace
+#         does on every refresh: shared docs lms-apis.md §0).
+#  [ADS]  Brightspace help "About Advanced Data Sets" (Learning Environment docs, All Grades
+#         "Returned Fields": User Id, Org Defined Id, Username, First Name, Last Name, ...):
+#         Advanced Data Sets name their fields with spaces.  The exact Final Grades and
+#         Enrollments and Withdrawals lists are NOT FOUND; the mock uses that spelling.
+#  [BDS]  community.d2l.com kb 4527 "Grades data sets" (Grade Results: GradeObjectId,
+#         OrgUnitId, UserId, PointsNumerator, ... PrivateComments) and kb 4529
+#         "Organizational Units data sets" (OrgUnitId, Organization, Type, Name, Code, ...):
+#         Brightspace Data Sets document their fields unspaced, and the mock serves them so.
+#         Both spellings reach the same columns through the FDW's name rule.
+#  [LIST] shared docs lms-apis.md §3.3: GET /dataExport/bds?page=&pageSize= answers
+#         {"BrightspaceDataSets": [{PluginId, Name, Description, FullDataSet, CreatedDate,
+#         DownloadLink, DownloadSize, Version, PreviousDataSets, QueuedForProcessingDate,
+#         CurrentlyAvailable}], "NextPageUrl": url|null}.  The identifiers of previous
+#         extracts and the differential plugin id below are invented (NOT FOUND).
 
 D2L_FILTERS = {
     "startDate": {"Name": "startDate", "Type": 1, "Description": "Start date (UTC)", "DefaultValue": None},
@@ -1806,39 +1838,178 @@ def _gr_row(i):
             "checked" if i % 8 == 0 else None)
 
 
+def _ou_row(i):
+    kind = ("Course Offering", "Department", "Semester")[i % 3]
+    return (6800 + i, "Mock University", kind, "%s %d" % (kind, i), "OU%d" % (6800 + i),
+            tstamp(86400 * i).replace("Z", ".000Z"), None, "True" if i % 7 else "False",
+            tstamp(3600 * i).replace("Z", ".000Z"), "False", None, None)
+
+
+# [ADS] spaced field names
+_ADS_PEOPLE = ["Org Unit Id", "Org Unit Code", "Org Unit Name", "User Id", "Username", "Org Defined Id",
+               "First Name", "Last Name"]
 D2L_SETS = {
     "b6f4a2f3-1c7e-4c39-9a51-3e3f4b8a1f01": {
         "Name": "Final Grades", "Category": "Grades",
         "Description": "Final grade of every user in every org unit.",
         "filters": ["startDate", "endDate", "parentOrgUnitId", "roles"],
-        "header": ["OrgUnitId", "OrgUnitCode", "OrgUnitName", "UserId", "UserName", "OrgDefinedId",
-                   "FirstName", "LastName", "PointsNumerator", "PointsDenominator", "WeightedNumerator",
-                   "WeightedDenominator", "GradeValue", "LastModified"],
+        "header": _ADS_PEOPLE + ["Points Numerator", "Points Denominator", "Weighted Numerator",
+                                 "Weighted Denominator", "Grade Value", "Last Modified"],
         "row": _fg_row},
     "c27a1d0e-5b8f-4e62-8d14-7a9e2c6b3f02": {
         "Name": "Enrollments and Withdrawals", "Category": "Enrollments",
         "Description": "Enrollment and withdrawal events of users in org units.",
         "filters": ["startDate", "endDate", "parentOrgUnitId", "roles"],
-        "header": ["OrgUnitId", "OrgUnitCode", "OrgUnitName", "UserId", "UserName", "OrgDefinedId",
-                   "FirstName", "LastName", "RoleName", "Action", "ActionDate"],
+        "header": _ADS_PEOPLE + ["Role Name", "Action", "Action Date"],
         "row": _ew_row},
 }
+
+# [BDS] fields as documented; [LIST] one entry per plugin (full and differential are
+# separate plugins).  "extracts": (identifier, created offset in hours, rows(n)) newest first.
+_GR_HEADER = ["GradeObjectId", "OrgUnitId", "UserId", "PointsNumerator", "PointsDenominator",
+              "WeightedNumerator", "WeightedDenominator", "IsReleased", "IsDropped",
+              "LastModified", "LastModifiedBy", "Comments", "PrivateComments"]
 BDS_SETS = {
     "9d8a96b4-8145-416d-bd18-11402bc58f8d": {
         "Name": "Grade Results", "Description": "Grade results of users on grade objects.",
-        "header": ["GradeObjectId", "OrgUnitId", "UserId", "PointsNumerator", "PointsDenominator",
-                   "WeightedNumerator", "WeightedDenominator", "IsReleased", "IsDropped",
-                   "LastModified", "LastModifiedBy", "Comments", "PrivateComments"],
-        "row": _gr_row},
+        "full": True, "header": _GR_HEADER, "row": _gr_row,
+        "extracts": [("20240104-0000", 72, lambda n: n), ("20240103-0000", 48, lambda n: max(1, n - 2)),
+                     ("20240102-0000", 24, lambda n: max(1, n - 4))]},
+    "b1f0c3d2-7e4a-4b8e-9f61-2d5c8a9e0d13": {
+        "Name": "Grade Results", "Description": "Grade results changed since the previous extract.",
+        "full": False, "header": _GR_HEADER, "row": _gr_row,
+        "extracts": [("20240104-1200", 84, lambda n: max(1, n // 5)),
+                     ("20240103-1200", 60, lambda n: max(1, n // 5 - 1))]},
+    "07a9e561-e22f-4e82-8dd6-7bfb14c91776": {
+        "Name": "Organizational Units", "Description": "Details about all org units.",
+        "full": True, "row": _ou_row,
+        "header": ["OrgUnitId", "Organization", "Type", "Name", "Code", "StartDate", "EndDate", "IsActive",
+                   "CreatedDate", "IsDeleted", "DeletedDate", "RecycledDate"],
+        "extracts": [("20240104-0000", 72, lambda n: n)]},
 }
 D2L_STATUS = {"created": 0, "running": 1, "compiling": 1, "complete": 2, "error": 3,
               "deleted": 4, "aborted": 4, "canceled": 4}
 
+# [VER] LP versions the mock site offers, ascending as D2L lists them (1.9 before 1.10)
+D2L_LP_VERSIONS = ["1.%d" % k for k in range(0, 50)]
+
+
+def d2l_versions(ctx):
+    return ctx.app.state.scen()["d2l_lp_versions"] or D2L_LP_VERSIONS
+
+
+# -- OAuth 2.0 grants ([EX], [RFC]) --------------------------------------------
+#
+# The authorization server (auth.brightspace.com in production) is a service of its own,
+# so its grants survive /__mock/reset; /__mock/d2l/authorize plays the person who
+# authorises the app in a browser and hands out a first refresh token.
+
+class D2lGrants:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.tokens = {}        # refresh token -> {n, client_id, state, issued, used, parent}
+        self.events = []        # every refresh_token grant: {t, presented, outcome, issued}
+        self.serial = 0
+
+    def issue(self, cid, now, parent=None):
+        self.serial += 1
+        tok = "rt-%d-%s" % (self.serial, uuid.uuid4().hex)
+        self.tokens[tok] = {"n": self.serial, "client_id": cid, "state": "live", "issued": now,
+                            "used": None, "parent": parent}
+        return tok
+
+    def summary(self):
+        with self.lock:
+            return {"tokens": sorted(self.tokens.values(), key=lambda x: x["n"]),
+                    "events": list(self.events),
+                    "refreshed": sum(1 for e in self.events if e["outcome"] == "ok"),
+                    "reused": sum(1 for e in self.events if e["outcome"] == "reused")}
+
+
+D2L_GRANTS = D2lGrants()
+_SCOPE_RX = re.compile(r"^[a-z]+:[a-z*]+:[a-z*]+$")
+
+
+def d2l_control(ctx):
+    if ctx.path == "/__mock/d2l/authorize" and ctx.method == "POST":
+        js = ctx.json() or {}
+        with D2L_GRANTS.lock:
+            tok = D2L_GRANTS.issue(str(js.get("client_id") or ""), ctx.now)
+            return jresp(200, {"refresh_token": tok, "n": D2L_GRANTS.tokens[tok]["n"]})
+    if ctx.path == "/__mock/d2l/grants" and ctx.method == "GET":
+        return jresp(200, D2L_GRANTS.summary())
+    return None
+
+
+def _oauth_error(status, code, desc=None):
+    body = {"error": code}
+    if desc:
+        body["error_description"] = desc
+    return jresp(status, body, [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
+
+
+def r_d2l_token(ctx):
+    # [RFC] §6: a form-encoded POST; JSON bodies are not read
+    if "application/x-www-form-urlencoded" not in (ctx.header("Content-Type") or "").lower():
+        return _oauth_error(400, "invalid_request", "form body expected")
+    cid, sec = basic_credentials(ctx)
+    form = ctx.form()
+    grant = (form.get("grant_type") or [None])[-1]
+    if not credentials_ok(ctx, cid, sec):
+        return _oauth_error(401, "invalid_client")
+    if grant != "refresh_token":
+        # the authorization code itself is exchanged in the browser flow, not by the FDW
+        return _oauth_error(400, "unsupported_grant_type")
+    scope = (form.get("scope") or ["datahub:dataexports:*"])[-1]
+    if not all(_SCOPE_RX.match(s) for s in scope.split()):
+        return _oauth_error(400, "invalid_scope")
+    presented = (form.get("refresh_token") or [""])[-1]
+    with D2L_GRANTS.lock:
+        entry = D2L_GRANTS.tokens.get(presented)
+        event = {"t": ctx.now, "presented": entry["n"] if entry else None, "issued": None}
+        D2L_GRANTS.events.append(event)
+        if entry is None or entry["client_id"] not in (cid, ""):
+            event["outcome"] = "unknown"
+            return _oauth_error(400, "invalid_grant")
+        if entry["state"] != "live":
+            # [RFC] §6 + lms-apis §0: the old refresh token stopped working when it was used
+            event["outcome"] = "reused"
+            return _oauth_error(400, "invalid_grant")
+        entry["state"] = "used"
+        entry["used"] = ctx.now
+        new = D2L_GRANTS.issue(cid, ctx.now, entry["n"])
+        event.update(outcome="ok", issued=D2L_GRANTS.tokens[new]["n"])
+    ttl = float(ctx.app.state.scen()["d2l_access_ttl_s"])
+    issued = time.time()        # after any injected delay: the token lives ttl from now
+    access = make_jwt(cid, ttl, issued, "d2l", exp=issued + ttl, scope=scope)
+    return jresp(200, {"access_token": access, "token_type": "Bearer", "expires_in": int(ttl) if ttl >= 1 else 1,
+                       "refresh_token": new, "scope": scope},
+                 [("Cache-Control", "no-store"), ("Pragma", "no-cache")])
+
+
+def _scope_allows(scope, need):
+    for s in (scope or "").split():
+        parts = s.split(":")
+        if len(parts) == 3 and parts[0] == "datahub" and parts[1] in ("*", "dataexports") and \
+                parts[2] in ("*", need):
+            return True
+    return False
+
 
 def d2l_auth(ctx):
     tok = bearer(ctx)
-    if tok is None or (tok.count(".") == 2 and check_jwt(tok, ctx.now, "d2l") is None):
+    claims = None
+    if tok is not None and tok.count(".") == 2:
+        claims = check_jwt(tok, ctx.now, "d2l")
+        if claims is None:
+            return Resp(401, b"", TEXT_CT, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+    if tok is None:
         return Resp(401, b"", TEXT_CT, [("WWW-Authenticate", 'Bearer error="invalid_token"')])
+    if ctx.m.get("ver") != "unstable" and ctx.m.get("ver") not in d2l_versions(ctx):
+        return tresp(404, "Unsupported API version")
+    need = "download" if "/download/" in ctx.path or ctx.m.get("pid") else "read"
+    if claims is not None and not _scope_allows(claims.get("scope"), need):
+        return Resp(403, b"", TEXT_CT, [("WWW-Authenticate", 'Bearer error="insufficient_scope"')])
     ctx.token = tok
     st = ctx.app.state
     with st.lock:
@@ -1863,21 +2034,11 @@ def d2l_post(ctx, resp):
         resp.headers.extend(getattr(ctx, "d2l_headers", []))
 
 
-def r_d2l_token(ctx):
-    cid, sec = basic_credentials(ctx)
-    form = ctx.form()
-    grant = (form.get("grant_type") or [None])[-1]
-    if not credentials_ok(ctx, cid, sec):
-        return jresp(401, {"error": "invalid_client"})
-    if grant not in ("refresh_token", "client_credentials"):
-        return jresp(400, {"error": "unsupported_grant_type"})
-    if grant == "refresh_token" and not (form.get("refresh_token") or [""])[-1]:
-        return jresp(400, {"error": "invalid_grant"})
-    ttl = int(ctx.app.state.scen()["token_ttl_s"])
-    scope = (form.get("scope") or ["datahub:dataexports:*"])[-1]
-    return jresp(200, {"access_token": make_jwt(cid, ttl, ctx.now, "d2l"), "token_type": "Bearer",
-                       "expires_in": ttl, "refresh_token": "rt-" + sign("refresh", cid, ctx.now)[:32],
-                       "scope": scope})
+def r_d2l_versions(ctx):
+    vers = d2l_versions(ctx)
+    return jresp(200, [{"ProductCode": "lp", "LatestVersion": vers[-1], "SupportedVersions": list(vers)},
+                       {"ProductCode": "le", "LatestVersion": "1.82",
+                        "SupportedVersions": ["1.%d" % k for k in range(0, 83)]}])
 
 
 def d2l_set_json(dsid):
@@ -1907,9 +2068,15 @@ def d2l_job_json(job):
             "Category": s["Category"]}
 
 
+# [DE] DateTime filters: a date or an ISO 8601 UTC instant ("Z"); a local or offset time
+# (what a client's own date style would print) is refused.
+_D2L_DATE_RX = re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d{1,7})?Z)?$")
+
+
 def _d2l_bad_filter(name, value):
     if name in ("startDate", "endDate"):
-        return _parse_iso(value) is None
+        return not isinstance(value, str) or not _D2L_DATE_RX.match(value) or \
+            _parse_iso(value if "T" in value else value + "T00:00:00Z") is None
     if name in ("parentOrgUnitId", "userId"):
         return not str(value).isdigit()
     if name == "roles":
@@ -1993,14 +2160,14 @@ def zip_blocks(member, blocks, big=False):
     yield sink.drain()
 
 
-def d2l_zip(name, header, row_fn, rows, body_file=None):
+def d2l_zip(name, header, row_fn, rows, body_file=None, bom=False):
     member = name.replace(" ", "") + ".csv"
     if body_file:
         big = os.path.getsize(body_file) > (1 << 31) - (1 << 20)
         factory = lambda: zip_blocks(member, file_blocks(body_file), big)      # noqa: E731
     else:
         factory = lambda: zip_blocks(member, table_blocks(                        # noqa: E731
-            header, row_fn, rows, "csv", {"header": True}))
+            header, row_fn, rows, "csv", {"header": True, "bom": bom}))
     return Resp(200, None, "application/zip",
                 [("Content-Disposition", 'attachment; filename="%s.zip"' % name.replace(" ", ""))],
                 stream=factory)
@@ -2019,22 +2186,44 @@ def r_d2l_download(ctx):
     return d2l_zip(s["Name"], s["header"], s["row"], int(job.scen["rows"]), job.scen["body_file"])
 
 
+# -- Brightspace Data Sets ([LIST], [EX]) ---------------------------------------
+
 _BDS_SIZES = {}
 
 
-def bds_json(ctx, pid, full=False):
+def bds_extract_zip(ctx, pid, k):
+    """The zip of extract k (0 = current) of plugin pid: one CSV with a BOM ([EX])."""
     s = BDS_SETS[pid]
     sc = ctx.app.state.scen()
-    key = (pid, int(sc["rows"]), sc["body_file"])
+    rows = s["extracts"][k][2](int(sc["rows"]))
+    # previous extracts hold other rows than the current one (an offset into the sequence)
+    row = (lambda i: s["row"](i + 1000 * k)) if k else s["row"]
+    return d2l_zip(s["Name"], s["header"], row, rows, sc["body_file"] if k == 0 and s["full"] else None,
+                   bom=True)
+
+
+def _bds_extract_json(ctx, pid, k, base):
+    s = BDS_SETS[pid]
+    ident, hours, _ = s["extracts"][k]
+    sc = ctx.app.state.scen()
+    key = (pid, k, int(sc["rows"]), sc["body_file"])
     if key not in _BDS_SIZES:
-        _BDS_SIZES[key] = stream_size(d2l_zip(s["Name"], s["header"], s["row"], key[1], key[2]).stream)
+        _BDS_SIZES[key] = stream_size(bds_extract_zip(ctx, pid, k).stream)
+    link = "%s/download/%s" % (base, pid) if k == 0 else "%s/%s/%s" % (base, pid, ident)
+    return {"PluginId": pid, "Name": s["Name"], "Description": s["Description"],
+            "FullDataSet": s["full"], "CreatedDate": iso(T0 + 3600 * hours).replace("Z", ".000Z"),
+            "DownloadLink": link, "DownloadSize": _BDS_SIZES[key]}
+
+
+def bds_json(ctx, pid, full=False):
     base = "%s/d2l/api/lp/%s/dataExport/bds" % (ctx.app.base, ctx.m["ver"])
-    out = {"PluginId": pid, "Name": s["Name"], "Description": s["Description"],
-           "CreatedDate": iso(T0 + 86400).replace("Z", ".000Z"),
-           "DownloadLink": "%s/download/%s" % (base, pid), "DownloadSize": _BDS_SIZES[key]}
-    if full:
-        out.update(FullDataSet=True, Version="1.0", PreviousDataSets=[], QueuedForProcessingDate=None,
-                   CurrentlyAvailable=True)
+    out = _bds_extract_json(ctx, pid, 0, base)
+    if not full:            # bds/list: the short form
+        del out["FullDataSet"]
+        return out
+    out.update(Version="1.0", QueuedForProcessingDate=None, CurrentlyAvailable=True,
+               PreviousDataSets=[_bds_extract_json(ctx, pid, k, base)
+                                 for k in range(1, len(BDS_SETS[pid]["extracts"]))])
     return out
 
 
@@ -2044,10 +2233,15 @@ def r_bds_list(ctx):
 
 def r_bds_page(ctx):
     try:
-        page = max(1, int(ctx.qget("page", "1")))
-        size = max(1, int(ctx.qget("pageSize", "100")))
+        page = int(ctx.qget("page", "1"))
+        size = int(ctx.qget("pageSize", "100"))
     except ValueError:
         return tresp(400, "Invalid paging parameters")
+    if page < 1 or size < 1:
+        return tresp(400, "Invalid paging parameters")
+    cap = ctx.app.state.scen()["bds_page_size"]
+    if cap:
+        size = min(size, int(cap))
     items = [bds_json(ctx, pid, True) for pid in BDS_SETS]
     base = "%s/d2l/api/lp/%s/dataExport/bds" % (ctx.app.base, ctx.m["ver"])
     nxt = "%s?page=%d&pageSize=%d" % (base, page + 1, size) if page * size < len(items) else None
@@ -2057,11 +2251,17 @@ def r_bds_page(ctx):
 
 
 def r_bds_download(ctx):
-    s = BDS_SETS.get(ctx.m["pid"])
-    if s is None:
+    pid = ctx.m["pid"]
+    if pid not in BDS_SETS:
         return tresp(404, "Data set not found")
-    sc = ctx.app.state.scen()
-    return d2l_zip(s["Name"], s["header"], s["row"], int(sc["rows"]), sc["body_file"])
+    ident = ctx.m.get("ident")
+    k = 0
+    if ident is not None:
+        idents = [e[0] for e in BDS_SETS[pid]["extracts"]]
+        if ident not in idents:
+            return tresp(404, "Data set not found")
+        k = idents.index(ident)
+    return bds_extract_zip(ctx, pid, k)
 
 
 # ---------------------------------------------------------------------------
@@ -2111,8 +2311,9 @@ route("GET", D + r"/job/(?P<id>[^/]+)", "dap:job", r_dap_job)
 route("POST", D + r"/object/url", "dap:url", r_dap_object_url)
 route("GET", r"/__s3/(?P<oid>.+)", None, r_dap_object)
 
-L = r"/d2l/api/lp/(?P<ver>1\.\d+)/dataExport"
+L = r"/d2l/api/lp/(?P<ver>1\.\d+|unstable)/dataExport"
 route("POST", r"/core/connect/token", None, r_d2l_token)
+route("GET", r"/d2l/api/versions/?", None, r_d2l_versions)
 route("GET", L + r"/list", "d2l", r_d2l_list)
 route("GET", L + r"/list/(?P<dsid>[^/]+)", "d2l", r_d2l_list_one)
 route("POST", L + r"/create", "d2l", r_d2l_create)
@@ -2122,6 +2323,7 @@ route("GET", L + r"/download/(?P<id>[^/]+)", "d2l", r_d2l_download)
 route("GET", L + r"/bds/list", "d2l", r_bds_list)
 route("GET", L + r"/bds", "d2l", r_bds_page)
 route("GET", L + r"/bds/download/(?P<pid>[^/]+)", "d2l", r_bds_download)
+route("GET", L + r"/bds/(?P<pid>[0-9a-f-]{36})", "d2l", r_bds_download)
 route("GET", L + r"/bds/(?P<pid>[^/]+)/(?P<ident>[^/]+)", "d2l", r_bds_download)
 
 # family auth checks (run after routing; may refuse) and response hooks
@@ -2222,6 +2424,10 @@ def fault_response(f):
 def control(ctx):
     st = ctx.app.state
     p, m = ctx.path, ctx.method
+    if p.startswith("/__mock/d2l/"):
+        out = d2l_control(ctx)
+        if out is not None:
+            return out
     if p == "/__mock/reset" and m == "POST":
         st.reset()
         return jresp(200, {"ok": True})

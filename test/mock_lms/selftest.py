@@ -906,16 +906,25 @@ def dap_csv_incremental_failed_limits():
 # -- Brightspace --------------------------------------------------------------
 
 L = "/d2l/api/lp/1.28/dataExport"
+D2L_BASIC = {"Authorization": "Basic " + __import__("base64").b64encode(b"app:secret").decode()}
 
 
-def d2l_token():
-    import base64
-    basic = base64.b64encode(b"app:secret").decode()
-    r = req("POST", "/core/connect/token", "grant_type=refresh_token&refresh_token=rt1&scope=datahub:dataexports:*",
-            {"Authorization": "Basic " + basic})
+def d2l_authorize():
+    return mock("POST", "d2l/authorize", {"client_id": "app"})["refresh_token"]
+
+
+def d2l_refresh(rt, scope="datahub:dataexports:*"):
+    return req("POST", "/core/connect/token",
+               "grant_type=refresh_token&refresh_token=%s&scope=%s" % (urllib.parse.quote(rt), urllib.parse.quote(scope)),
+               D2L_BASIC)
+
+
+def d2l_token(scope="datahub:dataexports:*"):
+    r = d2l_refresh(d2l_authorize(), scope)
     eq(r.status, 200, "token")
     t = r.json()
     assert t["refresh_token"] and t["token_type"] == "Bearer" and t["access_token"].count(".") == 2
+    eq(r.header("Cache-Control"), "no-store", "no-store")
     return {"Authorization": "Bearer " + t["access_token"]}
 
 
@@ -928,6 +937,57 @@ def unzip_one(data):
 
 
 @test
+def d2l_refresh_rotation():
+    reset(d2l_access_ttl_s=1.5)
+    rt = d2l_authorize()
+    before = mock("GET", "d2l/grants")
+    r1 = d2l_refresh(rt)
+    eq(r1.status, 200, "first refresh")
+    rt2 = r1.json()["refresh_token"]
+    assert rt2 != rt
+    r2 = d2l_refresh(rt)
+    eq((r2.status, r2.json()["error"]), (400, "invalid_grant"), "a used refresh token")
+    r3 = d2l_refresh(rt2)
+    eq(r3.status, 200, "the rotated token works")
+    eq(d2l_refresh("rt-never-issued").json()["error"], "invalid_grant", "unknown token")
+    g = mock("GET", "d2l/grants")
+    eq((g["refreshed"] - before["refreshed"], g["reused"] - before["reused"]), (2, 1), "grant counters")
+    eq([e["outcome"] for e in g["events"][-4:]], ["ok", "reused", "ok", "unknown"], "events")
+    eq(req("POST", "/core/connect/token", "grant_type=client_credentials", D2L_BASIC).json()["error"],
+       "unsupported_grant_type", "no client credentials grant")
+    eq(req("POST", "/core/connect/token", {"grant_type": "refresh_token"}, D2L_BASIC).json()["error"],
+       "invalid_request", "JSON body")
+    eq(d2l_refresh(d2l_authorize(), "datahub dataexports").json()["error"], "invalid_scope", "bad scope")
+    bad = dict(D2L_BASIC, Authorization="Basic " + __import__("base64").b64encode(b"app:").decode())
+    eq(req("POST", "/core/connect/token", "grant_type=refresh_token&refresh_token=x", bad).status, 401, "no secret")
+    # access tokens expire after d2l_access_ttl_s; grants survive a reset
+    hdr = {"Authorization": "Bearer " + r3.json()["access_token"]}
+    eq(r3.json()["expires_in"], 1, "expires_in")
+    eq(req("GET", L + "/list", headers=hdr).status, 200, "fresh access token")
+    time.sleep(1.6)
+    eq(req("GET", L + "/list", headers=hdr).status, 401, "expired access token")
+    mock("POST", "reset")
+    eq(d2l_refresh(r3.json()["refresh_token"]).status, 200, "grants survive /__mock/reset")
+    # a read-only scope may list but not download
+    ro = d2l_token("datahub:dataexports:read")
+    eq(req("GET", L + "/bds/list", headers=ro).status, 200, "read scope lists")
+    eq(req("GET", L + "/bds/download/9d8a96b4-8145-416d-bd18-11402bc58f8d", headers=ro).status, 403,
+       "read scope cannot download")
+
+
+@test
+def d2l_versions():
+    reset()
+    r = req("GET", "/d2l/api/versions/")
+    lp = [p for p in r.json() if p["ProductCode"] == "lp"][0]
+    eq((r.status, lp["LatestVersion"], lp["SupportedVersions"][9:11]), (200, "1.49", ["1.9", "1.10"]), "versions")
+    hdr = d2l_token()
+    eq(req("GET", "/d2l/api/lp/1.50/dataExport/list", headers=hdr).status, 404, "unsupported version")
+    scenario(d2l_lp_versions=["1.40", "1.51"])
+    eq(req("GET", "/d2l/api/lp/1.51/dataExport/list", headers=hdr).status, 200, "scenario versions")
+
+
+@test
 def d2l_export_job():
     reset(rows=15)
     hdr = d2l_token()
@@ -937,8 +997,15 @@ def d2l_export_job():
     fg = by["Final Grades"]
     assert any(f["Name"] == "startDate" and f["Type"] == 1 for f in fg["Filters"])
     eq(req("POST", L + "/create", {"DataSetId": "nope"}, hdr).status, 400, "bad data set")
-    eq(req("POST", L + "/create", {"DataSetId": fg["DataSetId"],
-                                   "Filters": [{"Name": "startDate", "Value": "yesterday"}]}, hdr).status, 400, "bad filter")
+    for bad in ("yesterday", "2024-01-01 00:00:00+00", "2024-01-01T00:00:00+01:00", "Mon Jan 01 00:00:00 2024",
+                "2024-01-01T00:00:00.000"):
+        eq(req("POST", L + "/create", {"DataSetId": fg["DataSetId"],
+                                       "Filters": [{"Name": "startDate", "Value": bad}]}, hdr).status, 400,
+           "bad date filter %r" % bad)
+    for good in ("2024-01-01", "2024-01-01T00:00:00Z"):
+        eq(req("POST", L + "/create", {"DataSetId": fg["DataSetId"],
+                                       "Filters": [{"Name": "endDate", "Value": good}]}, hdr).status, 200,
+           "good date filter %r" % good)
     r = req("POST", L + "/create", {"DataSetId": fg["DataSetId"], "Filters": [
         {"Name": "startDate", "Value": "2024-01-01T00:00:00.000Z"}, {"Name": "parentOrgUnitId", "Value": "6606"}]}, hdr)
     job = r.json()
@@ -952,7 +1019,8 @@ def d2l_export_job():
     eq(r.header("Content-Disposition"), 'attachment; filename="FinalGrades.zip"', "disposition")
     name, data = unzip_one(r.body)
     rows = parse_csv(data)
-    eq((name, len(rows), rows[0][0], rows[0][3]), ("FinalGrades.csv", 16, "OrgUnitId", "UserId"), "csv")
+    eq((name, len(rows), rows[0][0], rows[0][3], rows[0][6]), ("FinalGrades.csv", 16, "Org Unit Id", "User Id",
+                                                               "First Name"), "csv, spaced headers")
     assert r.header("X-Rate-Limit-Remaining") and r.header("X-Request-Cost") == "10"
     eq(req("GET", L + "/jobs/nope", headers=hdr).status, 404, "unknown job")
     eq(req("GET", L + "/list", headers={}).status, 401, "no token")
@@ -967,15 +1035,34 @@ def d2l_bds_and_rate_limit():
     eq(gr["PluginId"], "9d8a96b4-8145-416d-bd18-11402bc58f8d", "plugin id")
     page = req("GET", L + "/bds?page=1&pageSize=10", headers=hdr).json()
     eq(page["NextPageUrl"], None, "one page")
+    eq(len(page["BrightspaceDataSets"]), 3, "three plugins")
+    diff = [x for x in page["BrightspaceDataSets"] if x["Name"] == "Grade Results" and not x["FullDataSet"]][0]
+    assert diff["CreatedDate"] > gr["CreatedDate"], "the differential is newer"
     r = get_url(gr["DownloadLink"], hdr)
     eq(len(r.body), gr["DownloadSize"], "DownloadSize")
     name, data = unzip_one(r.body)
-    rows = parse_csv(data)
+    assert data.startswith(b"\xef\xbb\xbf"), "UTF-8 byte order mark"
+    rows = parse_csv(data[3:])
     eq(rows[0], ["GradeObjectId", "OrgUnitId", "UserId", "PointsNumerator", "PointsDenominator",
                  "WeightedNumerator", "WeightedDenominator", "IsReleased", "IsDropped", "LastModified",
                  "LastModifiedBy", "Comments", "PrivateComments"], "grade results header")
     eq(len(rows), 31, "rows")
     eq(len({(x[0], x[1], x[2]) for x in rows[1:]}), 30, "primary key unique")
+    eq(len(parse_csv(unzip_one(get_url(diff["DownloadLink"], hdr).body)[1][3:])), 7, "differential rows")
+    prev = [x for x in page["BrightspaceDataSets"] if x["PluginId"] == gr["PluginId"]][0]["PreviousDataSets"]
+    eq(len(prev), 2, "previous extracts")
+    r = get_url(prev[0]["DownloadLink"], hdr)
+    eq((len(r.body), len(parse_csv(unzip_one(r.body)[1][3:]))), (prev[0]["DownloadSize"], 29), "a previous extract")
+    eq(req("GET", L + "/bds/%s/nope" % gr["PluginId"], headers=hdr).status, 404, "unknown identifier")
+    eq(req("GET", "/d2l/api/lp/unstable/dataExport/bds/" + gr["PluginId"], headers=hdr).status, 200,
+       "the example client's route")
+    # paging
+    scenario(bds_page_size=2)
+    p1 = req("GET", L + "/bds?page=1", headers=hdr).json()
+    eq(len(p1["BrightspaceDataSets"]), 2, "page 1")
+    p2 = get_url(p1["NextPageUrl"], hdr).json()
+    eq((len(p2["BrightspaceDataSets"]), p2["NextPageUrl"]), (1, None), "page 2")
+    eq(req("GET", L + "/bds?page=0", headers=hdr).status, 400, "page 0")
     scenario(d2l_bucket={"limit": 30, "window_s": 60})
     got = [req("GET", L + "/list", headers=hdr) for _ in range(4)]
     eq([g.status for g in got], [200, 200, 200, 429], "credits")

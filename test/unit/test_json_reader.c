@@ -430,13 +430,18 @@ test_matching(void)
 		"{\"CURRENT_SCORE\":2}\n{\"current score \":3}\n{\"current.score\":4}\n";
 
 	check_wanted("loose", JSON_FORMAT_LINES, loose, 1, 0, doc,
-				 "R1{'90.5'}R2{'1'}R3{'2'}R4{\\N}R5{'4'}EOF");
+				 "R1{'90.5'}R2{'1'}R3{'2'}R4{'3'}R5{'4'}EOF");
+	check_wanted("loose drops what is not a letter or digit", JSON_FORMAT_LINES,
+				 loose, 1, 0,
+				 "{\"CurrentScore\":1}{\"current__score\":2}{\"currents core\":3}"
+				 "{\"current_scor\":4}{\"current_scores\":5}",
+				 "R1{'1'}R2{'2'}R3{'3'}R4{\\N}R5{\\N}EOF");
 	check_wanted("exact", JSON_FORMAT_LINES, exact, 1, 0, doc,
 				 "R1{\\N}R2{'1'}R3{\\N}R4{\\N}R5{\\N}EOF");
 	check_wanted("exact with a space", JSON_FORMAT_LINES, exact2, 1, 0, doc,
 				 "R1{'90.5'}R2{\\N}R3{\\N}R4{\\N}R5{\\N}EOF");
 	check_wanted("loose path is normalized too", JSON_FORMAT_LINES, loose2, 1,
-				 0, doc, "R1{'90.5'}R2{'1'}R3{'2'}R4{\\N}R5{'4'}EOF");
+				 0, doc, "R1{'90.5'}R2{'1'}R3{'2'}R4{'3'}R5{'4'}EOF");
 	check_wanted("loose keeps non-ASCII bytes", JSON_FORMAT_LINES, utf, 1, 0,
 				 "{\"Note \xc3\xa9l\xc3\xa8ve\":1}{\"note_\xc3\x89l\xc3\xa8ve\":2}"
 				 "{\"note_\\u00e9l\\u00e8ve\":3}",
@@ -1432,23 +1437,35 @@ ref_norm(unsigned char c)
 	return '_';
 }
 
+/* key and seg with the bytes the name rule drops removed, folded */
+static size_t
+ref_fold(const char *s, size_t len, char *out)
+{
+	size_t		i;
+	size_t		n = 0;
+
+	for (i = 0; i < len; i++)
+		if (ref_norm((unsigned char) s[i]) != '_')
+			out[n++] = (char) ref_norm((unsigned char) s[i]);
+	return n;
+}
+
 static bool
 ref_key_matches(const char *key, size_t klen, const char *seg, size_t slen,
 				bool loose)
 {
-	size_t		i;
+	char		a[256];
+	char		b[256];
+	size_t		na;
+	size_t		nb;
 
-	if (klen != slen)
+	if (!loose)
+		return klen == slen && memcmp(key, seg, klen) == 0;
+	if (klen > sizeof(a) || slen > sizeof(b))
 		return false;
-	for (i = 0; i < klen; i++)
-	{
-		unsigned char a = (unsigned char) key[i];
-		unsigned char b = (unsigned char) seg[i];
-
-		if (loose ? ref_norm(a) != ref_norm(b) : a != b)
-			return false;
-	}
-	return true;
+	na = ref_fold(key, klen, a);
+	nb = ref_fold(seg, slen, b);
+	return na == nb && memcmp(a, b, na) == 0;
 }
 
 /* The first value at path (document order) below object v, or NULL. */
