@@ -178,6 +178,8 @@
 #define LMS_LEARN_DENSE_MS		3000.0
 
 /* a learned window is widened by at least this fraction of the median */
+#define LMS_LEARN_SLACK			0.02
+
 /*
  * When the margin exceeds LMS_LEARN_WIDE dense spacings, the first check
  * comes LMS_LEARN_REACH margins before lo, and the checks approach lo
@@ -185,7 +187,6 @@
  */
 #define LMS_LEARN_WIDE			4.0
 #define LMS_LEARN_REACH			3.0
-#define LMS_LEARN_SLACK			0.02
 
 /* beyond this attempt number base * 2^attempt exceeds any sane cap */
 #define LMS_BACKOFF_MAX_SHIFT	62
@@ -330,6 +331,14 @@ compare_doubles(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/* Sort v[0..m-1] (m > 0) and return its median. */
+static double
+sorted_median(double *v, int m)
+{
+	qsort(v, m, sizeof(double), compare_doubles);
+	return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2.0;
+}
+
 /*
  * How the learned runs' progress advanced: per quartile, the median of the
  * fractions of the runs that reported it (at least LMS_LEARN_MIN), else 0.
@@ -351,8 +360,7 @@ learn_progress(LmsPollSchedule *s, const LmsLearnedRun *runs, int n)
 		s->learn_progress_at[k] = 0.0;
 		if (m < LMS_LEARN_MIN)
 			continue;
-		qsort(f, m, sizeof(double), compare_doubles);
-		s->learn_progress_at[k] = m % 2 ? f[m / 2] : (f[m / 2 - 1] + f[m / 2]) / 2.0;
+		s->learn_progress_at[k] = sorted_median(f, m);
 	}
 }
 
@@ -391,8 +399,7 @@ lms_poll_learn(LmsPollSchedule *s, const LmsLearnedRun *runs, int n)
 	if (m < LMS_LEARN_MIN)
 		return 0;
 
-	qsort(d, m, sizeof(double), compare_doubles);
-	median = m % 2 ? d[m / 2] : (d[m / 2 - 1] + d[m / 2]) / 2.0;
+	median = sorted_median(d, m);
 	margin = (d[m - 1] - d[0]) / (m - 1);
 	if (margin < LMS_LEARN_SLACK * median)
 		margin = LMS_LEARN_SLACK * median;
@@ -452,7 +459,6 @@ lms_poll_finished(const LmsPollSchedule *s, double done_ms,
 		if (s->learned_runs > 0)
 			gap = s->learn_margin_ms > s->dense_ms ? s->learn_margin_ms :
 				s->dense_ms;
-
 		if (gap > done_ms)
 			gap = done_ms;
 		prev = done_ms - gap;
@@ -632,7 +638,9 @@ progress_wait(const LmsPollSchedule *s, LmsRng *rng, double now_ms)
 
 /*
  * lms_poll_expected_ms
- *		The expected finish: progress (two readings), else history.
+ *		The expected finish: the last quartile reached as past runs
+ *		advanced, else the progress rate (two readings), else the median
+ *		past run.
  */
 double
 lms_poll_expected_ms(const LmsPollSchedule *s)
