@@ -21,6 +21,11 @@
  * (an XactCallback), and a reservation older than LMS_BUDGET_HOLD_MS
  * counts no more in any case, so an exited backend cannot block a token.
  *
+ * Times are lmsfdw_now_ms(), the monotonic clock, which all processes of
+ * the machine share.  A budget keeps the rate_limit_floor (and leak rate)
+ * of the first job that used it; servers on the same LMS with the same
+ * token but other floors share it all the same.
+ *
  * Without preloading nothing here is used: every job paces on its own
  * answers, as before.
  *
