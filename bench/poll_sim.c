@@ -29,7 +29,7 @@
  * uniform in the window), to say why a target is out of reach.
  *
  * The program is a report, not a test: it always exits 0, but prints a
- * PASS/FAIL (met / not met) verdict for each target.
+ * PASS/FAIL verdict for each target.
  *
  * IDENTIFICATION
  *		  bench/poll_sim.c
@@ -497,17 +497,17 @@ report_repeats(void)
 
 		if (repeat_ms[d] < 600000.0)
 			continue;
-		printf("%s  +-10%% %-6s: %.1f checks <= 6 and mean latency %.2fs <= 2s",
-			   few && soon ? "met    " : "not met", repeat_names_d[d],
-			   mean_checks(l), mean_latency_s(l));
+		printf("  +-10%% %-6s: %.1f checks <= 6 and mean latency %.2fs <= 2s: %s",
+			   repeat_names_d[d], mean_checks(l), mean_latency_s(l),
+			   few && soon ? "met" : "not met");
 		if (!(few && soon))
 			printf(" (%s%s%s)\n"
-				   "         why: the finish is spread over %.0f s and the "
-				   "status says nothing of it; knowing\n"
-				   "         that window exactly, the best schedule with <= 6 "
-				   "checks is %.1f s late on average,\n"
-				   "         and the best one with <= 2 s needs %.1f checks: "
-				   "both targets at once are out of reach",
+				   "    (why: the finish is spread over %.0f s and the status "
+				   "says nothing of it; knowing that\n"
+				   "    window exactly, the best schedule with <= 6 checks is "
+				   "%.1f s late on average, and the\n"
+				   "    best one with <= 2 s needs %.1f checks: both targets at "
+				   "once are out of reach)",
 				   few ? "" : "checks", few || soon ? "" : " and ",
 				   soon ? "" : "latency", width / 1000.0,
 				   best_within(width, true, 6.0) / 1000.0,
@@ -521,11 +521,11 @@ report_repeats(void)
 		bool		fewer = mean_checks(l) < mean_checks(f);
 		bool		sooner = mean_latency_s(l) <= mean_latency_s(f);
 
-		printf("%s  +-50%% %-6s: %.1f checks < fixed 5 s %.1f and mean "
-			   "latency %.2fs <= %.2fs",
-			   fewer && sooner ? "met    " : "not met", repeat_names_d[d],
-			   mean_checks(l), mean_checks(f), mean_latency_s(l),
-			   mean_latency_s(f));
+		printf("  +-50%% %-6s: %.1f checks < fixed 5 s %.1f and mean "
+			   "latency %.2fs <= %.2fs: %s",
+			   repeat_names_d[d], mean_checks(l), mean_checks(f),
+			   mean_latency_s(l), mean_latency_s(f),
+			   fewer && sooner ? "met" : "not met");
 		if (!(fewer && sooner))
 		{
 			Split	   *x = &split[d][1];
@@ -533,19 +533,19 @@ report_repeats(void)
 
 			printf(" (%s)\n", !fewer ? "more checks" : "later");
 			if (!fewer)
-				printf("         why: the first check skips %.0f%% of the job, "
-					   "but within a window as wide as the\n"
-					   "         spread the checks are %.1f s apart, closer than "
-					   "5 s to see the end as soon;\n",
+				printf("    (why: the first check skips %.0f%% of the job, but "
+					   "within a window as wide as the\n"
+					   "    spread the checks are %.1f s apart, closer than 5 s "
+					   "to see the end as soon;\n",
 					   100.0 * x->skipped / n, x->dense_ms / n / 1000.0);
-			printf("         %s %d runs bound a +-50%% job's finish only "
-				   "roughly: %.1f%% of the jobs ended before\n"
-				   "         the window, where checks are sparser (%.2fs "
-				   "of the mean latency), %.1f%% after it,\n"
-				   "         when the checks widen again (%.2fs); within "
-				   "the window the mean is about half\n"
-				   "         the dense spacing",
-				   !fewer ? "and" : "why:", LMS_LEARN_RUNS,
+			printf("    %s %d runs bound a +-50%% job's finish only roughly: "
+				   "%.1f%% of the jobs ended before\n"
+				   "    the window, where checks are sparser (%.2fs of the "
+				   "mean latency), %.1f%% after it,\n"
+				   "    when the checks widen again (%.2fs); within the "
+				   "window the mean is about half the\n"
+				   "    dense spacing)",
+				   !fewer ? "and" : "(why:", LMS_LEARN_RUNS,
 				   100.0 * x->early / n, x->early_latency / n / 1000.0,
 				   100.0 * x->late / n, x->late_latency / n / 1000.0);
 		}
