@@ -175,7 +175,7 @@
 #define LMS_PROGRESS_LATE		0.25
 
 /* checks within a learned window are this far apart, at most */
-#define LMS_LEARN_DENSE_MS		3000.0
+#define LMS_LEARN_DENSE_MS		3200.0
 
 /* a learned window is widened by at least this fraction of the median */
 #define LMS_LEARN_SLACK			0.02
