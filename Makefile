@@ -9,6 +9,7 @@ OBJS = \
 	src/http.o \
 	src/schedule.o \
 	src/url.o \
+	src/address.o \
 	src/job.o \
 	src/jobset.o \
 	src/reuse.o \

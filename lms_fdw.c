@@ -581,7 +581,8 @@ static List *
 scan_param_sets(ForeignScanState *node, LmsFdwScanState *state)
 {
 	return lmsfdw_params_eval(node->ss.ps.ps_ExprContext, state->param_names,
-							  state->param_states, state->param_is_list);
+							  state->param_states, state->param_is_list,
+							  state->opts->max_jobs);
 }
 
 /* Close the open result file, if any: its stream, its reader, its context. */

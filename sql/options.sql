@@ -22,6 +22,13 @@ CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'not a url');  -- ERROR
 CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'http://lms.example.edu');  -- ERROR: http needs allow_http
+-- base_url carries no credential, query string or fragment
+CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'canvas', base_url 'https://admin:secret@lms.example.edu');  -- ERROR
+CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'canvas', base_url 'https://lms.example.edu/api?access_token=x');  -- ERROR
+CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'canvas', base_url 'https://lms.example.edu/#top');  -- ERROR
 CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'https://lms.example.edu', colour 'blue');  -- ERROR
 CREATE SERVER s FOREIGN DATA WRAPPER lms_fdw
@@ -126,6 +133,16 @@ CREATE SERVER s_user FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'http://lms.example.edu', allow_http 'true');  -- ERROR
 CREATE SERVER s_user FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'canvas', base_url 'https://lms.example.edu', ca_file '/etc/passwd');  -- ERROR
+-- a non-superuser may not choose the write a generic table sends with the
+-- querying user's token, nor point a server at a loopback or private host
+CREATE FOREIGN TABLE regress_lms_schema.t_write (a int) SERVER s
+  OPTIONS (start_path '/api/v1/users/self', start_method 'PUT');  -- ERROR
+CREATE FOREIGN TABLE regress_lms_schema.t_write (a int) SERVER s
+  OPTIONS (start_body '{"delete": true}');  -- ERROR
+CREATE SERVER s_user FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'generic', base_url 'http://127.0.0.1:9');  -- ERROR
+CREATE SERVER s_user FOREIGN DATA WRAPPER lms_fdw
+  OPTIONS (provider 'generic', base_url 'https://169.254.169.254/latest');  -- ERROR
 -- a mapping without a credential is accepted, but cannot be used to read
 CREATE USER MAPPING FOR CURRENT_USER SERVER s;
 CREATE FOREIGN TABLE regress_lms_schema.user_grades (a int) SERVER s

@@ -13,6 +13,9 @@
  *	- redirects are followed by hand (at most LMS_MAX_REDIRECTS), each hop
  *	  checked: http/https only, plain http only to loopback unless
  *	  allow_http, and the Authorization header only to base_url's origin;
+ *	- every address a socket is opened to, on every hop, is checked against
+ *	  url.c's address rule (open_socket): loopback, link-local and private
+ *	  addresses only for a superuser's server whose base_url is such a host;
  *	- which failed answers may be retried (lmsfdw_retry_class);
  *	- which SQLSTATE a failure raises (lmsfdw_http_raise);
  *	- redaction: URLs lose their query strings and credentials are masked
@@ -30,9 +33,11 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "http.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
@@ -92,6 +97,9 @@ struct LmsTransfer
 	char		errbuf[CURL_ERROR_SIZE];
 	char	   *url;			/* this hop */
 	int			hops;
+	bool		private_ok;		/* this hop may reach a non-public address */
+	char		refused[INET6_ADDRSTRLEN + 32];	/* an address refused, or "" */
+	LmsAddressClass refused_class;
 
 	/* body: capture (bounded) or stream (pausing when full) */
 	bool		streaming;
@@ -100,6 +108,7 @@ struct LmsTransfer
 	size_t		cap;
 	size_t		max;			/* capture: cap on the kept body */
 	bool		overflow;
+	bool		error_body_cut; /* an error body was cut at max */
 	bool		handed_out;		/* buf[0..len) given to the reader */
 	bool		paused;
 	long		status;			/* of this hop, once known */
@@ -114,15 +123,30 @@ struct LmsTransfer
  */
 
 /*
- * curl's socket open and close callbacks: count the connection's socket
- * against the backend's file descriptor budget, as libpq's connections
- * from a backend are.  Never throw; a refused socket fails the connect.
+ * curl's socket open and close callbacks: every address curl is about to
+ * connect to, on every hop (after DNS: a name that resolves to 127.0.0.1
+ * counts), is checked against the address rule of url.c; and the socket
+ * is counted against the backend's file descriptor budget, as libpq's
+ * connections from a backend are.  Never throw; a refused socket fails
+ * the connect, and the refusal is raised by transfer_drive.
  */
 static curl_socket_t
 open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
 {
+	LmsTransfer *x = (LmsTransfer *) clientp;
 	curl_socket_t fd;
+	LmsAddressClass cls = lms_address_class(&address->addr, address->addrlen);
 
+	if (cls != LMS_ADDR_PUBLIC && (x == NULL || !x->private_ok))
+	{
+		if (x != NULL && x->refused[0] == '\0')
+		{
+			lms_address_text(&address->addr, address->addrlen, x->refused,
+							 sizeof(x->refused));
+			x->refused_class = cls;
+		}
+		return CURL_SOCKET_BAD;
+	}
 	if (!AcquireExternalFD())
 		return CURL_SOCKET_BAD;
 	fd = socket(address->family, address->socktype, address->protocol);
@@ -181,6 +205,15 @@ transfer_write(char *data, size_t size, size_t nmemb, void *userp)
 		n = x->max - x->len;
 		if (!x->streaming || (x->status >= 200 && x->status < 300))
 			return 0;			/* aborts: CURLE_WRITE_ERROR */
+		/*
+		 * An error body: what was kept is enough for the message; stop
+		 * reading instead of draining an endless body.
+		 */
+		if (n == 0)
+		{
+			x->error_body_cut = true;
+			return 0;
+		}
 	}
 	if (x->len + n > x->cap)
 	{
@@ -210,6 +243,7 @@ transfer_release_handle(LmsTransfer *x)
 	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, NULL);
 	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, NULL);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, NULL);
+	curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, NULL);
 	lmsfdw_conn_release(x->conn, x->handle);
 	x->handle = -1;
 	x->easy = NULL;
@@ -234,38 +268,16 @@ transfer_cleanup(void *arg)
 }
 
 /*
- * Set up and attach one hop of a transfer.  x is zeroed except for conn,
- * opts, streaming, cap/max, and its cleanup callback is registered.
+ * What every request's easy handle is set up with: the URL, http(s) only,
+ * no redirect followed by curl, no signals, the user agent, the connect
+ * timeout, the socket callbacks (the address rule: x->private_ok), the CA
+ * bundle, the method and the body.
  */
 static void
-transfer_hop(LmsTransfer *x, const char *method, const char *url,
-			 const char *body, const char *content_type)
+easy_setup(CURL *easy, LmsTransfer *x, const char *method, const char *url,
+		   const char *body, long connect_timeout_ms)
 {
 	const LmsOptions *opts = x->opts;
-	CURL	   *easy;
-	const char *problem = lmsfdw_url_problem(url, opts->allow_http);
-	CURLMcode	mc;
-
-	if (problem)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("refusing to request %s: %s",
-						lmsfdw_redact_url(url), problem),
-				 errhint("Plain http is allowed only to loopback hosts unless the server sets allow_http 'true'.")));
-
-	x->url = pstrdup(url);
-	x->done = false;
-	x->result = CURLE_OK;
-	x->errbuf[0] = '\0';
-	x->status = 0;
-	x->len = 0;
-	x->overflow = false;
-	x->handed_out = false;
-	x->paused = false;
-	x->last_activity = GetCurrentTimestamp();
-
-	x->handle = lmsfdw_conn_acquire(x->conn, &easy);
-	x->easy = easy;
 
 	curl_easy_setopt(easy, CURLOPT_URL, url);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -276,14 +288,9 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, opts->user_agent);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) opts->connect_timeout_ms);
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_write);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, x);
-	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
-	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, x);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
 	if (opts->ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, opts->ca_file);
@@ -300,6 +307,55 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, 0L);
 		curl_easy_setopt(easy, CURLOPT_COPYPOSTFIELDS, "");
 	}
+}
+
+/*
+ * Set up and attach one hop of a transfer.  x is zeroed except for conn,
+ * opts, streaming, cap/max, and its cleanup callback is registered.
+ */
+static void
+transfer_hop(LmsTransfer *x, const char *method, const char *url,
+			 const char *body, const char *content_type)
+{
+	const LmsOptions *opts = x->opts;
+	CURL	   *easy;
+	const char *problem = lmsfdw_request_url_problem(opts, url);
+	CURLMcode	mc;
+
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("refusing to request %s: %s",
+						lmsfdw_redact_url(url), problem),
+				 errhint("Plain http is allowed only to loopback hosts unless the server sets allow_http 'true'; loopback, link-local and private hosts only from a server owned by a superuser whose base_url names such a host.")));
+
+	x->url = pstrdup(url);
+	x->private_ok = lmsfdw_url_may_reach_private(opts, url);
+	x->refused[0] = '\0';
+	x->done = false;
+	x->result = CURLE_OK;
+	x->errbuf[0] = '\0';
+	x->status = 0;
+	x->len = 0;
+	x->overflow = false;
+	x->error_body_cut = false;
+	x->handed_out = false;
+	x->paused = false;
+	x->last_activity = GetCurrentTimestamp();
+
+	x->handle = lmsfdw_conn_acquire(x->conn, &easy);
+	x->easy = easy;
+
+	easy_setup(easy, x, method, url, body, opts->connect_timeout_ms);
+	/* a status document must arrive whole within stall_timeout */
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+					 x->streaming ? 0L : (long) opts->stall_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, x->errbuf);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, transfer_write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
 
 	if (x->headers)
 		curl_slist_free_all(x->headers);
@@ -333,7 +389,14 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	else if (x->bearer && x->bearer[0] && lmsfdw_same_origin(url, opts->base_url))
 	{
 		size_t		n = strlen(x->bearer) + 32;
-		char	   *line = malloc(n);
+		char	   *line;
+
+		if (strpbrk(x->bearer, "\r\n") != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+					 errmsg("refusing to send a token with a line break to %s",
+							lmsfdw_redact_url(url))));
+		line = malloc(n);
 
 		if (line)
 		{
@@ -502,6 +565,14 @@ transfer_drive(LmsTransfer *x, bool want_data)
 		long		timeout = -1;
 		TimestampTz now;
 
+		if (x->done && x->refused[0] != '\0' && x->status == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("refusing to connect to %s, %s, for %s",
+							x->refused, lms_address_class_name(x->refused_class),
+							lmsfdw_redact_url(x->url)),
+					 errdetail("Loopback, link-local and private addresses are reachable only from a server owned by a superuser whose base_url names such a host."),
+					 errhint("A DNS name, a redirect or a result URL that leads to such an address is refused too.")));
 		if (x->done)
 			return;
 		/* streaming: bytes are ready, or an error answer has begun */
@@ -577,7 +648,8 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 {
 	char	   *ct = NULL;
 
-	res->curl_code = x->result;
+	/* an error answer whose body was cut arrived all the same */
+	res->curl_code = x->error_body_cut ? CURLE_OK : x->result;
 	strlcpy(res->curl_error, x->errbuf, sizeof(res->curl_error));
 	if (res->curl_error[0] == '\0' && x->result != CURLE_OK)
 		strlcpy(res->curl_error, curl_easy_strerror(x->result),
@@ -804,6 +876,116 @@ lmsfdw_transfer_close(LmsTransfer *x)
 }
 
 /* ----------------------------------------------------------------
+ * Requests sent during cleanup (cancel on abort)
+ * ----------------------------------------------------------------
+ */
+
+/* curl write callback of quiet requests: the answer is not needed */
+static size_t
+discard_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	return size * nmemb;
+}
+
+/*
+ * lmsfdw_http_send_quietly
+ *		Send every request at once, on a multi handle of their own, and
+ *		wait for their answers at most total_ms in all; never throws for a
+ *		failed request, never calls CHECK_FOR_INTERRUPTS.
+ *
+ * For cleanup (asking the LMS to cancel abandoned jobs), which runs while
+ * an error is being handled or while the executor ends: a trickling LMS
+ * cannot hold it past total_ms, and a cancel or statement_timeout that
+ * arrives meanwhile ends the wait at once and is left pending, to be
+ * raised by the next CHECK_FOR_INTERRUPTS (nothing here swallows it).  The
+ * URL policy, the address rule and the credential rule are those of every
+ * other request.  No redirect is followed.
+ */
+void
+lmsfdw_http_send_quietly(LmsQuietRequest *reqs, int n, int total_ms)
+{
+	CURLM	   *multi;
+	LmsTransfer **xs;
+	TimestampTz deadline;
+	int			running = 0;
+	int			i;
+
+	if (n <= 0 || (multi = curl_multi_init()) == NULL)
+		return;
+	xs = palloc0(n * sizeof(LmsTransfer *));
+	for (i = 0; i < n; i++)
+	{
+		LmsQuietRequest *r = &reqs[i];
+		const LmsOptions *opts = r->opts;
+		const char *bearer = r->spec.bearer ? r->spec.bearer : opts->token;
+		LmsTransfer *x;
+		CURL	   *easy;
+
+		r->status = 0;
+		if (lmsfdw_request_url_problem(opts, r->spec.url) != NULL ||
+			(easy = curl_easy_init()) == NULL)
+			continue;
+		x = palloc0(sizeof(LmsTransfer));
+		x->opts = opts;
+		x->easy = easy;
+		x->handle = -1;
+		x->url = r->spec.url;
+		x->private_ok = lmsfdw_url_may_reach_private(opts, r->spec.url);
+		easy_setup(easy, x, r->spec.method, r->spec.url, r->spec.body, total_ms);
+		curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long) total_ms);
+		curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_write);
+		x->headers = curl_slist_append(NULL, "Expect:");
+		if (x->headers && r->spec.body && r->spec.content_type)
+			x->headers = curl_slist_append(x->headers,
+										   psprintf("Content-Type: %s", r->spec.content_type));
+		if (x->headers && bearer && strpbrk(bearer, "\r\n") == NULL &&
+			lmsfdw_same_origin(r->spec.url, opts->base_url))
+		{
+			char	   *line = psprintf("Authorization: Bearer %s", bearer);
+
+			x->headers = curl_slist_append(x->headers, line);
+			explicit_bzero(line, strlen(line));
+		}
+		curl_easy_setopt(easy, CURLOPT_HTTPHEADER, x->headers);
+		if (curl_multi_add_handle(multi, easy) != CURLM_OK)
+		{
+			curl_easy_cleanup(easy);
+			curl_slist_free_all(x->headers);
+			continue;
+		}
+		xs[i] = x;
+	}
+
+	deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), total_ms);
+	for (;;)
+	{
+		long		left;
+		int			numfds;
+
+		curl_multi_perform(multi, &running);
+		if (running == 0 || InterruptPending)
+			break;
+		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), deadline);
+		if (left <= 0)
+			break;
+		curl_multi_wait(multi, NULL, 0, (int) Min(left, 50), &numfds);
+	}
+
+	for (i = 0; i < n; i++)
+	{
+		LmsTransfer *x = xs[i];
+
+		if (x == NULL)
+			continue;
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &reqs[i].status);
+		curl_multi_remove_handle(multi, x->easy);
+		curl_easy_cleanup(x->easy);
+		curl_slist_free_all(x->headers);
+	}
+	curl_multi_cleanup(multi);
+}
+
+/* ----------------------------------------------------------------
  * Failures: retry or raise
  * ----------------------------------------------------------------
  */
@@ -901,10 +1083,30 @@ lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
 				 !res->reached_server ?
 				 errmsg("could not connect to the LMS at %s while %s", url, what) :
 				 errmsg("request to %s failed while %s", url, what),
-				 errdetail_internal("%s", reason)));
+				 errdetail_internal("%s", reason),
+				 res->curl_code == CURLE_OPERATION_TIMEDOUT ?
+				 errhint("An answer must arrive within stall_timeout (%d ms); raise stall_timeout on the server or the foreign table.",
+						 opts->stall_timeout_ms) : 0));
 	}
 
 	excerpt = lmsfdw_redact_text(res->body.data, res->body.len, opts);
+
+	/*
+	 * A result URL on another host (presigned storage) carries no
+	 * credential of ours: its 401, 403 or 404 says the URL was refused or
+	 * has expired, not that the token lacks a permission.
+	 */
+	if ((res->status == 401 || res->status == 403 || res->status == 404) &&
+		res->url && !lmsfdw_same_origin(res->url, opts->base_url) &&
+		!(res->body.data && strstr(res->body.data, "Rate Limit Exceeded")))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the storage host %s refused the result URL (HTTP %ld) while %s",
+						lmsfdw_url_host(res->url), res->status, what),
+				 errdetail_internal("The export's result URL was refused or has expired; HTTP %ld from %s: %s",
+									res->status, url, excerpt),
+				 errhint("Result URLs are valid for a limited time; run the query again to get fresh ones.")));
+
 	switch (res->status)
 	{
 		case 401:

@@ -60,6 +60,14 @@ typedef enum LmsRetryClass
 
 typedef struct LmsTransfer LmsTransfer;
 
+/* One request of lmsfdw_http_send_quietly. */
+typedef struct LmsQuietRequest
+{
+	const LmsOptions *opts;
+	LmsRequestSpec spec;		/* bearer NULL: the mapping's token */
+	long		status;			/* out: the HTTP status, 0 if none came */
+} LmsQuietRequest;
+
 extern void lmsfdw_http_request(LmsConn *conn, const LmsOptions *opts,
 								const LmsRequestSpec *spec,
 								LmsHttpResult *res);
@@ -70,6 +78,8 @@ extern const char *lmsfdw_retry_class_name(LmsRetryClass cls);
 extern void lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
 							  const char *what, bool starting) pg_attribute_noreturn();
 extern void lmsfdw_wait_ms(double ms);
+extern void lmsfdw_http_send_quietly(LmsQuietRequest *reqs, int n,
+									 int total_ms);
 
 /* streaming transfers (used by stream.c) */
 extern LmsTransfer *lmsfdw_transfer_start(LmsConn *conn, const LmsOptions *opts,

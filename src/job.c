@@ -12,9 +12,11 @@
  * or statement_timeout ends the job at once.
  *
  * If the query fails or is cancelled while the job is still running, the
- * memory context callback registered when the job was created asks the LMS
- * to cancel it (cancel_on_abort), within a bounded time and without
- * throwing.
+ * memory context callback registered when the job was created queues the
+ * LMS's cancel (cancel_on_abort); the job set's context callback sends the
+ * queued cancels of the whole scan at once, about a second in all, without
+ * throwing and without swallowing an interrupt (lmsfdw_job_flush_cancels).
+ * A job another backend watches (reuse_window) is not cancelled.
  *
  * The job also keeps this backend's recent-jobs list for lms_fdw_jobs().
  * Several jobs of one scan are run by jobset.c; reuse_window by reuse.c.
@@ -53,7 +55,6 @@
 static LmsJobRecord job_history[LMS_JOB_HISTORY];
 static int	job_history_next = 0;
 
-static void job_cancel_remote(LmsJob *job);
 static const char *job_state_name(LmsJobState state);
 static void job_resolve(LmsJob *job);
 
@@ -132,40 +133,118 @@ job_terminal(const LmsJob *job)
 	return job->state == LMS_JOB_DONE || job->state == LMS_JOB_FAILED;
 }
 
-/* memory context callback: cancel a job the query leaves running */
+/*
+ * Cancels of abandoned jobs wait here, in a context of their own, until
+ * lmsfdw_job_flush_cancels sends them all at once: the jobs of a scan are
+ * deleted one by one (their contexts are children of the job set's), and
+ * the job set's context callback then flushes, so that every cancel of a
+ * scan shares one bounded wait.
+ */
+#define LMS_CANCEL_TOTAL_MS 1000
+
+static MemoryContext cancel_cxt = NULL;
+static List *pending_cancels = NIL;	/* of LmsQuietRequest *, in cancel_cxt */
+
+/*
+ * Does the job need a cancel at the LMS if the query leaves it now?  Not
+ * for a job id that cannot be a path segment (url.c would raise an ERROR
+ * while the cancel is described, which runs in cleanup): no job of that id
+ * was ever checked.
+ */
+static bool
+job_wants_cancel(LmsJob *job)
+{
+	const char *id = job->remote_id;
+
+	return !(job_terminal(job) || id == NULL || job->cancel_sent ||
+			 !job->opts->cancel_on_abort ||
+			 job->opts->provider->cancel_request == NULL ||
+			 id[0] == '\0' || strcmp(id, ".") == 0 || strcmp(id, "..") == 0);
+}
+
+/*
+ * Queue the LMS's cancel of job, once; nothing when another backend
+ * watches the job (reuse_window): it is theirs too.
+ */
+static void
+job_queue_cancel(LmsJob *job)
+{
+	MemoryContext old;
+	LmsQuietRequest *r;
+
+	if (!job_wants_cancel(job))
+		return;
+	job->cancel_sent = true;
+	if (lmsfdw_shared_watched(job))
+		return;
+	lmsfdw_shared_withdraw(job);
+	if (cancel_cxt == NULL)
+		cancel_cxt = AllocSetContextCreate(TopMemoryContext, "lms_fdw cancels",
+										   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(cancel_cxt);
+	r = palloc0(sizeof(LmsQuietRequest));
+	r->opts = job->opts;
+	if (job->opts->provider->cancel_request(job, &r->spec))
+	{
+		/* the job's memory goes away before the flush */
+		r->spec.url = pstrdup(r->spec.url);
+		if (r->spec.body)
+			r->spec.body = pstrdup(r->spec.body);
+		r->spec.bearer = r->spec.bearer ? pstrdup(r->spec.bearer) :
+			(job->bearer ? pstrdup(job->bearer) : NULL);
+		pending_cancels = lappend(pending_cancels, r);
+		elog(DEBUG1, "lms_fdw: cancelling job %s at the LMS", job->remote_id);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * lmsfdw_job_flush_cancels
+ *		Send the queued cancels at once and wait for them about a second
+ *		in all.  Never throws (it runs from memory context callbacks, on
+ *		error cleanup too) and never swallows an interrupt: a cancel or
+ *		timeout arriving meanwhile ends the wait and stays pending.
+ *		The options the requests point to must still be alive.
+ */
+void
+lmsfdw_job_flush_cancels(void)
+{
+	LmsQuietRequest *reqs;
+	ListCell   *lc;
+	int			n = list_length(pending_cancels);
+	int			i = 0;
+
+	if (n == 0)
+		return;
+	reqs = MemoryContextAlloc(cancel_cxt, n * sizeof(LmsQuietRequest));
+	foreach(lc, pending_cancels)
+		reqs[i++] = *(LmsQuietRequest *) lfirst(lc);
+	pending_cancels = NIL;
+	{
+		MemoryContext old = MemoryContextSwitchTo(cancel_cxt);
+
+		lmsfdw_http_send_quietly(reqs, n, LMS_CANCEL_TOTAL_MS);
+		MemoryContextSwitchTo(old);
+	}
+	for (i = 0; i < n; i++)
+		elog(DEBUG1, "lms_fdw: cancel %s answered HTTP %ld",
+			 lmsfdw_redact_url(reqs[i].spec.url), reqs[i].status);
+	MemoryContextReset(cancel_cxt);
+}
+
+/* memory context callback: a job the query leaves running is cancelled */
 static void
 job_abandon_callback(void *arg)
 {
 	LmsJob	   *job = (LmsJob *) arg;
-	MemoryContext cxt;
-	MemoryContext old;
 
 	/* whatever happens next, the export is no longer in progress here */
 	lmsfdw_activity_end(job->activity_slot);
 	job->activity_slot = -1;
 
-	if (job_terminal(job) || job->remote_id == NULL || job->cancel_sent ||
-		!job->opts->cancel_on_abort)
-		return;
-
-	/* the job's own context is going away: work in a scratch context */
-	cxt = AllocSetContextCreate(TopMemoryContext, "lms_fdw cancel",
-								ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		lmsfdw_shared_withdraw(job);
-		job_cancel_remote(job);
-	}
-	PG_CATCH();
-	{
-		/* cleanup must not throw; the job may go on at the LMS */
-		MemoryContextSwitchTo(cxt);
-		FlushErrorState();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
+	job_queue_cancel(job);
+	if (job->watching)
+		lmsfdw_shared_unwatch(job);
 }
 
 /*
@@ -233,6 +312,7 @@ void
 lmsfdw_job_release(LmsJob *job)
 {
 	MemoryContextDelete(job->cxt);
+	lmsfdw_job_flush_cancels();
 }
 
 /* errcontext: which job, in which phase */
@@ -329,7 +409,8 @@ job_pace_shared(LmsJob *job)
  *		Wait before a request to the LMS if the rate-limit headers seen so far
  *		say so.  The wait is stretched by up to 20% at random, never
  *		shortened: scans that saw the same quota must not come back in
- *		lockstep.
+ *		lockstep.  A pause longer than poll_timeout is an ERROR, as a
+ *		Retry-After that long is.
  */
 void
 lmsfdw_job_pace(LmsJob *job)
@@ -343,6 +424,14 @@ lmsfdw_job_pace(LmsJob *job)
 	}
 	delay = lms_pacer_delay_ms(&job->pacer, lmsfdw_now_ms());
 
+	if (delay > job->opts->poll_timeout_ms)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("the LMS's rate limit asks to pause requests for %.0f s, longer than poll_timeout (%d ms)",
+						delay / 1000.0, job->opts->poll_timeout_ms),
+				 errdetail("The last answer said %.1f remaining (X-Rate-Limit-Remaining) during %s.",
+						   job->pacer.remaining, job->phase),
+				 errhint("Raise poll_timeout on the server or the foreign table, or run the query later.")));
 	if (delay > 0)
 	{
 		delay *= 1.0 + 0.2 * lms_rng_uniform(&job->rng);
@@ -469,7 +558,8 @@ job_raise_timeout(LmsJob *job)
 	char	   *state = job->remote_state ? pstrdup(job->remote_state) :
 		pstrdup(job_state_name(job->state));
 
-	job_cancel_remote(job);
+	job_queue_cancel(job);
+	lmsfdw_job_flush_cancels();
 	lmsfdw_shared_withdraw(job);
 	lmsfdw_job_note(job, "poll_timeout reached");
 	ereport(ERROR,
@@ -568,9 +658,8 @@ lmsfdw_job_start(LmsJob *job)
 		(void) lms_poll_learn(&job->poll, runs,
 							  lmsfdw_history_get(job->history_key, runs));
 	}
-	/* a learned first wait never passes poll_timeout either */
-	job->next_check_ms = Min(job->start_ms + lms_poll_first_wait(&job->poll, &job->rng),
-							 job->start_ms + job->opts->poll_timeout_ms);
+	job->next_check_ms = job->start_ms +
+		Min(lms_poll_first_wait(&job->poll, &job->rng), job->opts->poll_timeout_ms);
 	job->phase = "monitor";
 	lmsfdw_job_note(job, NULL);
 	lmsfdw_reuse_remember(job);
@@ -594,7 +683,7 @@ lmsfdw_job_watch(LmsJob *job)
 static void
 job_check_file_url(LmsJob *job, const char *url)
 {
-	const char *problem = lmsfdw_url_problem(url, job->opts->allow_http);
+	const char *problem = lmsfdw_request_url_problem(job->opts, url);
 
 	if (problem)
 		ereport(ERROR,
@@ -644,7 +733,8 @@ job_resolve(LmsJob *job)
  *		One status check, made now (the caller waited until
  *		job->next_check_ms).  Returns true once the job has ended: then it is
  *		resolved (its result URLs known), or this raised its failure.
- *		poll_timeout is enforced here.
+ *		poll_timeout is enforced here, after the check: the last check is
+ *		made at the deadline, and only a job still unfinished then is late.
  */
 bool
 lmsfdw_job_check(LmsJob *job)
@@ -656,9 +746,6 @@ lmsfdw_job_check(LmsJob *job)
 	double		wait_ms = 0;
 
 	job_context_push(job, &errcb);
-	if (lmsfdw_now_ms() >= job->start_ms + job->opts->poll_timeout_ms)
-		job_raise_timeout(job);
-
 	memset(&spec, 0, sizeof(spec));
 	provider->status_request(job, &spec);
 	job_exchange(job, &spec, false, "checking the export's status",
@@ -669,6 +756,9 @@ lmsfdw_job_check(LmsJob *job)
 	{
 		double		deadline = job->start_ms + job->opts->poll_timeout_ms;
 
+		/* the check was sent first: a job that just finished is not late */
+		if (now >= deadline)
+			job_raise_timeout(job);
 		wait_ms = lms_poll_next_wait(&job->poll, &job->rng,
 									 now - job->start_ms, job->progress);
 		/* never sleep past poll_timeout: the last check is at the deadline */
@@ -773,34 +863,4 @@ lmsfdw_job_file_answered(LmsJob *job, LmsResultFile *file,
 
 	if (provider->file_answered)
 		provider->file_answered(job, file, res);
-}
-
-/*
- * job_cancel_remote
- *		Ask the LMS to cancel the job, once, if the API can and the options
- *		say so.  One attempt with short timeouts: this runs during error
- *		cleanup too.
- */
-static void
-job_cancel_remote(LmsJob *job)
-{
-	LmsOptions	quick;
-	LmsRequestSpec spec;
-	LmsHttpResult res;
-
-	if (job->cancel_sent || job->remote_id == NULL || job_terminal(job) ||
-		!job->opts->cancel_on_abort)
-		return;
-	memset(&spec, 0, sizeof(spec));
-	if (!job->opts->provider->cancel_request ||
-		!job->opts->provider->cancel_request(job, &spec))
-		return;
-	job->cancel_sent = true;
-
-	quick = *job->opts;
-	quick.connect_timeout_ms = Min(quick.connect_timeout_ms, 1000);
-	quick.stall_timeout_ms = Min(quick.stall_timeout_ms, 1000);
-	lmsfdw_http_request(job->conn, &quick, &spec, &res);
-	elog(DEBUG1, "lms_fdw: cancel of job %s answered HTTP %ld",
-		 job->remote_id, res.status);
 }

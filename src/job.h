@@ -72,6 +72,7 @@ typedef struct LmsJob
 	double		next_check_ms;	/* monotonic ms of the next status check */
 	bool		cancel_sent;
 	bool		reused;			/* a finished job's result, reused */
+	bool		watching;		/* another backend's running job, watched */
 	int			history_slot;	/* index in the backend's job list */
 
 	/* learned durations, the lms_fdw_activity row, the shared rate budget */
@@ -115,6 +116,7 @@ typedef struct LmsJobRecord
 /* life of one job */
 extern LmsJob *lmsfdw_job_create(const LmsOptions *opts, List *params);
 extern void lmsfdw_job_release(LmsJob *job);
+extern void lmsfdw_job_flush_cancels(void);
 extern bool lmsfdw_job_start(LmsJob *job);
 extern void lmsfdw_job_watch(LmsJob *job);
 extern bool lmsfdw_job_check(LmsJob *job);

@@ -11,7 +11,8 @@
  * they finish.  Jobs found by reuse_window are adopted, not started.
  *
  * The set and its jobs live in the memory context current at
- * lmsfdw_jobset_create() (the scan's).
+ * lmsfdw_jobset_create() (the scan's); when that context goes, the jobs
+ * left running are cancelled at the LMS together, in one bounded wait.
  *
  * IDENTIFICATION
  *		  src/jobset.c
@@ -30,7 +31,18 @@ struct LmsJobSet
 	List	   *unstarted;		/* parameter lists of jobs not started */
 	List	   *running;		/* LmsJob *: started, not ended */
 	List	   *ready;			/* LmsJob *: ended and resolved, rows unread */
+	MemoryContextCallback flush;	/* sends the cancels of abandoned jobs */
 };
+
+/*
+ * Memory context callback of the set's context: the jobs (children) have
+ * queued the cancels of those left running; send them all at once.
+ */
+static void
+jobset_flush_cancels(void *arg)
+{
+	lmsfdw_job_flush_cancels();
+}
 
 /*
  * lmsfdw_jobset_create
@@ -45,6 +57,10 @@ lmsfdw_jobset_create(const LmsOptions *opts, List *param_sets)
 	set->opts = opts;
 	set->cxt = CurrentMemoryContext;
 	set->unstarted = param_sets;
+	/* the jobs' contexts are children: their cancels are queued first */
+	set->flush.func = jobset_flush_cancels;
+	set->flush.arg = set;
+	MemoryContextRegisterResetCallback(set->cxt, &set->flush);
 	return set;
 }
 

@@ -24,8 +24,12 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/reloptions.h"
+#include "access/table.h"
 #include "catalog/pg_attribute.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_foreign_data_wrapper.h"
 #include "catalog/pg_foreign_server.h"
 #include "catalog/pg_foreign_table.h"
@@ -38,6 +42,8 @@
 #include "providers/provider.h"
 #include "url.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/rel.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -73,7 +79,7 @@ typedef struct LmsOptionDef
 	int			offset;			/* in LmsOptions, -1 for column options */
 	double		min;			/* OPT_REAL / OPT_INT lower bound */
 	const char *const *choices; /* OPT_ENUM */
-	bool		superuser_only;
+	int			superuser_where;	/* where only a superuser may set it */
 } LmsOptionDef;
 
 static const char *const provider_choices[] = {"canvas", "canvas_dap", "brightspace", "generic", NULL};
@@ -85,55 +91,56 @@ static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", 
 #define S_T (ON_SERVER | ON_TABLE)
 
 static const LmsOptionDef option_catalogue[] = {
-	{"provider", ON_SERVER, OPT_ENUM, NULL, OFF(provider_name), 0, provider_choices, false},
-	{"base_url", ON_SERVER, OPT_URL, NULL, OFF(base_url), 0, NULL, false},
-	{"poll_initial", S_T, OPT_INTERVAL, "1s", OFF(poll_initial_ms), 0, NULL, false},
-	{"poll_max", S_T, OPT_INTERVAL, "30s", OFF(poll_max_ms), 0, NULL, false},
-	{"poll_factor", S_T, OPT_REAL, "1.5", OFF(poll_factor), 1, NULL, false},
-	{"api_version", ON_SERVER, OPT_VERSION, "auto", OFF(api_version), 0, NULL, false},
-	{"poll_timeout", S_T, OPT_INTERVAL, "1h", OFF(poll_timeout_ms), 0, NULL, false},
-	{"retry_max", S_T, OPT_INT, "5", OFF(retry_max), 0, NULL, false},
-	{"retry_base", S_T, OPT_INTERVAL, "1s", OFF(retry_base_ms), 0, NULL, false},
-	{"retry_cap", S_T, OPT_INTERVAL, "60s", OFF(retry_cap_ms), 0, NULL, false},
-	{"rate_limit_floor", S_T, OPT_REAL, "100", OFF(rate_limit_floor), 0, NULL, false},
-	{"connect_timeout", ON_SERVER, OPT_INTERVAL, "10s", OFF(connect_timeout_ms), 0, NULL, false},
-	{"stall_timeout", S_T, OPT_INTERVAL, "60s", OFF(stall_timeout_ms), 0, NULL, false},
-	{"max_parallel_jobs", S_T, OPT_INT, "4", OFF(max_parallel_jobs), 1, NULL, false},
-	{"cancel_on_abort", S_T, OPT_BOOL, "true", OFF(cancel_on_abort), 0, NULL, false},
-	{"reuse_window", S_T, OPT_INTERVAL_OR_ZERO, "0", OFF(reuse_window_ms), 0, NULL, false},
-	{"allow_http", ON_SERVER, OPT_BOOL, "false", OFF(allow_http), 0, NULL, true},
-	{"user_agent", ON_SERVER, OPT_STRING, "lms_fdw/" LMS_FDW_VERSION, OFF(user_agent), 0, NULL, false},
-	{"ca_file", ON_SERVER, OPT_STRING, NULL, OFF(ca_file), 0, NULL, true},
+	{"provider", ON_SERVER, OPT_ENUM, NULL, OFF(provider_name), 0, provider_choices, 0},
+	{"base_url", ON_SERVER, OPT_URL, NULL, OFF(base_url), 0, NULL, 0},
+	{"poll_initial", S_T, OPT_INTERVAL, "1s", OFF(poll_initial_ms), 0, NULL, 0},
+	{"poll_max", S_T, OPT_INTERVAL, "30s", OFF(poll_max_ms), 0, NULL, 0},
+	{"poll_factor", S_T, OPT_REAL, "1.5", OFF(poll_factor), 1, NULL, 0},
+	{"api_version", ON_SERVER, OPT_VERSION, "auto", OFF(api_version), 0, NULL, 0},
+	{"poll_timeout", S_T, OPT_INTERVAL, "1h", OFF(poll_timeout_ms), 0, NULL, 0},
+	{"retry_max", S_T, OPT_INT, "5", OFF(retry_max), 0, NULL, 0},
+	{"retry_base", S_T, OPT_INTERVAL, "1s", OFF(retry_base_ms), 0, NULL, 0},
+	{"retry_cap", S_T, OPT_INTERVAL, "60s", OFF(retry_cap_ms), 0, NULL, 0},
+	{"rate_limit_floor", S_T, OPT_REAL, "100", OFF(rate_limit_floor), 0, NULL, 0},
+	{"connect_timeout", ON_SERVER, OPT_INTERVAL, "10s", OFF(connect_timeout_ms), 0, NULL, 0},
+	{"stall_timeout", S_T, OPT_INTERVAL, "60s", OFF(stall_timeout_ms), 0, NULL, 0},
+	{"max_jobs", S_T, OPT_INT, "100", OFF(max_jobs), 1, NULL, 0},
+	{"max_parallel_jobs", S_T, OPT_INT, "4", OFF(max_parallel_jobs), 1, NULL, 0},
+	{"cancel_on_abort", S_T, OPT_BOOL, "true", OFF(cancel_on_abort), 0, NULL, 0},
+	{"reuse_window", S_T, OPT_INTERVAL_OR_ZERO, "0", OFF(reuse_window_ms), 0, NULL, 0},
+	{"allow_http", ON_SERVER, OPT_BOOL, "false", OFF(allow_http), 0, NULL, ON_SERVER},
+	{"user_agent", ON_SERVER, OPT_STRING, "lms_fdw/" LMS_FDW_VERSION, OFF(user_agent), 0, NULL, 0},
+	{"ca_file", ON_SERVER, OPT_STRING, NULL, OFF(ca_file), 0, NULL, ON_SERVER},
 	/* OAuth refresh (Brightspace: auth.brightspace.com, Data Hub scopes) */
-	{"token_url", ON_SERVER, OPT_URL, "https://auth.brightspace.com/core/connect/token", OFF(token_url), 0, NULL, false},
-	{"scope", ON_SERVER, OPT_STRING, "datahub:dataexports:* datahub:dataexports:download", OFF(scope), 0, NULL, false},
+	{"token_url", ON_SERVER, OPT_URL, "https://auth.brightspace.com/core/connect/token", OFF(token_url), 0, NULL, 0},
+	{"scope", ON_SERVER, OPT_STRING, "datahub:dataexports:* datahub:dataexports:download", OFF(scope), 0, NULL, 0},
 
-	{"token", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(token), 0, NULL, false},
-	{"client_id", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(client_id), 0, NULL, false},
-	{"client_secret", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(client_secret), 0, NULL, false},
-	{"refresh_token", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(refresh_token), 0, NULL, false},
+	{"token", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(token), 0, NULL, 0},
+	{"client_id", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(client_id), 0, NULL, 0},
+	{"client_secret", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(client_secret), 0, NULL, 0},
+	{"refresh_token", ON_MAPPING, OPT_CREDENTIAL, NULL, OFF(refresh_token), 0, NULL, 0},
 
-	{"resource", ON_TABLE, OPT_STRING, NULL, OFF(resource), 0, NULL, false},
-	{"account_id", ON_TABLE, OPT_STRING, "self", OFF(account_id), 0, NULL, false},
-	{"namespace", ON_TABLE, OPT_STRING, "canvas", OFF(namespace), 0, NULL, false},
-	{"parameters", ON_TABLE, OPT_JSON_OBJECT, "{}", OFF(parameters), 0, NULL, false},
-	{"format", ON_TABLE, OPT_ENUM, "auto", OFF(format), 0, format_choices, false},
-	{"rows_path", ON_TABLE, OPT_STRING, NULL, OFF(rows_path), 0, NULL, false},
-	{"differential", ON_TABLE, OPT_BOOL, "false", OFF(differential), 0, NULL, false},
-	{"start_path", ON_TABLE, OPT_STRING, NULL, OFF(start_path), 0, NULL, false},
-	{"start_method", ON_TABLE, OPT_ENUM, "POST", OFF(start_method), 0, method_choices, false},
-	{"start_body", ON_TABLE, OPT_STRING, NULL, OFF(start_body), 0, NULL, false},
-	{"job_id_path", ON_TABLE, OPT_STRING, "id", OFF(job_id_path), 0, NULL, false},
-	{"status_path", ON_TABLE, OPT_STRING, NULL, OFF(status_path), 0, NULL, false},
-	{"state_path", ON_TABLE, OPT_STRING, "status", OFF(state_path), 0, NULL, false},
-	{"done_states", ON_TABLE, OPT_STRING, "complete,completed,done,succeeded,success", OFF(done_states), 0, NULL, false},
-	{"failed_states", ON_TABLE, OPT_STRING, "failed,error,aborted,cancelled,canceled,deleted,expired", OFF(failed_states), 0, NULL, false},
-	{"result_url_path", ON_TABLE, OPT_STRING, "url", OFF(result_url_path), 0, NULL, false},
-	{"error_path", ON_TABLE, OPT_STRING, "error", OFF(error_path), 0, NULL, false},
+	{"resource", ON_TABLE, OPT_STRING, NULL, OFF(resource), 0, NULL, 0},
+	{"account_id", ON_TABLE, OPT_STRING, "self", OFF(account_id), 0, NULL, 0},
+	{"namespace", ON_TABLE, OPT_STRING, "canvas", OFF(namespace), 0, NULL, 0},
+	{"parameters", ON_TABLE, OPT_JSON_OBJECT, "{}", OFF(parameters), 0, NULL, 0},
+	{"format", ON_TABLE, OPT_ENUM, "auto", OFF(format), 0, format_choices, 0},
+	{"rows_path", ON_TABLE, OPT_STRING, NULL, OFF(rows_path), 0, NULL, 0},
+	{"differential", ON_TABLE, OPT_BOOL, "false", OFF(differential), 0, NULL, 0},
+	{"start_path", S_T, OPT_STRING, NULL, OFF(start_path), 0, NULL, ON_TABLE},
+	{"start_method", S_T, OPT_ENUM, "POST", OFF(start_method), 0, method_choices, ON_TABLE},
+	{"start_body", S_T, OPT_STRING, NULL, OFF(start_body), 0, NULL, ON_TABLE},
+	{"job_id_path", ON_TABLE, OPT_STRING, "id", OFF(job_id_path), 0, NULL, 0},
+	{"status_path", ON_TABLE, OPT_STRING, NULL, OFF(status_path), 0, NULL, 0},
+	{"state_path", ON_TABLE, OPT_STRING, "status", OFF(state_path), 0, NULL, 0},
+	{"done_states", ON_TABLE, OPT_STRING, "complete,completed,done,succeeded,success", OFF(done_states), 0, NULL, 0},
+	{"failed_states", ON_TABLE, OPT_STRING, "failed,error,aborted,cancelled,canceled,deleted,expired", OFF(failed_states), 0, NULL, 0},
+	{"result_url_path", ON_TABLE, OPT_STRING, "url", OFF(result_url_path), 0, NULL, 0},
+	{"error_path", ON_TABLE, OPT_STRING, "error", OFF(error_path), 0, NULL, 0},
 
-	{"field", ON_COLUMN, OPT_STRING, NULL, -1, 0, NULL, false},
-	{"param", ON_COLUMN, OPT_STRING, NULL, -1, 0, NULL, false},
-	{"meta", ON_COLUMN, OPT_ENUM, NULL, -1, 0, meta_choices, false},
+	{"field", ON_COLUMN, OPT_STRING, NULL, -1, 0, NULL, 0},
+	{"param", ON_COLUMN, OPT_STRING, NULL, -1, 0, NULL, 0},
+	{"meta", ON_COLUMN, OPT_ENUM, NULL, -1, 0, meta_choices, 0},
 
 	{NULL}						/* sentinel */
 };
@@ -266,10 +273,20 @@ parse_option_value(const LmsOptionDef *def, const char *value,
 		case OPT_URL:
 			if (value[0] == '\0' && def->kind != OPT_STRING)
 				option_value_error(def->name, value, "a non-empty string");
+			/* what reaches a header (or a configured path) breaks no line */
+			if ((def->kind == OPT_CREDENTIAL || strcmp(def->name, "user_agent") == 0 ||
+				 strcmp(def->name, "start_path") == 0 ||
+				 strcmp(def->name, "status_path") == 0) &&
+				strpbrk(value, "\r\n") != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+						 errmsg("invalid value for option \"%s\": it contains a line break",
+								def->name),
+						 errdetail("The value is sent in a request line or a header, where CR and LF would start another.")));
 			if (def->kind == OPT_URL)
 			{
 				/* the http rule is checked with allow_http in check_server */
-				const char *problem = lmsfdw_url_problem(value, true);
+				const char *problem = lmsfdw_base_url_problem(value, true);
 
 				if (problem)
 					ereport(ERROR,
@@ -384,6 +401,105 @@ parse_option_value(const LmsOptionDef *def, const char *value,
 	error_context_stack = errcb.previous;
 }
 
+/* Is fdwid lms_fdw's wrapper (its validator is ours)? */
+static bool
+is_lms_wrapper(Oid fdwid)
+{
+	ForeignDataWrapper *fdw = GetForeignDataWrapper(fdwid);
+	char	   *name = OidIsValid(fdw->fdwvalidator) ?
+		get_func_name(fdw->fdwvalidator) : NULL;
+
+	return name && strcmp(name, "lms_fdw_validator") == 0;
+}
+
+/*
+ * owned_object_has_option
+ *		Does an lms_fdw server (or foreign table) that the current user owns
+ *		already carry option name with this value?
+ *
+ * The validator sees the whole new option list, not what changed, so a
+ * superuser-only option a superuser set would block every later ALTER by
+ * the object's owner.  A value the user already has on an object they own
+ * is no new power (they could use that object), so it may stay.
+ */
+static bool
+owned_object_has_option(Oid catalog, const char *name, const char *value)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tup;
+	bool		found = false;
+
+	if (catalog != ForeignServerRelationId && catalog != ForeignTableRelationId)
+		return false;
+	rel = table_open(catalog, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while (!found && HeapTupleIsValid(tup = systable_getnext(scan)))
+	{
+		Datum		options;
+		bool		isnull;
+		ListCell   *lc;
+
+		if (catalog == ForeignServerRelationId)
+		{
+			Form_pg_foreign_server srv = (Form_pg_foreign_server) GETSTRUCT(tup);
+
+			if (!has_privs_of_role(GetUserId(), srv->srvowner) ||
+				!is_lms_wrapper(srv->srvfdw))
+				continue;
+			options = heap_getattr(tup, Anum_pg_foreign_server_srvoptions,
+								   RelationGetDescr(rel), &isnull);
+		}
+		else
+		{
+			Form_pg_foreign_table ft = (Form_pg_foreign_table) GETSTRUCT(tup);
+
+#if PG_VERSION_NUM >= 160000
+			if (!object_ownercheck(RelationRelationId, ft->ftrelid, GetUserId()))
+				continue;
+#else
+			if (!pg_class_ownercheck(ft->ftrelid, GetUserId()))
+				continue;
+#endif
+			if (!is_lms_wrapper(GetForeignServer(ft->ftserver)->fdwid))
+				continue;
+			options = heap_getattr(tup, Anum_pg_foreign_table_ftoptions,
+								   RelationGetDescr(rel), &isnull);
+		}
+		if (isnull)
+			continue;
+		foreach(lc, untransformRelOptions(options))
+		{
+			DefElem    *d = (DefElem *) lfirst(lc);
+
+			if (strcmp(d->defname, name) == 0 &&
+				strcmp(defGetString(d), value) == 0)
+				found = true;
+		}
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return found;
+}
+
+/*
+ * Only a superuser may point a server at a loopback, link-local or private
+ * host (the address rule, url.c); a value already on a server the user
+ * owns may stay.
+ */
+static void
+check_private_host(const char *name, const char *url)
+{
+	if (lmsfdw_url_names_private_host(url) && !superuser() &&
+		!owned_object_has_option(ForeignServerRelationId, name, url))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to set option \"%s\" to a loopback, link-local or private host",
+						name),
+				 errdetail("Only superusers may point a server at such a host."),
+				 errhint("Loopback, link-local and private addresses are reachable only from a server owned by a superuser whose base_url names such a host.")));
+}
+
 /*
  * Checks that need several options of the server at once.
  */
@@ -420,11 +536,11 @@ check_server_options(List *options)
 				(errcode(ERRCODE_FDW_DYNAMIC_PARAMETER_VALUE_NEEDED),
 				 errmsg("option \"base_url\" is required for an lms_fdw server"),
 				 errhint("For example: base_url 'https://school.instructure.com'.")));
-	if (lmsfdw_url_problem(base_url, allow_http) != NULL)
+	if (lmsfdw_base_url_problem(base_url, allow_http) != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
 				 errmsg("invalid value for option \"base_url\": %s",
-						lmsfdw_url_problem(base_url, allow_http)),
+						lmsfdw_base_url_problem(base_url, allow_http)),
 				 errhint("Plain http is allowed only to loopback hosts unless a superuser sets allow_http 'true'.")));
 	if (token_url && lmsfdw_url_problem(token_url, allow_http) != NULL)
 		ereport(ERROR,
@@ -432,6 +548,9 @@ check_server_options(List *options)
 				 errmsg("invalid value for option \"token_url\": %s",
 						lmsfdw_url_problem(token_url, allow_http)),
 				 errhint("Plain http is allowed only to loopback hosts unless a superuser sets allow_http 'true'.")));
+	check_private_host("base_url", base_url);
+	if (token_url)
+		check_private_host("token_url", token_url);
 }
 
 /*
@@ -468,11 +587,14 @@ lmsfdw_validate_options(List *options_list, Oid catalog)
 					 errhint("Valid options in this context are: %s.", valid) :
 					 errhint("There are no valid options in this context.")));
 		}
-		if (def->superuser_only && !superuser())
+		if ((def->superuser_where & where) && !superuser() &&
+			!owned_object_has_option(catalog, def->name, defGetString(d)))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("permission denied to set option \"%s\"", def->name),
-					 errdetail("Only superusers may set this option.")));
+					 errdetail("Only superusers may set this option on a %s.",
+							   where_name(where)),
+					 errhint("A value a superuser set may stay while other options change.")));
 		parse_option_value(def, defGetString(d), NULL);
 		/* a resource no token can read is refused at once (the server is not known here) */
 		if (where == ON_TABLE && strcmp(def->name, "resource") == 0)
@@ -527,6 +649,7 @@ lmsfdw_get_options(Oid foreigntableid, Oid userid)
 	opts->serverid = server->serverid;
 	opts->server_name = pstrdup(server->servername);
 	opts->umid = mapping->umid;
+	opts->superuser_server = superuser_arg(server->owner);
 	opts->provider = lmsfdw_find_provider(opts->provider_name);
 	if (opts->provider == NULL || opts->base_url == NULL)
 		ereport(ERROR,

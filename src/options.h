@@ -39,6 +39,7 @@ typedef struct LmsOptions
 	int			connect_timeout_ms;
 	int			stall_timeout_ms;
 	int			max_parallel_jobs;
+	int			max_jobs;		/* exports one scan may start */
 	bool		cancel_on_abort;
 	int			reuse_window_ms;
 	bool		allow_http;
@@ -78,6 +79,8 @@ typedef struct LmsOptions
 	Oid			serverid;
 	char	   *server_name;
 	Oid			umid;
+	bool		superuser_server;	/* owned by a superuser, so only
+									 * superusers set its options */
 } LmsOptions;
 
 extern void lmsfdw_validate_options(List *options_list, Oid catalog);

@@ -8,8 +8,12 @@
  * the export parameter name.  At plan time lmsfdw_params_from_quals picks
  * the quals (their values become the plan's fdw_exprs); at run time
  * lmsfdw_params_eval computes the values and expands IN lists into one
- * parameter set per job.  lmsfdw_params_merge puts a job's parameters
- * together with the table's parameters option.
+ * parameter set per job (at most max_jobs).  lmsfdw_params_merge puts a
+ * job's parameters together with the table's parameters option.
+ *
+ * Other values are sent as postgres_fdw sends values (its transmission
+ * modes: IntervalStyle postgres, every float digit, DateStyle ISO), and
+ * in UTF-8, whatever the session's settings and the database's encoding.
  *
  * A time from a param column is sent as ISO 8601 UTC with milliseconds
  * (2026-01-01T00:00:00.000Z) whatever the session's DateStyle and TimeZone,
@@ -39,6 +43,10 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/datetime.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/float.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/ruleutils.h"
 #include "utils/timestamp.h"
@@ -164,6 +172,32 @@ iso8601_utc_ms(Timestamp ts)
 }
 
 /*
+ * An output function's text in the spelling that does not depend on the
+ * session, as postgres_fdw's transmission modes do: DateStyle ISO,
+ * IntervalStyle postgres, extra_float_digits 3 (every float digit).  The
+ * settings are restored at once; on an ERROR, by the transaction's abort.
+ */
+static char *
+output_as_sent(Oid outfunc, Datum value)
+{
+	int			nestlevel = NewGUCNestLevel();
+	char	   *text;
+
+	if (DateStyle != USE_ISO_DATES)
+		(void) set_config_option("datestyle", "ISO", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	if (IntervalStyle != INTSTYLE_POSTGRES)
+		(void) set_config_option("intervalstyle", "postgres", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	if (extra_float_digits < 3)
+		(void) set_config_option("extra_float_digits", "3", PGC_USERSET,
+								 PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	text = OidOutputFunctionCall(outfunc, value);
+	AtEOXact_GUC(true, nestlevel);
+	return text;
+}
+
+/*
  * A value as text, through its type's output function; as_sent: times as
  * the parameter is sent, ISO 8601 UTC with milliseconds whatever DateStyle
  * and TimeZone (a timestamp without time zone and a date taken as UTC), so
@@ -188,7 +222,28 @@ datum_text(Datum value, Oid type, bool as_sent)
 							  (Timestamp) d * USECS_PER_DAY);
 	}
 	getTypeOutputInfo(type, &outfunc, &isvarlena);
+	if (as_sent)
+		return output_as_sent(outfunc, value);
 	return OidOutputFunctionCall(outfunc, value);
+}
+
+/*
+ * An export parameter's value as the LMS reads it: UTF-8 (converted from
+ * the database's encoding; a character UTF-8 lacks is an ERROR there, and
+ * bytes that are not UTF-8 in a SQL_ASCII database are one here), never
+ * silently dropped.
+ */
+static char *
+param_utf8(const char *name, char *text)
+{
+	/* a SQL_ASCII database's bytes are sent as they are: they must be UTF-8 */
+	if (GetDatabaseEncoding() == PG_SQL_ASCII &&
+		!pg_verify_mbstr(PG_UTF8, text, strlen(text), true))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("export parameter \"%s\" is not valid UTF-8", name),
+				 errhint("The LMS reads parameters as UTF-8; in a SQL_ASCII database, give the value in UTF-8.")));
+	return pg_server_to_any(text, strlen(text), PG_UTF8);
 }
 
 /* The non-NULL elements of an array, as text, in order. */
@@ -222,7 +277,7 @@ array_texts(Datum array, bool as_sent)
  */
 List *
 lmsfdw_params_eval(ExprContext *econtext, List *param_names,
-				   List *param_states, List *param_is_list)
+				   List *param_states, List *param_is_list, int max_jobs)
 {
 	List	   *sets = list_make1(NIL);
 	ListCell   *ln,
@@ -248,7 +303,7 @@ lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 			/* IN (3, 3) is one job */
 			foreach(lv, array_texts(value, true))
 			{
-				char	   *text = (char *) lfirst(lv);
+				char	   *text = param_utf8(strVal(lfirst(ln)), (char *) lfirst(lv));
 				ListCell   *lseen;
 
 				foreach(lseen, values)
@@ -259,9 +314,19 @@ lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 			}
 		}
 		else
-			values = list_make1(datum_text(value, type, true));
+			values = list_make1(param_utf8(strVal(lfirst(ln)),
+										   datum_text(value, type, true)));
 		if (values == NIL)
 			return NIL;
+		/* every combination is one export: refuse a flood before making it */
+		if ((double) list_length(sets) * list_length(values) > max_jobs)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("the export parameters of this scan ask for %.0f exports, more than max_jobs (%d)",
+							(double) list_length(sets) * list_length(values),
+							max_jobs),
+					 errdetail("Each combination of the values of the param columns' IN lists is one export."),
+					 errhint("Narrow the IN lists, or raise max_jobs on the server or the foreign table.")));
 
 		foreach(lsets, sets)
 		{

@@ -34,7 +34,8 @@ extern char *lmsfdw_params_explain(List *names, List *exprs, List *is_list,
 
 /* run time */
 extern List *lmsfdw_params_eval(ExprContext *econtext, List *param_names,
-								List *param_states, List *param_is_list);
+								List *param_states, List *param_is_list,
+								int max_jobs);
 extern char *lmsfdw_params_text(List *sets);
 extern char *lmsfdw_params_get(List *params, const char *name);
 extern char *lmsfdw_param_iso8601_utc(const char *name, const char *value);

@@ -9,8 +9,10 @@
  * started instead of starting another) and finished ones with their result
  * URLs.  An entry matches on database, server, user mapping (one user's
  * export is never handed to another) and the export's description and
- * parameters.  The table is a ring of LMS_SHARED_JOBS entries under one
- * LWLock; entries whose text does not fit are simply not shared.
+ * parameters (reuse.c's key).  A running entry counts the backends that
+ * watch it, and its owner does not cancel a job others watch.  The table
+ * is a ring of LMS_SHARED_JOBS entries under one LWLock; entries whose
+ * text does not fit are simply not shared.
  *
  * Without preloading nothing here is set up, and reuse stays within each
  * backend (job.c).
@@ -46,6 +48,7 @@ typedef struct LmsSharedJob
 {
 	bool		used;
 	bool		done;
+	int			watchers;		/* other backends watching the running job */
 	Oid			dbid;
 	Oid			serverid;
 	Oid			umid;
@@ -191,7 +194,13 @@ lmsfdw_shared_publish(const LmsJob *job, const char *key)
 		e = &shared->jobs[shared->next];
 		shared->next = (shared->next + 1) % LMS_SHARED_JOBS;
 	}
-	memset(e, 0, sizeof(LmsSharedJob));
+	{
+		int			watchers = (e->used && strcmp(e->remote_id, job->remote_id) == 0) ?
+			e->watchers : 0;
+
+		memset(e, 0, sizeof(LmsSharedJob));
+		e->watchers = watchers;
+	}
 	e->used = true;
 	e->done = done;
 	e->dbid = MyDatabaseId;
@@ -244,9 +253,11 @@ lmsfdw_shared_adopt(LmsJob *job, const char *key)
 	bool		found = false;
 	int			i;
 
+	LmsSharedJob *newest = NULL;
+
 	if (shared == NULL)
 		return false;
-	LWLockAcquire(shared->lock, LW_SHARED);
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	for (i = 0; i < LMS_SHARED_JOBS; i++)
 	{
 		LmsSharedJob *e = &shared->jobs[i];
@@ -254,8 +265,15 @@ lmsfdw_shared_adopt(LmsJob *job, const char *key)
 		if (!entry_matches(e, job, key) ||
 			TimestampDifferenceExceeds(e->started, now, job->opts->reuse_window_ms))
 			continue;
-		if (!found || e->started > copy.started)
-			copy = *e;
+		if (newest == NULL || e->started > newest->started)
+			newest = e;
+	}
+	if (newest)
+	{
+		/* the owner must not cancel a job this backend watches */
+		if (!newest->done)
+			newest->watchers++;
+		copy = *newest;
 		found = true;
 	}
 	LWLockRelease(shared->lock);
@@ -286,6 +304,63 @@ lmsfdw_shared_adopt(LmsJob *job, const char *key)
 	{
 		job->state = LMS_JOB_RUNNING;
 		job->phase = "monitor";
+		job->watching = true;
 	}
 	return true;
+}
+
+/* The entry of job (by server and remote id), or NULL; lock held. */
+static LmsSharedJob *
+entry_of(const LmsJob *job)
+{
+	int			i;
+
+	for (i = 0; i < LMS_SHARED_JOBS; i++)
+	{
+		LmsSharedJob *e = &shared->jobs[i];
+
+		if (e->used && e->dbid == MyDatabaseId &&
+			e->serverid == job->opts->serverid &&
+			strcmp(e->remote_id, job->remote_id) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * lmsfdw_shared_unwatch
+ *		This backend no longer watches job (it ended, or the query left it).
+ */
+void
+lmsfdw_shared_unwatch(LmsJob *job)
+{
+	LmsSharedJob *e;
+
+	if (shared == NULL || job->remote_id == NULL || !job->watching)
+		return;
+	job->watching = false;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	e = entry_of(job);
+	if (e && e->watchers > 0)
+		e->watchers--;
+	LWLockRelease(shared->lock);
+}
+
+/*
+ * lmsfdw_shared_watched
+ *		Do other backends watch job?  Then its owner must not cancel it.
+ */
+bool
+lmsfdw_shared_watched(const LmsJob *job)
+{
+	LmsSharedJob *e;
+	bool		watched;
+
+	if (shared == NULL || job->remote_id == NULL)
+		return false;
+	LWLockAcquire(shared->lock, LW_SHARED);
+	e = entry_of(job);
+	watched = e != NULL && e->watchers > 0;
+	LWLockRelease(shared->lock);
+	return watched;
 }

@@ -17,5 +17,7 @@ extern void lmsfdw_shared_init(void);
 extern void lmsfdw_shared_publish(const LmsJob *job, const char *key);
 extern void lmsfdw_shared_withdraw(const LmsJob *job);
 extern bool lmsfdw_shared_adopt(LmsJob *job, const char *key);
+extern void lmsfdw_shared_unwatch(LmsJob *job);
+extern bool lmsfdw_shared_watched(const LmsJob *job);
 
 #endif							/* LMS_SHARED_H */

@@ -7,8 +7,12 @@
  *   percent-escaped (lmsfdw_api_url_segments), so that a value from an
  *   option, a qual or an LMS answer can never become '/', '.' or '..' of
  *   the path; form encoding of query strings and bodies;
- * - the address policy: http and https only, plain http only to loopback
- *   hosts unless allow_http (lmsfdw_url_problem);
+ * - the URL policy: http and https only, plain http only to loopback
+ *   hosts unless allow_http (lmsfdw_url_problem); no userinfo, query or
+ *   fragment in base_url (lmsfdw_base_url_problem); the address rule
+ *   (lmsfdw_url_may_reach_private): loopback, link-local and private hosts
+ *   only for a superuser's server whose base_url is such a host (the
+ *   classification is address.c's, the socket check http.c's);
  * - origin comparison (Authorization goes only to base_url's origin) and
  *   resolution of relative references from LMS answers;
  * - redaction: a URL loses its query string (presigned signatures and
@@ -24,14 +28,17 @@
  */
 #include "postgres.h"
 
-#include <arpa/inet.h>
 #include <stdarg.h>
-#include <sys/socket.h>
 
 #include <curl/curl.h>
 
+#include "address.h"
 #include "lib/stringinfo.h"
 #include "url.h"
+
+/* how much of a body redaction reads, and how much of it a message shows */
+#define LMS_REDACT_SCAN		65536
+#define LMS_REDACT_EXCERPT	200
 
 /* ----------------------------------------------------------------
  * URLs
@@ -68,27 +75,20 @@ url_parse(const char *url)
 	return h;
 }
 
-static bool
-host_is_loopback(const char *host)
+/*
+ * lmsfdw_has_control_char
+ *		Does s hold a byte that may never reach a URL or a header: a control
+ *		character (CR and LF would end the request line or a header and
+ *		start another), DEL or a space?
+ */
+bool
+lmsfdw_has_control_char(const char *s)
 {
-	struct in_addr a4;
-	struct in6_addr a6;
-	char		buf[64];
-	size_t		n = strlen(host);
+	const unsigned char *p;
 
-	if (pg_strcasecmp(host, "localhost") == 0)
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	/* curl gives IPv6 hosts in brackets */
-	if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(buf))
-	{
-		memcpy(buf, host + 1, n - 2);
-		buf[n - 2] = '\0';
-		host = buf;
-	}
-	if (inet_pton(AF_INET6, host, &a6) == 1)
-		return IN6_IS_ADDR_LOOPBACK(&a6);
+	for (p = (const unsigned char *) s; *p; p++)
+		if (*p <= 0x20 || *p == 0x7f)
+			return true;
 	return false;
 }
 
@@ -99,11 +99,14 @@ host_is_loopback(const char *host)
 const char *
 lmsfdw_url_problem(const char *url, bool allow_http)
 {
-	CURLU	   *h = url_parse(url);
+	CURLU	   *h;
 	char	   *scheme;
 	char	   *host;
 	const char *problem = NULL;
 
+	if (lmsfdw_has_control_char(url))
+		return "a control character (CR, LF, ...) or a space in the URL";
+	h = url_parse(url);
 	if (h == NULL)
 		return "not a valid URL";
 	scheme = url_part(h, CURLUPART_SCHEME, 0);
@@ -116,9 +119,115 @@ lmsfdw_url_problem(const char *url, bool allow_http)
 	else if (host == NULL || host[0] == '\0')
 		problem = "the URL has no host";
 	else if (pg_strcasecmp(scheme, "http") == 0 && !allow_http &&
-			 !host_is_loopback(host))
+			 lms_host_class(host) != LMS_ADDR_LOOPBACK)
 		problem = "plain http is allowed only to loopback hosts";
 	return problem;
+}
+
+/*
+ * lmsfdw_base_url_problem
+ *		NULL if url may be a server's base_url, else what is wrong with it:
+ *		besides lmsfdw_url_problem's rules, no user name or password (a
+ *		credential belongs in the user mapping), no query string and no
+ *		fragment (API paths are appended to it).
+ */
+const char *
+lmsfdw_base_url_problem(const char *url, bool allow_http)
+{
+	const char *problem = lmsfdw_url_problem(url, allow_http);
+	CURLU	   *h;
+	char	   *user,
+			   *password,
+			   *query,
+			   *fragment;
+
+	if (problem)
+		return problem;
+	h = url_parse(url);
+	if (h == NULL)
+		return "not a valid URL";
+	user = url_part(h, CURLUPART_USER, 0);
+	password = url_part(h, CURLUPART_PASSWORD, 0);
+	query = url_part(h, CURLUPART_QUERY, 0);
+	fragment = url_part(h, CURLUPART_FRAGMENT, 0);
+	curl_url_cleanup(h);
+	if (user || password)
+		return "a user name or password in the URL (put credentials in the user mapping)";
+	if (query)
+		return "a query string in the URL";
+	if (fragment)
+		return "a fragment in the URL";
+	return NULL;
+}
+
+/* The class of url's host as written (address.c); public if unparsable. */
+static LmsAddressClass
+url_host_class(const char *url)
+{
+	return lms_host_class(lmsfdw_url_host(url));
+}
+
+/*
+ * lmsfdw_url_names_private_host
+ *		Does url's host, as written, name a loopback, link-local or private
+ *		address ("127.0.0.1", "[::1]", "localhost", "10.1.2.3")?  Then only
+ *		a superuser may make it a server's base_url (options.c).
+ */
+bool
+lmsfdw_url_names_private_host(const char *url)
+{
+	return url_host_class(url) != LMS_ADDR_PUBLIC;
+}
+
+/*
+ * lmsfdw_url_may_reach_private
+ *		THE address rule: may a request for url (any hop: the API, a
+ *		redirect, a result URL the LMS handed back) connect to a loopback,
+ *		link-local or private address?
+ *
+ * Only for a server owned by a superuser (so only superusers set its
+ * options) whose base_url itself names such a host (then every hop may:
+ * a local LMS hands out local storage URLs), or, when base_url is a DNS
+ * name, for requests to that very host (an LMS inside the network).
+ * Everything else must connect to public addresses: http.c checks every
+ * resolved address when the socket opens, so a DNS name or a redirect that
+ * leads to 127.0.0.1 or 169.254.169.254 is refused.
+ */
+bool
+lmsfdw_url_may_reach_private(const LmsOptions *opts, const char *url)
+{
+	char	   *host,
+			   *base_host;
+
+	if (!opts->superuser_server)
+		return false;
+	if (lmsfdw_url_names_private_host(opts->base_url))
+		return true;
+	host = lmsfdw_url_host(url);
+	base_host = lmsfdw_url_host(opts->base_url);
+	return pg_strcasecmp(host, base_host) == 0;
+}
+
+/*
+ * lmsfdw_request_url_problem
+ *		NULL if a request for url may be sent for opts, else why not: the
+ *		scheme rules of lmsfdw_url_problem, then the address rule for a host
+ *		that names a non-public address (a name that resolves to one is
+ *		caught when the socket opens).
+ */
+const char *
+lmsfdw_request_url_problem(const LmsOptions *opts, const char *url)
+{
+	const char *problem = lmsfdw_url_problem(url, opts->allow_http);
+	LmsAddressClass cls;
+
+	if (problem)
+		return problem;
+	cls = url_host_class(url);
+	if (cls != LMS_ADDR_PUBLIC && !lmsfdw_url_may_reach_private(opts, url))
+		return psprintf("its host is %s, reachable only from a server owned by a superuser whose base_url names such a host",
+						lms_address_class_name(cls));
+	return NULL;
 }
 
 static char *
@@ -332,28 +441,62 @@ mask_all(char *text, const char *secret)
 		memset(p, '*', n);
 }
 
+/* a base64url character, as in a JWT's parts */
+static bool
+is_b64url(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '-' || c == '_' || c == '=';
+}
+
+/*
+ * Mask every JSON Web Token (header.payload.signature, the header starting
+ * "eyJ": a Canvas Data 2 access token, a Brightspace one) in text.
+ */
+static void
+mask_jwts(char *text)
+{
+	char	   *p = text;
+
+	while ((p = strstr(p, "eyJ")) != NULL)
+	{
+		char	   *e = p;
+		int			dots = 0;
+
+		while (is_b64url(*e) || *e == '.')
+			dots += (*e++ == '.');
+		if (dots >= 2 && e - p >= 20)
+			memset(p, '*', e - p);
+		p = e;
+	}
+}
+
 /*
  * lmsfdw_redact_text
- *		A printable excerpt of a remote body for errdetail: at most 200
- *		bytes, credentials masked, URL signatures and tokens removed.
+ *		A printable excerpt of a remote body for errdetail: credentials
+ *		masked (the mapping's token and client secret, any JSON Web Token,
+ *		"Bearer ..." and key=value / "key": "value" secrets), URL
+ *		signatures and tokens removed, and only then shortened to about 200
+ *		bytes, so a secret across the cut is masked whole.
  */
 char *
 lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 {
 	static const char *const secret_keys[] = {
 		"signature=", "sig=", "verifier=", "token=", "secret=",
-		"credential=", "x-amz-security-token=",
+		"credential=", "x-amz-security-token=", "bearer ",
 		/* a token in a JSON answer (an OAuth login echoed in an error) */
-		"token\":\"", "token\": \"", NULL
+		"token\":\"", "token\": \"", "secret\":\"", "secret\": \"", NULL
 	};
-	size_t		take = Min(len, 200);
+	size_t		scan = Min(len, LMS_REDACT_SCAN);
+	size_t		cut;
 	char	   *out;
 	char	   *p;
 	int			i;
 
-	out = palloc(take + 4);
-	memcpy(out, text, take);
-	out[take] = '\0';
+	out = palloc(scan + 4);
+	memcpy(out, text, scan);
+	out[scan] = '\0';
 	/* stop at an embedded NUL, make the rest printable on one line */
 	for (p = out; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
@@ -363,7 +506,9 @@ lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 		mask_all(out, opts->token);
 		mask_all(out, opts->client_secret);
 		mask_all(out, opts->refresh_token);
+		mask_all(out, opts->refresh_token);
 	}
+	mask_jwts(out);
 	for (i = 0; secret_keys[i]; i++)
 	{
 		char	   *hit = out;
@@ -378,7 +523,16 @@ lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 			hit = v;
 		}
 	}
-	if (len > take)
+	/* now shorten, at a character boundary */
+	cut = strlen(out);
+	if (cut > LMS_REDACT_EXCERPT)
+	{
+		cut = LMS_REDACT_EXCERPT;
+		while (cut > 0 && (((unsigned char) out[cut]) & 0xC0) == 0x80)
+			cut--;
+		out[cut] = '\0';
+	}
+	if (len > cut)
 		strcat(out, "...");
 	return out;
 }
@@ -424,11 +578,56 @@ lmsfdw_path_escape(const char *s)
 	return percent_encode(s, false);
 }
 
-/* base_url joined with an API path */
+/* is the segment [s, s+n) "." or "..", also when spelled %2e? */
+static bool
+is_dot_segment(const char *s, size_t n)
+{
+	int			dots = 0;
+
+	while (n > 0)
+	{
+		if (*s == '.')
+			s++, n--;
+		else if (n >= 3 && s[0] == '%' && s[1] == '2' && (s[2] == 'e' || s[2] == 'E'))
+			s += 3, n -= 3;
+		else
+			return false;
+		if (++dots > 2)
+			return false;
+	}
+	return dots > 0;
+}
+
+/*
+ * base_url joined with an API path as it stands (an administrator's
+ * start_path or status_path, with escaped values in it): ERROR (HV00A) for
+ * a control character or a "." or ".." segment, which would move the
+ * request elsewhere on the host.
+ */
 char *
 lmsfdw_api_url(const LmsOptions *opts, const char *path)
 {
 	size_t		n = strlen(opts->base_url);
+	const char *seg = path;
+
+	if (lmsfdw_has_control_char(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+				 errmsg("cannot build an API URL from a path with a control character or a space"),
+				 errdetail("The path is \"%s\".", lmsfdw_redact_url(path))));
+	while (*seg)
+	{
+		size_t		len = strcspn(seg, "/?#");
+
+		if (is_dot_segment(seg, len))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
+					 errmsg("cannot build an API URL from a path segment \".\" or \"..\""),
+					 errdetail("The path is \"%s\".", path)));
+		if (seg[len] != '/')
+			break;
+		seg += len + 1;
+	}
 
 	while (n > 0 && opts->base_url[n - 1] == '/')
 		n--;
@@ -450,6 +649,8 @@ url_segment_problem(const char *s)
 {
 	if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
 		return "a path segment \".\" or \"..\"";
+	if (s[0] == '\0')
+		return "an empty path segment";
 	return NULL;
 }
 
@@ -460,6 +661,9 @@ url_segment_problem(const char *s)
  *		ERROR (HV00A) for a segment that cannot be one.
  *
  *		lmsfdw_api_url_segments(opts, "api", "v1", "accounts", id, NULL)
+ *
+ *		The first NULL ends the list: a provider may pass optional trailing
+ *		segments that are NULL when absent; an empty segment is an ERROR.
  */
 char *
 lmsfdw_api_url_segments(const LmsOptions *opts,...)

@@ -14,7 +14,14 @@
 #include "options.h"
 
 /* policy and comparison */
+extern bool lmsfdw_has_control_char(const char *s);
 extern const char *lmsfdw_url_problem(const char *url, bool allow_http);
+extern const char *lmsfdw_base_url_problem(const char *url, bool allow_http);
+extern bool lmsfdw_url_names_private_host(const char *url);
+extern bool lmsfdw_url_may_reach_private(const LmsOptions *opts,
+										 const char *url);
+extern const char *lmsfdw_request_url_problem(const LmsOptions *opts,
+											  const char *url);
 extern bool lmsfdw_same_origin(const char *a, const char *b);
 extern char *lmsfdw_resolve_url(const char *base, const char *ref);
 extern char *lmsfdw_url_host(const char *url);
