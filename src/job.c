@@ -441,6 +441,13 @@ lmsfdw_job_pace(LmsJob *job)
 	}
 }
 
+/* Did the answer carry X-Rate-Limit-Remaining?  (One rule for both pacers.) */
+static bool
+answer_has_remaining(const LmsHttpResult *res)
+{
+	return res->rate_remaining >= 0;
+}
+
 /*
  * lmsfdw_job_observe
  *		Note an answer's rate-limit headers for pacing.
@@ -448,7 +455,7 @@ lmsfdw_job_pace(LmsJob *job)
 void
 lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res)
 {
-	if (res->rate_remaining >= 0)
+	if (answer_has_remaining(res))
 		lms_pacer_observe(&job->pacer, lmsfdw_now_ms(), res->rate_remaining,
 						  res->request_cost, res->rate_reset);
 	if (job->budget_key != 0)
@@ -459,7 +466,7 @@ lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res)
 
 		lmsfdw_budget_release(job->budget_key, job->budget_reserved,
 							  lmsfdw_now_ms(),
-							  res->rate_remaining >= 0 ? res->rate_remaining : NAN,
+							  answer_has_remaining(res) ? res->rate_remaining : NAN,
 							  res->request_cost, res->rate_reset, retry_after);
 		job->budget_reserved = 0;
 	}
