@@ -80,20 +80,19 @@ static const char *const duration_names[] = {"5 s", "30 s", "2 min", "10 min"};
 #define N_DURATIONS ((int) (sizeof(durations_ms) / sizeof(durations_ms[0])))
 
 /*
- * One job under lms_fdw's schedule; returns the number of status checks and
- * sets *latency to the time from the finish to the check that saw it.
+ * Run schedule s (set up, not yet started) on a job ending at finish_ms,
+ * reporting linear progress as a truncated integer percentage if progress
+ * is set; returns the number of status checks and sets *seen_ms to the
+ * check that saw the job done and *first_ms to the first check.
  */
 static int
-simulate_lms(double finish_ms, uint64_t seed, bool progress, double *latency)
+run_schedule(LmsPollSchedule *s, LmsRng *rng, double finish_ms, bool progress,
+			 double *seen_ms, double *first_ms)
 {
-	LmsPollSchedule s;
-	LmsRng		rng;
-	double		t;
+	double		t = lms_poll_first_wait(s, rng);
 	int			checks = 0;
 
-	lms_rng_seed(&rng, seed);
-	lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
-	t = lms_poll_first_wait(&s, &rng);
+	*first_ms = t;
 	for (;;)
 	{
 		double		reported = -1.0;
@@ -107,9 +106,29 @@ simulate_lms(double finish_ms, uint64_t seed, bool progress, double *latency)
 			if (reported > 99.0)
 				reported = 99.0;
 		}
-		t += lms_poll_next_wait(&s, &rng, t, reported);
+		t += lms_poll_next_wait(s, rng, t, reported);
 	}
-	*latency = t - finish_ms;
+	*seen_ms = t;
+	return checks;
+}
+
+/*
+ * One job under lms_fdw's schedule; returns the number of status checks and
+ * sets *latency to the time from the finish to the check that saw it.
+ */
+static int
+simulate_lms(double finish_ms, uint64_t seed, bool progress, double *latency)
+{
+	LmsPollSchedule s;
+	LmsRng		rng;
+	double		seen;
+	double		first;
+	int			checks;
+
+	lms_rng_seed(&rng, seed);
+	lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
+	checks = run_schedule(&s, &rng, finish_ms, progress, &seen, &first);
+	*latency = seen - finish_ms;
 	return checks;
 }
 
@@ -249,21 +268,13 @@ simulate_repeat(double finish_ms, uint64_t seed, const LmsLearnedRun *history,
 	LmsPollSchedule s;
 	LmsRng		rng;
 	double		t;
-	int			checks = 0;
+	int			checks;
 
 	lms_rng_seed(&rng, seed);
 	lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
 	*learned = lms_poll_learn(&s, history, n) > 0;
-	t = lms_poll_first_wait(&s, &rng);
-	*first_ms = t;
 	*dense_ms = s.dense_ms;
-	for (;;)
-	{
-		checks++;
-		if (t >= finish_ms || checks >= CHECK_LIMIT)
-			break;
-		t += lms_poll_next_wait(&s, &rng, t, -1.0);
-	}
+	checks = run_schedule(&s, &rng, finish_ms, false, &t, first_ms);
 	lms_poll_finished(&s, t, run);
 	*latency = t - finish_ms;
 	*seen = SEEN_IN_WINDOW;
