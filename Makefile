@@ -22,7 +22,7 @@ OBJS = \
 	src/providers/generic.o \
 	src/stream.o \
 	src/gunzip.o \
-	src/record_buffer.o \
+	src/reader.o \
 	src/csv_reader.o \
 	src/tsv_reader.o \
 	src/json_reader.o \
@@ -44,7 +44,7 @@ PG_CFLAGS = -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers 
 SHLIB_LINK = $(shell pkg-config --libs libcurl jansson zlib libarchive) -lyajl -lm
 
 # pg_regress suites in sql/ (they need the mock LMS: see test/run_tests.sh)
-REGRESS = options explain import select
+REGRESS = options explain import select scan
 TAP_TESTS = 1
 PROVE_FLAGS = -I $(srcdir)/t
 

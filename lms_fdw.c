@@ -85,8 +85,18 @@ PG_MODULE_MAGIC_EXT(.name = "lms_fdw",.version = LMS_FDW_VERSION);
 PG_MODULE_MAGIC;
 #endif
 
-/* an export is slow to start: make the planner avoid repeating it */
-#define LMS_STARTUP_COST	100000.0
+/*
+ * Costs.  An export is slow to start (a job on the LMS, status checks): its
+ * startup cost is that of reading LMS_STARTUP_PAGES pages, more than any
+ * modest local plan, so the planner avoids repeating it (it puts a Material
+ * or a hash on it rather than rescanning).  It stays well below
+ * jit_above_cost (100000), which a plain scan must not reach: compiling with
+ * LLVM costs more than most exports' rows.  Each row costs a tuple's CPU
+ * twice (parsing, input functions) plus the local filters, so a
+ * million-row export (30000) is still below the JIT threshold, as a heap
+ * scan of a million rows is.
+ */
+#define LMS_STARTUP_PAGES	10000.0
 #define LMS_DEFAULT_ROWS	1000
 
 /* fdw_private of a ForeignScan plan */
@@ -167,6 +177,8 @@ typedef struct LmsFdwScanState
 	LmsResultFile *file;		/* the open result file, or NULL */
 	int			rows_since_poll;
 	char	   *params_text;	/* the export parameters of the current jobs */
+	uint64		set_rows;		/* rows of the current jobs read so far */
+	bool		set_partial;	/* one of them was not read to its end */
 	bool		async;			/* run by an async Append: never block on jobs */
 	bool		async_waiting;	/* jobs run, none ready: wait for the timer */
 	int			timerfd;		/* wakes the Append for the next status check */
@@ -336,6 +348,36 @@ known_rows(Oid relid)
 }
 
 /*
+ * The restriction quals that are not export parameters.  The row count the
+ * estimate starts from is that of an export the parameters already
+ * filtered: their quals' selectivity must not be applied a second time.
+ * A second qual on a parameter already given stays (it only filters).
+ */
+static List *
+filter_only_quals(PlannerInfo *root, RelOptInfo *baserel, Oid relid)
+{
+	List	   *filters = NIL;
+	List	   *seen = NIL;
+	ListCell   *lc;
+
+	foreach(lc, baserel->baserestrictinfo)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+		List	   *names;
+		List	   *exprs;
+		List	   *is_list;
+
+		lmsfdw_params_from_quals(root, baserel, relid, list_make1(rinfo),
+								 &names, &exprs, &is_list);
+		if (names != NIL && !lmsfdw_params_include(seen, strVal(linitial(names))))
+			seen = lappend(seen, linitial(names));
+		else
+			filters = lappend(filters, rinfo);
+	}
+	return filters;
+}
+
+/*
  * lmsGetForeignRelSize
  *		Options, export parameters, the columns needed and a row estimate.
  */
@@ -361,8 +403,21 @@ lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
 	baserel->fdw_private = ps;
 	baserel->rows = clamp_row_est(known_rows(foreigntableid) *
 								  clauselist_selectivity(root,
-														 baserel->baserestrictinfo,
+														 filter_only_quals(root, baserel,
+																		   foreigntableid),
 														 0, JOIN_INNER, NULL));
+}
+
+/* startup and total cost of an export of rows rows (see LMS_STARTUP_PAGES) */
+static void
+export_costs(RelOptInfo *baserel, double rows,
+			 Cost *startup_cost, Cost *total_cost)
+{
+	Cost		per_row = cpu_tuple_cost * 2 + baserel->baserestrictcost.per_tuple;
+
+	*startup_cost = LMS_STARTUP_PAGES * seq_page_cost +
+		baserel->baserestrictcost.startup;
+	*total_cost = *startup_cost + rows * per_row;
 }
 
 /* equivalence-class callback: is em this relation's column arg? */
@@ -416,8 +471,8 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	LmsPlanState *ps = (LmsPlanState *) baserel->fdw_private;
 	const char *required = ps->opts->provider->required_param ?
 		ps->opts->provider->required_param(ps->opts) : NULL;
-	Cost		startup_cost = LMS_STARTUP_COST;
-	Cost		run_cost = baserel->rows * cpu_tuple_cost * 10;
+	Cost		startup_cost;
+	Cost		total_cost;
 	List	   *names;
 	List	   *exprs;
 	List	   *is_list;
@@ -430,11 +485,16 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	lmsfdw_params_from_quals(root, baserel, foreigntableid,
 							 baserel->baserestrictinfo, &names, &exprs,
 							 &is_list);
+	export_costs(baserel, baserel->rows,
+				 &startup_cost, &total_cost);
 	if (required && !lmsfdw_params_include(names, required))
+	{
 		startup_cost += disable_cost;
+		total_cost += disable_cost;
+	}
 	add_path(baserel, (Path *)
 			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup_cost, startup_cost + run_cost,
+									 startup_cost, total_cost,
 									 NIL, NULL, NULL,
 #if PG_VERSION_NUM >= 170000
 									 NIL,
@@ -481,10 +541,11 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	{
 		ParamPathInfo *ppi = (ParamPathInfo *) lfirst(lc);
 
+		export_costs(baserel, ppi->ppi_rows,
+					 &startup_cost, &total_cost);
 		add_path(baserel, (Path *)
 				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
-										 LMS_STARTUP_COST,
-										 LMS_STARTUP_COST + ppi->ppi_rows * cpu_tuple_cost * 10,
+										 startup_cost, total_cost,
 										 NIL, ppi->ppi_req_outer, NULL,
 #if PG_VERSION_NUM >= 170000
 										 NIL,
@@ -527,6 +588,31 @@ lmsGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 }
 
 /*
+ * Should the scan keep its rows for rescans?  When the executor asks for
+ * cheap rescans (EXEC_FLAG_REWIND), and whenever the node's quals use outer
+ * values that do not reach the export (a LATERAL or correlated subquery
+ * filtering on a plain column): a rescan for a new outer value then replays
+ * the export instead of running it again.  A node whose outer values are all
+ * export parameters needs no spool: each new value is a new export.  The
+ * node's extParam is not the test: under a ModifyTable every scan depends
+ * on the EvalPlanQual rescan parameter, which no expression uses, and an
+ * INSERT ... SELECT must not spool its rows.
+ */
+static bool
+may_replay(ForeignScan *plan, int eflags)
+{
+	Bitmapset  *used;
+
+	if (eflags & EXEC_FLAG_REWIND)
+		return true;
+	if (bms_is_empty(plan->scan.plan.extParam))
+		return false;
+	used = bms_union(pull_paramids((Expr *) plan->scan.plan.qual),
+					 pull_paramids((Expr *) plan->scan.plan.targetlist));
+	return !bms_is_subset(used, pull_paramids((Expr *) plan->fdw_exprs));
+}
+
+/*
  * lmsBeginForeignScan
  *		Prepare the column map; nothing is sent until the first row is
  *		asked for.
@@ -563,7 +649,7 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"lms_fdw scan",
 											ALLOCSET_DEFAULT_SIZES);
-	if (eflags & EXEC_FLAG_REWIND)
+	if (may_replay(plan, eflags))
 	{
 		state->spool = tuplestore_begin_heap(false, false, work_mem);
 		tuplestore_set_eflags(state->spool, EXEC_FLAG_REWIND);
@@ -715,6 +801,8 @@ start_export(ForeignScanState *node, LmsFdwScanState *state)
 	List	   *sets = scan_param_sets(node, state);
 
 	state->params_text = lmsfdw_params_text(sets);
+	state->set_rows = 0;
+	state->set_partial = false;
 	if (sets != NIL)
 		state->jobs = lmsfdw_jobset_create(state->opts, sets);
 	MemoryContextSwitchTo(old);
@@ -747,9 +835,9 @@ finish_export(LmsFdwScanState *state)
 		state->totals.files += c->files;
 		state->learned_runs = Max(state->learned_runs,
 								  state->job->poll.learned_runs);
-		/* a whole export read: its size is the next plan's estimate */
-		if (whole)
-			remember_rows(state->relid, (double) c->rows);
+		state->set_rows += c->rows;
+		if (!whole)
+			state->set_partial = true;
 		lmsfdw_job_release(state->job);
 	}
 	state->job = NULL;
@@ -817,7 +905,12 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 			job = lmsfdw_jobset_next(state->jobs);
 		MemoryContextSwitchTo(old);
 		if (job == NULL)
+		{
+			/* every job read to its end: their total is the next estimate */
+			if (!state->set_partial)
+				remember_rows(state->relid, (double) state->set_rows);
 			break;
+		}
 		state->job = job;
 		open_next_file(state);
 		prefetch_jobs(state);

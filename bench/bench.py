@@ -5,7 +5,9 @@ The same 1,000,000-row grade export, as CSV, JSON lines and gzip CSV, is
 served by the mock LMS over loopback and read through lms_fdw; the same
 CSV is loaded by COPY ... FROM PROGRAM 'curl ...' and read by file_fdw from
 a local file.  Each timing is the median of --reps runs.  Peak backend
-memory (VmHWM) is compared for a 10,000-row and the 1,000,000-row export.
+memory (VmHWM) is compared for a 10,000-row and the 1,000,000-row export,
+and measured for every query shape in a fresh backend under the default
+settings (jit on: a plan over jit_above_cost would load LLVM, ~50 MB).
 
 usage: bench.py --dsn DSN --mock-port PORT --data DIR [--rows N] [--reps 3]
 (bench/run.sh sets everything up.)
@@ -77,18 +79,40 @@ def timed(conn, sql, reps, before=None):
     return statistics.median(times)
 
 
-def vmhwm_kb(conn, sql):
-    """Peak resident memory of a fresh backend after running sql."""
+def status_kb(pid, *keys):
+    out = dict.fromkeys(keys, 0)
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k = line.split(":", 1)[0]
+            if k in out:
+                out[k] = int(line.split()[1])
+    return out
+
+
+def run_in_backend(conn, sql, *keys):
+    """Run sql in conn's backend; then the /proc status figures (kB) asked."""
     with conn.cursor() as cur:
         cur.execute("SELECT pg_backend_pid()")
         pid = cur.fetchone()[0]
         cur.execute(sql)
-        cur.fetchall()
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+        if cur.description:
+            cur.fetchall()
+    return status_kb(pid, *keys)
+
+
+def vmhwm_kb(conn, sql):
+    """Peak resident memory of a fresh backend after running sql."""
+    return run_in_backend(conn, sql, "VmHWM")["VmHWM"]
+
+
+def own_peak_kb(conn, sql):
+    """A fresh backend's peak resident memory less the shared memory it
+    touched, and its VmHWM.  VmHWM counts the shared buffers the backend
+    touched, which an INSERT of a large export fills (shared_buffers, not
+    the scan's memory); those pages stay mapped, so RssShmem at the end is
+    their share of the peak."""
+    st = run_in_backend(conn, sql, "VmHWM", "RssShmem")
+    return st["VmHWM"] - st["RssShmem"], st["VmHWM"]
 
 
 def main():
@@ -125,6 +149,8 @@ def main():
             CREATE FOREIGN TABLE file_csv (%s) SERVER bench_files
               OPTIONS (filename '%s', format 'csv', header 'true');
             CREATE TEMP TABLE sink AS SELECT * FROM file_csv WITH NO DATA;
+            DROP TABLE IF EXISTS bench_shape_sink;
+            CREATE UNLOGGED TABLE bench_shape_sink AS SELECT * FROM file_csv WITH NO DATA;
         """ % (a.mock_port, COLDEFS, GENERIC, COLDEFS, GENERIC, COLDEFS, GENERIC,
                COLDEFS, files["csv"]))
 
@@ -159,6 +185,25 @@ def main():
         mem[label] = vmhwm_kb(c, "SELECT sum(current_score), max(student_name), "
                                  "count(unposted_final_grade) FROM lms_csv")
         c.close()
+
+    # peak memory of a fresh backend per query shape (one run each)
+    shape_mem = {}
+    for fmt in ("csv", "jsonl", "gzip"):
+        mock.serve(files[fmt])
+        for qname, q in queries.items():
+            # a fresh backend does not see the temp table: an unlogged one
+            q = q.replace("INTO sink", "INTO bench_shape_sink")
+            with conn.cursor() as cur:
+                cur.execute("TRUNCATE bench_shape_sink")
+            c = psycopg2.connect(a.dsn)
+            c.autocommit = True
+            try:
+                shape_mem[(fmt, qname)] = own_peak_kb(c, q % ("lms_" + fmt))
+            except psycopg2.Error as e:
+                print("lms_fdw %s %s failed: %s" % (fmt, qname, str(e).strip()))
+            c.close()
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE bench_shape_sink")
     conn.close()
 
     def cell(key):
@@ -198,6 +243,19 @@ def main():
     print("  %-52s %5.1f MB (%d rows: %.1f MB, %d rows: %.1f MB; target < 16 MB: %s)" % (
         "peak backend memory growth", growth, a.small_rows, mem["small"] / 1024.0, a.rows,
         mem["large"] / 1024.0, "met" if growth < 16 else "NOT met"))
+
+    print()
+    print("peak backend memory per query shape, fresh backend, default settings (jit on)")
+    print("  own = VmHWM less the shared buffers touched (RssShmem) (target <= 30 MB)")
+    for fmt in ("csv", "jsonl", "gzip"):
+        for qname in queries:
+            m = shape_mem.get((fmt, qname))
+            if m is None:
+                print("  %-6s %-22s %s" % (fmt, qname, "n/a"))
+                continue
+            own, hwm = m[0] / 1024.0, m[1] / 1024.0
+            print("  %-6s %-22s own %6.1f MB  %-8s (VmHWM %6.1f MB)" % (
+                fmt, qname, own, "met" if own <= 30 else "NOT met", hwm))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ make -s install >/dev/null
 
 . scripts/lib.sh
 make_workdir
-trap 'stop_mock; stop_cluster; rm -rf "$WORKDIR"' EXIT
+trap cleanup EXIT
 start_cluster
 as_user psql -X -q -c "ALTER SYSTEM SET work_mem = '64MB'" -c 'SELECT pg_reload_conf()' >/dev/null
 start_mock "$srcdir"

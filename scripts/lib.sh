@@ -27,19 +27,59 @@ stop_cluster() {
   [ -n "${PGDATA:-}" ] && [ -f "$PGDATA/postmaster.pid" ] && as_user pg_ctl -D "$PGDATA" -m fast -w stop >/dev/null || true
 }
 
+# The mock runs in a process group of its own (setsid), so stop_mock reaches
+# it through runuser and any child; it also exits by itself when the
+# process that started it is gone (--exit-with-parent).
 start_mock() {
   local srcdir=$1
-  as_user python3 "$srcdir/test/mock_lms/mock_lms.py" --port 0 \
-    --port-file "$WORKDIR/mock.port" --quiet >"$WORKDIR/mock.log" 2>&1 &
-  MOCK_PID=$!
+  local cmd=(python3 "$srcdir/test/mock_lms/mock_lms.py" --port 0
+             --port-file "$WORKDIR/mock.port" --quiet --exit-with-parent)
+  [ "$(id -un)" = "$RUN_AS" ] || cmd=(runuser -u "$RUN_AS" -- env PATH="$PATH" "${cmd[@]}")
+  # a background command of a script is not a group leader, so setsid
+  # makes its own pid the new group's id (no fork)
+  setsid "${cmd[@]}" >"$WORKDIR/mock.log" 2>&1 &
+  MOCK_PGID=$!
   for _ in $(seq 1 100); do
     [ -s "$WORKDIR/mock.port" ] && break
     sleep 0.1
   done
-  [ -s "$WORKDIR/mock.port" ] || { echo "mock LMS did not start:"; cat "$WORKDIR/mock.log"; return 1; }
+  [ -s "$WORKDIR/mock.port" ] || { echo "mock LMS did not start:"; cat "$WORKDIR/mock.log"; stop_mock; return 1; }
   export MOCK_LMS_PORT=$(cat "$WORKDIR/mock.port")
 }
 
+# SIGTERM to the mock's whole group, SIGKILL after 5 s; then reap it
 stop_mock() {
-  [ -n "${MOCK_PID:-}" ] && kill "$MOCK_PID" 2>/dev/null && wait "$MOCK_PID" 2>/dev/null || true
+  [ -n "${MOCK_PGID:-}" ] || return 0
+  kill -TERM -- "-$MOCK_PGID" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 -- "-$MOCK_PGID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL -- "-$MOCK_PGID" 2>/dev/null || true
+  wait "$MOCK_PGID" 2>/dev/null || true
+  MOCK_PGID=
+}
+
+# Fail if a process started from this work directory (the mock, the
+# cluster, the TAP tests' mocks and clusters below it) is still running:
+# the scripts must not leave anything behind.
+check_nothing_left() {
+  local left
+  left=$(pgrep -af -- "$WORKDIR/" || true)
+  if [ -n "$left" ]; then
+    echo "still running after the stop:"; echo "$left"
+    return 1
+  fi
+}
+
+# The EXIT trap of scripts/test and scripts/demo: stop the cluster first (its
+# backends hold connections to the mock), then the mock, then make sure
+# nothing is left; a leftover turns the exit status into a failure.
+cleanup() {
+  local rc=$?
+  stop_cluster
+  stop_mock
+  check_nothing_left || rc=1
+  [ -n "${WORKDIR:-}" ] && rm -rf "$WORKDIR"
+  exit "$rc"
 }

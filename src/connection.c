@@ -12,7 +12,11 @@
  *
  * curl allocates with malloc, outside any memory context: entries live as
  * long as the backend (or until lms_fdw_disconnect), and are dropped after
- * ALTER SERVER / ALTER USER MAPPING once no transfer uses them.
+ * ALTER SERVER / ALTER USER MAPPING once nothing uses them.  An entry is in
+ * use while a transfer runs on it and as long as the memory context it was
+ * asked for in lives (a job's: the job keeps using it between requests,
+ * also between two FETCHes of a cursor); lms_fdw_disconnect refuses to
+ * close an entry in use.
  *
  * IDENTIFICATION
  *		  src/connection.c
@@ -22,6 +26,7 @@
 #include "postgres.h"
 
 #include "connection.h"
+#include "foreign/foreign.h"
 #include "lms_fdw.h"
 #include "storage/fd.h"
 #include "utils/hsearch.h"
@@ -36,6 +41,7 @@ struct LmsConn
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
 	bool		invalidated;
+	int			users;			/* memory contexts that asked for it, alive */
 	CURLM	   *multi;
 	/* easy handles, reused; as many as transfers run at once (malloc'd) */
 	CURL	  **easy;
@@ -129,25 +135,40 @@ conn_close(LmsConn *conn)
 	conn->nsockets = conn->maxsockets = 0;
 }
 
+/* Is conn in use: a transfer on it, or a job that will send more? */
 static bool
 conn_busy(LmsConn *conn)
 {
 	int			i;
 
+	if (conn->users > 0)
+		return true;
 	for (i = 0; i < conn->neasy; i++)
 		if (conn->easy_busy[i])
 			return true;
 	return false;
 }
 
+/* reset callback of a context that asked for the connection; never throws */
+static void
+conn_user_gone(void *arg)
+{
+	LmsConn    *conn = (LmsConn *) arg;
+
+	if (conn->users > 0)
+		conn->users--;
+}
+
 /*
  * lmsfdw_get_connection
  *		The cached curl state for the options' user mapping, made if needed.
+ *		It counts as in use until CurrentMemoryContext is reset or deleted.
  */
 LmsConn *
 lmsfdw_get_connection(const LmsOptions *opts)
 {
 	LmsConn    *conn;
+	MemoryContextCallback *cb;
 	bool		found;
 
 	if (!curl_initialized)
@@ -204,6 +225,13 @@ lmsfdw_get_connection(const LmsOptions *opts)
 		/* a few idle connections per LMS host are plenty */
 		curl_multi_setopt(conn->multi, CURLMOPT_MAXCONNECTS, 8L);
 	}
+
+	/* dynahash entries never move: the callback may keep the pointer */
+	cb = palloc0(sizeof(MemoryContextCallback));
+	cb->func = conn_user_gone;
+	cb->arg = conn;
+	MemoryContextRegisterResetCallback(CurrentMemoryContext, cb);
+	conn->users++;
 	return conn;
 }
 
@@ -323,8 +351,13 @@ disconnect_matching(Oid serverid)
 			continue;
 		if (conn_busy(conn))
 		{
+			ForeignServer *server = GetForeignServerExtended(conn->serverid,
+															 FSV_MISSING_OK);
+
 			ereport(WARNING,
-					(errmsg("cannot close connections of server in use by the current query")));
+					(errmsg("cannot close the connection to server \"%s\" while a scan uses it",
+							server ? server->servername : "?"),
+					 errhint("Close the cursor or end the query first.")));
 			continue;
 		}
 		conn_close(conn);

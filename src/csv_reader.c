@@ -3,12 +3,10 @@
  * csv_reader.c
  *		  Incremental RFC 4180 record reader (pure C, no PostgreSQL headers)
  *
- * The reader owns one growable byte buffer.  csv_reader_feed() appends to
- * it; the bytes before "start" belong to records already returned and are
- * dropped lazily: only when an append does not fit is the unconsumed tail
- * moved to the front (or the buffer grown), never on every feed.  One spare
- * byte is always kept after the data so that the last field of a record
- * that ends at the end of the data can still be NUL-terminated in place.
+ * The byte buffer (fed by csv_reader_feed(), consumed lazily, one spare
+ * byte after the data), the sticky error, line numbers, the byte order mark
+ * and the field array are the reader base's (reader.c); this file is the
+ * CSV syntax.
  *
  * csv_reader_next() works in two stages:
  *
@@ -26,14 +24,17 @@
  * 2. split_record() cuts the complete, already validated record into
  *	  fields in place: delimiters and the terminator are overwritten with
  *	  NUL, and quoted fields are unquoted by moving their bytes left (
- *	  unquoting can only shrink).  The CsvField array is reused across
+ *	  unquoting can only shrink).  The ReaderField array is reused across
  *	  records and grown by doubling.
  *
  * Semantics: LF or CRLF ends a record; a CR not followed by LF is data (at
  * the end of a chunk the decision waits for the next chunk or the finish).
  * Inside quotes, "" is one quote and delimiters, CR and LF are data.  A UTF-8
- * byte order mark at the very start of the stream is skipped.  Lines with no
- * bytes at all are skipped.  An empty unquoted field is NULL, "" is an
+ * byte order mark at the very start of the stream is skipped.  A line with
+ * no bytes at all is what COPY makes of it once the first record (the
+ * header) has shown the number of fields: with one field, a record whose
+ * field is NULL; with several, nothing (it is skipped, as are blank lines
+ * before the first record).  An empty unquoted field is NULL, "" is an
  * empty string.
  *
  * The size limit counts a record's bytes as received, quotes included and
@@ -48,16 +49,13 @@
  *-------------------------------------------------------------------------
  */
 #include "csv_reader.h"
-#include "record_buffer.h"
 
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CSV_QUOTE			'"'
 #define CSV_INITIAL_BUFFER	(64 * 1024)
-#define CSV_INITIAL_FIELDS	16
 
 /* Word-at-a-time byte search: nonzero iff some byte of v equals byte b. */
 #define CSV_ONES			UINT64_C(0x0101010101010101)
@@ -77,60 +75,30 @@ typedef enum ScanResult
 {
 	SCAN_FOUND,					/* a complete record is in the buffer */
 	SCAN_MORE,					/* the data ended before the record did */
-	SCAN_FAILED					/* syntax error or limit; r->failed is set */
+	SCAN_FAILED					/* syntax error or limit; r->base.failed is set */
 } ScanResult;
 
 struct CsvReader
 {
-	/* the bytes; b.scan is the resumable scanner's next byte */
-	RecordBuffer b;
+	/* the buffer, error, lines, fields; base.scan is the scanner's next byte */
+	ReaderBase	base;
 
 	/* resumable scanner state for the current record */
 	ScanState	state;
 	uint64_t	rec_lfs;		/* LFs inside quotes in [start, scan) */
 
-	/* line numbers */
-	uint64_t	line;			/* physical line on which "start" lies */
-	uint64_t	rec_line;		/* line of the last returned/failing record */
-
-	/* settings */
-	size_t		max_record;		/* SIZE_MAX when unlimited */
 	char		delim;
-
-	/* flags */
-	bool		bom_pending;	/* stream start not yet checked for a BOM */
-	bool		finished;		/* csv_reader_finish() was called */
-	bool		failed;			/* sticky CSV_ERROR */
-	bool		oom;			/* failed for lack of memory */
-
-	const char *errmsg;
-	char		errbuf[80];
-
-	/* reusable output array */
-	CsvField   *fields;
-	int			fields_cap;
 };
-
-
 
 /*
  * Put the reader into the sticky error state.  The failing record began on
  * the line "start" lies on.
  */
-static CsvStatus
+static ReaderStatus
 csv_fail(CsvReader *r, const char *msg)
 {
-	r->failed = true;
-	r->errmsg = msg;
-	r->rec_line = r->line;
-	return CSV_ERROR;
-}
-
-static void
-csv_fail_oom(CsvReader *r)
-{
-	csv_fail(r, "out of memory");
-	r->oom = true;
+	r->base.rec_line = r->base.line;
+	return reader_base_fail(&r->base, msg);
 }
 
 CsvReader *
@@ -144,21 +112,13 @@ csv_reader_create(char delimiter, size_t max_record)
 	r = calloc(1, sizeof(CsvReader));
 	if (r == NULL)
 		return NULL;
-	r->fields = malloc(CSV_INITIAL_FIELDS * sizeof(CsvField));
-	if (r->fields == NULL || !record_buffer_init(&r->b, CSV_INITIAL_BUFFER))
+	if (!reader_base_init(&r->base, CSV_INITIAL_BUFFER, max_record))
 	{
-		free(r->fields);
 		free(r);
 		return NULL;
 	}
-	r->fields_cap = CSV_INITIAL_FIELDS;
 	r->state = SCAN_UNQUOTED;
-	r->line = 1;
-	r->rec_line = 0;
-	r->max_record = (max_record == 0) ? SIZE_MAX : max_record;
 	r->delim = delimiter;
-	r->bom_pending = true;
-	r->errmsg = "no error";
 	return r;
 }
 
@@ -167,36 +127,20 @@ csv_reader_free(CsvReader *r)
 {
 	if (r == NULL)
 		return;
-	record_buffer_free(&r->b);
-	free(r->fields);
+	reader_base_free(&r->base);
 	free(r);
 }
 
 bool
 csv_reader_feed(CsvReader *r, const char *data, size_t len)
 {
-	if (r->failed)
-		return !r->oom;
-	if (r->finished)
-	{
-		csv_fail(r, "data fed after the end of input");
-		return true;
-	}
-	if (len == 0)
-		return true;
-
-	if (!record_buffer_append(&r->b, data, len))
-	{
-		csv_fail_oom(r);
-		return false;
-	}
-	return true;
+	return reader_base_feed(&r->base, data, len);
 }
 
 void
 csv_reader_finish(CsvReader *r)
 {
-	r->finished = true;
+	r->base.finished = true;
 }
 
 /* Is c one of the bytes the scanner must stop at outside quotes? */
@@ -257,7 +201,7 @@ csv_skip_quoted(const char *p, const char *end)
 static inline const char *
 csv_content_limit(const CsvReader *r, const char *rs, const char *e)
 {
-	return ((size_t) (e - rs) > r->max_record) ? rs + r->max_record : e;
+	return ((size_t) (e - rs) > r->base.max_record) ? rs + r->base.max_record : e;
 }
 
 /*
@@ -269,10 +213,10 @@ csv_content_limit(const CsvReader *r, const char *rs, const char *e)
 static ScanResult
 scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 {
-	const char *buf = r->b.buf;
-	const char *p = buf + r->b.scan;
-	const char *e = buf + r->b.len;
-	const char *rs = buf + r->b.start;
+	const char *buf = r->base.buf;
+	const char *p = buf + r->base.scan;
+	const char *e = buf + r->base.len;
+	const char *rs = buf + r->base.start;
 	const char *lim = csv_content_limit(r, rs, e);
 	const char	delim = r->delim;
 	ScanState	st = r->state;
@@ -290,12 +234,12 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 			c = (unsigned char) *p;
 			if (c == '\n')
 			{
-				if (p == rs)
+				if (p == rs && !r->base.one_field)
 				{
 					/* blank line */
 					p++;
 					rs = p;
-					r->line++;
+					r->base.line++;
 					lim = csv_content_limit(r, rs, e);
 					continue;
 				}
@@ -306,17 +250,17 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 			{
 				if (p + 1 == e)
 				{
-					if (!r->finished)
+					if (!r->base.finished)
 						goto more;	/* CR LF or data? wait and see */
 				}
 				else if (p[1] == '\n')
 				{
-					if (p == rs)
+					if (p == rs && !r->base.one_field)
 					{
 						/* blank line ending in CRLF */
 						p += 2;
 						rs = p;
-						r->line++;
+						r->base.line++;
 						lim = csv_content_limit(r, rs, e);
 						continue;
 					}
@@ -362,7 +306,7 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 		{
 			if (p == e)
 			{
-				if (!r->finished)
+				if (!r->base.finished)
 					goto more;
 				term = 0;
 				goto found;
@@ -377,7 +321,7 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 			{
 				if (p + 1 == e)
 				{
-					if (!r->finished)
+					if (!r->base.finished)
 						goto more;
 				}
 				else if (p[1] == '\n')
@@ -404,25 +348,23 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 found:
 	*rec_start = (size_t) (rs - buf);
 	*rec_end = (size_t) (p - buf);
-	r->rec_line = r->line;
-	r->line += lfs + (term > 0 ? 1 : 0);
-	r->b.start = r->b.scan = (size_t) (p - buf) + term;
+	r->base.rec_line = r->base.line;
+	r->base.line += lfs + (term > 0 ? 1 : 0);
+	r->base.start = r->base.scan = (size_t) (p - buf) + term;
 	r->state = SCAN_UNQUOTED;
 	r->rec_lfs = 0;
 	return SCAN_FOUND;
 
 more:
-	r->b.start = (size_t) (rs - buf);
-	r->b.scan = (size_t) (p - buf);
+	r->base.start = (size_t) (rs - buf);
+	r->base.scan = (size_t) (p - buf);
 	r->state = st;
 	r->rec_lfs = lfs;
 	return SCAN_MORE;
 
 too_long:
-	r->b.start = (size_t) (rs - buf);
-	snprintf(r->errbuf, sizeof(r->errbuf), "record exceeds %zu bytes",
-			 r->max_record);
-	csv_fail(r, r->errbuf);
+	r->base.start = (size_t) (rs - buf);
+	reader_base_fail_too_long(&r->base);
 	return SCAN_FAILED;
 }
 
@@ -430,36 +372,21 @@ too_long:
  * Stage 2: split the validated record [rec_start, rec_end) into fields in
  * place.  The byte at rec_end (terminator or the spare byte) is writable.
  */
-static CsvStatus
+static ReaderStatus
 split_record(CsvReader *r, size_t rec_start, size_t rec_end,
-			 const CsvField **fields, int *nfields)
+			 const ReaderField **fields, int *nfields)
 {
-	char	   *p = r->b.buf + rec_start;
-	char	   *end = r->b.buf + rec_end;
+	char	   *p = r->base.buf + rec_start;
+	char	   *end = r->base.buf + rec_end;
 	const char	delim = r->delim;
-	CsvField   *f;
+	ReaderField   *f;
 	int			n = 0;
 
 	for (;;)
 	{
-		if (n == r->fields_cap)
-		{
-			CsvField   *nf;
-			size_t		newcap;
-
-			if (r->fields_cap > INT_MAX / 2)
-				return csv_fail(r, "too many fields in record");
-			newcap = (size_t) r->fields_cap * 2;
-			nf = realloc(r->fields, newcap * sizeof(CsvField));
-			if (nf == NULL)
-			{
-				csv_fail_oom(r);
-				return CSV_ERROR;
-			}
-			r->fields = nf;
-			r->fields_cap = (int) newcap;
-		}
-		f = &r->fields[n++];
+		f = reader_base_field(&r->base, n++);
+		if (f == NULL)
+			return READER_ERROR;
 
 		if (p < end && *p == CSV_QUOTE)
 		{
@@ -515,49 +442,43 @@ split_record(CsvReader *r, size_t rec_start, size_t rec_end,
 		p++;					/* past the delimiter */
 	}
 
-	*fields = r->fields;
-	*nfields = n;
-	return CSV_RECORD;
+	return reader_base_record(&r->base, n, fields, nfields);
 }
 
-CsvStatus
-csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
+ReaderStatus
+csv_reader_next(CsvReader *r, const ReaderField **fields, int *nfields)
 {
 	size_t		rec_start;
 	size_t		rec_end;
 
 	*fields = NULL;
 	*nfields = 0;
-	if (r->failed)
-		return CSV_ERROR;
+	if (r->base.failed)
+		return READER_ERROR;
 
-	if (r->bom_pending)
-	{
-		if (!record_buffer_skip_bom(&r->b, r->finished))
-			return CSV_NEED_MORE;
-		r->bom_pending = false;
-	}
+	if (!reader_base_skip_bom(&r->base))
+		return READER_NEED_MORE;
 
 	switch (scan_record(r, &rec_start, &rec_end))
 	{
 		case SCAN_FOUND:
 			break;
 		case SCAN_FAILED:
-			return CSV_ERROR;
+			return READER_ERROR;
 		case SCAN_MORE:
-			if (!r->finished)
-				return CSV_NEED_MORE;
+			if (!r->base.finished)
+				return READER_NEED_MORE;
 			if (r->state == SCAN_QUOTED)
 				return csv_fail(r, "unterminated quoted field");
-			if (r->b.start == r->b.len)
-				return CSV_EOF;
+			if (r->base.start == r->base.len)
+				return READER_EOF;
 			/* the final record has no terminator */
-			rec_start = r->b.start;
-			rec_end = r->b.len;
-			r->rec_line = r->line;
-			r->line += r->rec_lfs;
+			rec_start = r->base.start;
+			rec_end = r->base.len;
+			r->base.rec_line = r->base.line;
+			r->base.line += r->rec_lfs;
 			r->rec_lfs = 0;
-			r->b.start = r->b.scan = r->b.len;
+			r->base.start = r->base.scan = r->base.len;
 			r->state = SCAN_UNQUOTED;
 			break;
 	}
@@ -568,11 +489,11 @@ csv_reader_next(CsvReader *r, const CsvField **fields, int *nfields)
 const char *
 csv_reader_error(const CsvReader *r)
 {
-	return r->errmsg;
+	return r->base.errmsg;
 }
 
 uint64_t
 csv_reader_line(const CsvReader *r)
 {
-	return r->rec_line;
+	return r->base.rec_line;
 }

@@ -16,31 +16,14 @@
 #ifndef LMS_CSV_READER_H
 #define LMS_CSV_READER_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "reader.h"
 
 typedef struct CsvReader CsvReader;
-
-typedef struct CsvField
-{
-	const char *value;			/* NUL-terminated, quotes removed */
-	size_t		len;			/* bytes in value, not counting the NUL */
-	bool		is_null;		/* empty and unquoted: SQL NULL */
-} CsvField;
-
-typedef enum CsvStatus
-{
-	CSV_RECORD,					/* *fields and *nfields describe one record */
-	CSV_NEED_MORE,				/* feed more bytes, or call csv_reader_finish() */
-	CSV_EOF,					/* finished and every record returned */
-	CSV_ERROR					/* malformed input or limit; see csv_reader_error() */
-} CsvStatus;
 
 /*
  * delimiter: ',' for CSV; it may not be the quote, CR or LF.  max_record: the
  * largest record accepted, in bytes as received (quotes included, the
- * terminator not); a longer one is CSV_ERROR.  0 means no limit.  Returns
+ * terminator not); a longer one is READER_ERROR.  0 means no limit.  Returns
  * NULL when out of memory or for an unusable delimiter.
  */
 extern CsvReader *csv_reader_create(char delimiter, size_t max_record);
@@ -48,7 +31,7 @@ extern void csv_reader_free(CsvReader *r);
 
 /*
  * Append bytes.  Returns false when out of memory (the reader is unusable and
- * csv_reader_next() returns CSV_ERROR).  Bytes fed after csv_reader_finish()
+ * csv_reader_next() returns READER_ERROR).  Bytes fed after csv_reader_finish()
  * make the next call fail; bytes fed after an error are ignored.
  */
 extern bool csv_reader_feed(CsvReader *r, const char *data, size_t len);
@@ -59,12 +42,12 @@ extern void csv_reader_finish(CsvReader *r);
 /*
  * The next record, or why there is none.  Field values are NUL-terminated,
  * and stay valid until the next csv_reader_feed() or csv_reader_next().  After
- * CSV_ERROR every later call returns CSV_ERROR; after CSV_EOF, CSV_EOF.
+ * READER_ERROR every later call returns READER_ERROR; after READER_EOF, READER_EOF.
  */
-extern CsvStatus csv_reader_next(CsvReader *r, const CsvField **fields,
+extern ReaderStatus csv_reader_next(CsvReader *r, const ReaderField **fields,
 								 int *nfields);
 
-/* The message for the last CSV_ERROR (static or reader-owned text). */
+/* The message for the last READER_ERROR (static or reader-owned text). */
 extern const char *csv_reader_error(const CsvReader *r);
 
 /*

@@ -34,6 +34,7 @@
 #include "postgres.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -611,9 +612,9 @@ result_init(LmsHttpResult *res)
 {
 	memset(res, 0, sizeof(*res));
 	initStringInfo(&res->body);
-	res->rate_remaining = -1;
-	res->request_cost = -1;
-	res->rate_reset = -1;
+	res->rate_remaining = NAN;
+	res->request_cost = NAN;
+	res->rate_reset = NAN;
 }
 
 static char *
@@ -627,6 +628,8 @@ header_value(CURL *easy, const char *name)
 	return pstrdup(h->value);
 }
 
+/* A numeric header's value (negative ones too), or NaN when it is absent
+ * or not a number. */
 static double
 header_number(CURL *easy, const char *name)
 {
@@ -635,10 +638,10 @@ header_number(CURL *easy, const char *name)
 	double		d;
 
 	if (v == NULL)
-		return -1;
+		return NAN;
 	d = strtod(v, &end);
 	if (end == v)
-		return -1;
+		return NAN;
 	return d;
 }
 

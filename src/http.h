@@ -41,9 +41,11 @@ typedef struct LmsHttpResult
 	char	   *retry_after;	/* raw header value, or NULL */
 	char	   *link;			/* the first Link header, raw, or NULL
 								 * (rel="next" of a paginated list) */
-	double		rate_remaining; /* X-Rate-Limit-Remaining, or -1 */
-	double		request_cost;	/* X-Request-Cost, or -1 */
-	double		rate_reset;		/* X-Rate-Limit-Reset seconds, or -1 */
+	/* rate-limit headers; NaN when absent (a throttled Canvas answer's
+	 * remaining quota is negative) */
+	double		rate_remaining; /* X-Rate-Limit-Remaining */
+	double		request_cost;	/* X-Request-Cost */
+	double		rate_reset;		/* X-Rate-Limit-Reset seconds */
 	char	   *url;			/* the final URL asked, for messages (redact!) */
 } LmsHttpResult;
 

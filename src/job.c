@@ -441,11 +441,14 @@ lmsfdw_job_pace(LmsJob *job)
 	}
 }
 
-/* Did the answer carry X-Rate-Limit-Remaining?  (One rule for both pacers.) */
+/*
+ * Did the answer carry X-Rate-Limit-Remaining?  (One rule for both pacers.)
+ * A throttled Canvas answer reports a negative remaining: pace on it.
+ */
 static bool
 answer_has_remaining(const LmsHttpResult *res)
 {
-	return res->rate_remaining >= 0;
+	return !isnan(res->rate_remaining);
 }
 
 /*

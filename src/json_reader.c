@@ -250,7 +250,7 @@ struct JsonReader
 	size_t		qcap;
 
 	/* output */
-	CsvField   *out;
+	ReaderField   *out;
 	uint64_t	out_number;
 
 	/* keys of the first record */
@@ -263,7 +263,7 @@ struct JsonReader
 	const char **fk_ptrs;
 };
 
-static const CsvField json_null_field = {"", 0, true};
+static const ReaderField json_null_field = {"", 0, true};
 
 
 /* ---------------------------------------------------------------- */
@@ -1270,7 +1270,7 @@ json_reader_create(JsonFormat format, const char *rows_path,
 	r->field_next = malloc(((size_t) nwanted + 1) * sizeof(int));
 	r->field_rec = calloc((size_t) nwanted + 1, sizeof(uint64_t));
 	r->pend_fields = malloc(((size_t) nwanted + 1) * sizeof(int));
-	r->out = malloc(((size_t) nwanted + 1) * sizeof(CsvField));
+	r->out = malloc(((size_t) nwanted + 1) * sizeof(ReaderField));
 	if (r->in == NULL || r->nodes == NULL || r->field_next == NULL ||
 		r->field_rec == NULL || r->pend_fields == NULL || r->out == NULL)
 		goto fail;
@@ -1573,8 +1573,8 @@ json_compact(JsonReader *r)
 	r->qhead = r->qlen = 0;
 }
 
-CsvStatus
-json_reader_next(JsonReader *r, const CsvField **fields, int *nfields)
+ReaderStatus
+json_reader_next(JsonReader *r, const ReaderField **fields, int *nfields)
 {
 	*fields = NULL;
 	*nfields = 0;
@@ -1601,18 +1601,18 @@ json_reader_next(JsonReader *r, const CsvField **fields, int *nfields)
 			r->out_number = q->number;
 			*fields = r->out;
 			*nfields = r->nfields;
-			return CSV_RECORD;
+			return READER_RECORD;
 		}
 		if (r->failed)
 		{
 			r->out_number = r->err_number;
-			return CSV_ERROR;
+			return READER_ERROR;
 		}
 		if (r->eof)
-			return CSV_EOF;
+			return READER_EOF;
 		json_compact(r);
 		if (!json_parse_some(r))
-			return CSV_NEED_MORE;
+			return READER_NEED_MORE;
 	}
 }
 

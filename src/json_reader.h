@@ -8,7 +8,7 @@
  * JSON array of objects, at the top of the document or at a dotted
  * rows_path inside it ("data.rows").  The caller names, once, the fields it
  * wants (dotted paths of object keys); for each record the reader returns
- * one CsvField per wanted path, in the order given, so records from CSV,
+ * one ReaderField per wanted path, in the order given, so records from CSV,
  * TSV and JSON are handled alike.  The caller feeds bytes as they arrive and
  * never hands over the whole document; nothing outside the wanted values is
  * kept.
@@ -21,7 +21,7 @@
 #ifndef LMS_JSON_READER_H
 #define LMS_JSON_READER_H
 
-#include "csv_reader.h"
+#include "reader.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,7 +61,7 @@ typedef struct JsonWantedPath
  * max_record: at most this many bytes of wanted values per record (a nested
  * object or array counts as its JSON text), and no JSON token (with the
  * whitespace and separators before it) longer than this; either is
- * CSV_ERROR.  0 means no limit.
+ * READER_ERROR.  0 means no limit.
  *
  * Returns NULL when out of memory or for unusable arguments.
  */
@@ -72,7 +72,7 @@ extern void json_reader_free(JsonReader *r);
 
 /*
  * Append bytes.  Returns false when out of memory (the reader is unusable and
- * json_reader_next() returns CSV_ERROR).  Bytes fed after json_reader_finish()
+ * json_reader_next() returns READER_ERROR).  Bytes fed after json_reader_finish()
  * make the next call fail; bytes fed after an error are ignored.
  */
 extern bool json_reader_feed(JsonReader *r, const char *data, size_t len);
@@ -92,18 +92,18 @@ extern void json_reader_finish(JsonReader *r);
  *
  * When several keys of a record match a path, the first one wins.  Values
  * are NUL-terminated and stay valid until the next json_reader_feed() or
- * json_reader_next().  After CSV_ERROR every later call returns CSV_ERROR;
- * after CSV_EOF, CSV_EOF.
+ * json_reader_next().  After READER_ERROR every later call returns READER_ERROR;
+ * after READER_EOF, READER_EOF.
  */
-extern CsvStatus json_reader_next(JsonReader *r, const CsvField **fields,
+extern ReaderStatus json_reader_next(JsonReader *r, const ReaderField **fields,
 								  int *nfields);
 
-/* The message for the last CSV_ERROR (reader-owned text). */
+/* The message for the last READER_ERROR (reader-owned text). */
 extern const char *json_reader_error(const JsonReader *r);
 
 /*
  * 1-based number of the last returned record, or of the failing one after
- * CSV_ERROR (the record being read, or the last one before an error outside
+ * READER_ERROR (the record being read, or the last one before an error outside
  * any record); 0 before the first record.
  */
 extern uint64_t json_reader_record_number(const JsonReader *r);

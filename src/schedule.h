@@ -151,7 +151,8 @@ typedef struct LmsRatePacer
 
 extern void lms_pacer_init(LmsRatePacer *p, double floor, double leak_per_s);
 
-/* remaining/cost: header values, cost < 0 when absent; reset_s < 0 when absent */
+/* header values (remaining may be negative); NaN when absent; cost and
+ * reset_s below 0 count as absent too.  A NaN remaining is ignored. */
 extern void lms_pacer_observe(LmsRatePacer *p, double now_ms, double remaining,
 							  double cost, double reset_s);
 

@@ -278,14 +278,22 @@ zip_begin(LmsStream *s)
 		raise_corrupt(s, "zip", "The archive holds no file.");
 }
 
+/*
+ * The entry's next bytes.  Any negative answer is an ERROR: libarchive
+ * reports a bad CRC (or a truncated entry) as ARCHIVE_WARN, after the
+ * data, and ending the file there would load a corrupt export silently.
+ */
 static bool
 zip_read(LmsStream *s, const char **data, size_t *len)
 {
 	la_ssize_t	n = archive_read_data(s->ar, s->out, LMS_INFLATE_BUFFER);
 
 	if (n < 0)
+	{
 		zip_check(s, (int) n);
-	if (n <= 0)
+		raise_corrupt(s, "zip", archive_error_string(s->ar));
+	}
+	if (n == 0)
 		return false;
 	*data = s->out;
 	*len = (size_t) n;

@@ -4,12 +4,9 @@
  *		  Incremental reader for PostgreSQL's COPY text format (pure C, no
  *		  PostgreSQL headers)
  *
- * The buffering is that of csv_reader.c: one growable byte buffer that
- * tsv_reader_feed() appends to, whose consumed head is dropped lazily (only
- * when an append does not fit is the unconsumed tail moved to the front, or
- * the buffer grown), with one spare byte after the data so that the last
- * field of a record ending at the end of the data can be NUL-terminated in
- * place.
+ * The byte buffer, the sticky error, line numbers, the byte order mark and
+ * the field array are the reader base's (reader.c), shared with
+ * csv_reader.c; this file is the text format's syntax.
  *
  * tsv_reader_next() works in two stages:
  *
@@ -25,7 +22,7 @@
  *	  the byte after it, a TAB included, so splitting and decoding are one
  *	  left-to-right pass; but most records contain no backslash at all, and
  *	  for those (and for every field before the first backslash) fields are
- *	  found with memchr() alone.  The CsvField array is reused across
+ *	  found with memchr() alone.  The ReaderField array is reused across
  *	  records and grown by doubling.
  *
  * Semantics, as COPY ... (FORMAT text) writes them: TAB separates fields;
@@ -53,66 +50,24 @@
  *-------------------------------------------------------------------------
  */
 #include "tsv_reader.h"
-#include "record_buffer.h"
 
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define TSV_INITIAL_BUFFER	(64 * 1024)
-#define TSV_INITIAL_FIELDS	16
 
 typedef enum ScanResult
 {
 	SCAN_FOUND,					/* a complete record is in the buffer */
 	SCAN_MORE,					/* the data ended before the record did */
-	SCAN_FAILED					/* limit exceeded; r->failed is set */
+	SCAN_FAILED					/* limit exceeded; r->base.failed is set */
 } ScanResult;
 
 struct TsvReader
 {
-	/* the bytes; b.scan is where the record-end search resumes */
-	RecordBuffer b;
-
-	/* line numbers */
-	uint64_t	line;			/* physical line on which "start" lies */
-	uint64_t	rec_line;		/* line of the last returned/failing record */
-
-	/* settings */
-	size_t		max_record;		/* SIZE_MAX when unlimited */
-
-	/* flags */
-	bool		bom_pending;	/* stream start not yet checked for a BOM */
-	bool		finished;		/* tsv_reader_finish() was called */
-	bool		failed;			/* sticky CSV_ERROR */
-	bool		oom;			/* failed for lack of memory */
-
-	const char *errmsg;
-	char		errbuf[80];
-
-	/* reusable output array */
-	CsvField   *fields;
-	int			fields_cap;
+	/* the buffer, error, lines, fields; base.scan: where the search resumes */
+	ReaderBase	base;
 };
-
-
-
-/* Put the reader into the sticky error state. */
-static CsvStatus
-tsv_fail(TsvReader *r, const char *msg)
-{
-	r->failed = true;
-	r->errmsg = msg;
-	return CSV_ERROR;
-}
-
-static void
-tsv_fail_oom(TsvReader *r)
-{
-	tsv_fail(r, "out of memory");
-	r->oom = true;
-}
 
 TsvReader *
 tsv_reader_create(size_t max_record)
@@ -122,19 +77,11 @@ tsv_reader_create(size_t max_record)
 	r = calloc(1, sizeof(TsvReader));
 	if (r == NULL)
 		return NULL;
-	r->fields = malloc(TSV_INITIAL_FIELDS * sizeof(CsvField));
-	if (r->fields == NULL || !record_buffer_init(&r->b, TSV_INITIAL_BUFFER))
+	if (!reader_base_init(&r->base, TSV_INITIAL_BUFFER, max_record))
 	{
-		free(r->fields);
 		free(r);
 		return NULL;
 	}
-	r->fields_cap = TSV_INITIAL_FIELDS;
-	r->line = 1;
-	r->rec_line = 0;
-	r->max_record = (max_record == 0) ? SIZE_MAX : max_record;
-	r->bom_pending = true;
-	r->errmsg = "no error";
 	return r;
 }
 
@@ -143,37 +90,20 @@ tsv_reader_free(TsvReader *r)
 {
 	if (r == NULL)
 		return;
-	record_buffer_free(&r->b);
-	free(r->fields);
+	reader_base_free(&r->base);
 	free(r);
 }
 
 bool
 tsv_reader_feed(TsvReader *r, const char *data, size_t len)
 {
-	if (r->failed)
-		return !r->oom;
-	if (r->finished)
-	{
-		r->rec_line = r->line;
-		tsv_fail(r, "data fed after the end of input");
-		return true;
-	}
-	if (len == 0)
-		return true;
-
-	if (!record_buffer_append(&r->b, data, len))
-	{
-		tsv_fail_oom(r);
-		return false;
-	}
-	return true;
+	return reader_base_feed(&r->base, data, len);
 }
 
 void
 tsv_reader_finish(TsvReader *r)
 {
-	r->finished = true;
+	r->base.finished = true;
 }
 
 /*
@@ -188,12 +118,12 @@ tsv_reader_finish(TsvReader *r)
 static ScanResult
 scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
 {
-	const char *buf = r->b.buf;
-	const char *e = buf + r->b.len;
-	const char *rs = buf + r->b.start;
-	const char *p = buf + r->b.scan;
-	const size_t maxw = (r->max_record > SIZE_MAX - 2) ?
-		SIZE_MAX : r->max_record + 2;
+	const char *buf = r->base.buf;
+	const char *e = buf + r->base.len;
+	const char *rs = buf + r->base.start;
+	const char *p = buf + r->base.scan;
+	const size_t maxw = (r->base.max_record > SIZE_MAX - 2) ?
+		SIZE_MAX : r->base.max_record + 2;
 
 	for (;;)
 	{
@@ -207,10 +137,10 @@ scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
 			if (avail >= maxw)
 				goto too_long;
 			if (avail == maxw - 1 &&
-				(rs[r->max_record] != '\r' || r->finished))
+				(rs[r->base.max_record] != '\r' || r->base.finished))
 				goto too_long;	/* that byte is data, one too many */
-			r->b.start = (size_t) (rs - buf);
-			r->b.scan = r->b.len;
+			r->base.start = (size_t) (rs - buf);
+			r->base.scan = r->base.len;
 			return SCAN_MORE;
 		}
 
@@ -221,26 +151,23 @@ scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
 		{
 			/* blank line */
 			rs = p = lf + 1;
-			r->line++;
+			r->base.line++;
 			continue;
 		}
-		if ((size_t) (ce - rs) > r->max_record)
+		if ((size_t) (ce - rs) > r->base.max_record)
 			goto too_long;
 
 		*rec_start = (size_t) (rs - buf);
 		*rec_end = (size_t) (ce - buf);
-		r->rec_line = r->line;
-		r->line++;
-		r->b.start = r->b.scan = (size_t) (lf - buf) + 1;
+		r->base.rec_line = r->base.line;
+		r->base.line++;
+		r->base.start = r->base.scan = (size_t) (lf - buf) + 1;
 		return SCAN_FOUND;
 	}
 
 too_long:
-	r->b.start = r->b.scan = (size_t) (rs - buf);
-	r->rec_line = r->line;
-	snprintf(r->errbuf, sizeof(r->errbuf), "record exceeds %zu bytes",
-			 r->max_record);
-	tsv_fail(r, r->errbuf);
+	r->base.start = r->base.scan = (size_t) (rs - buf);
+	reader_base_fail_too_long(&r->base);
 	return SCAN_FAILED;
 }
 
@@ -349,38 +276,23 @@ decode_field(char *field, char *bs, char *end, size_t *len)
  * decoding escapes.  The byte at rec_end (terminator or the spare byte) is
  * writable.
  */
-static CsvStatus
+static ReaderStatus
 split_record(TsvReader *r, size_t rec_start, size_t rec_end,
-			 const CsvField **fields, int *nfields)
+			 const ReaderField **fields, int *nfields)
 {
-	char	   *p = r->b.buf + rec_start;
-	char	   *end = r->b.buf + rec_end;
+	char	   *p = r->base.buf + rec_start;
+	char	   *end = r->base.buf + rec_end;
 	char	   *bs = memchr(p, '\\', (size_t) (end - p));
-	CsvField   *f;
+	ReaderField   *f;
 	int			n = 0;
 
 	for (;;)
 	{
 		char	   *tab;
 
-		if (n == r->fields_cap)
-		{
-			CsvField   *nf;
-			size_t		newcap;
-
-			if (r->fields_cap > INT_MAX / 2)
-				return tsv_fail(r, "too many fields in record");
-			newcap = (size_t) r->fields_cap * 2;
-			nf = realloc(r->fields, newcap * sizeof(CsvField));
-			if (nf == NULL)
-			{
-				tsv_fail_oom(r);
-				return CSV_ERROR;
-			}
-			r->fields = nf;
-			r->fields_cap = (int) newcap;
-		}
-		f = &r->fields[n++];
+		f = reader_base_field(&r->base, n++);
+		if (f == NULL)
+			return READER_ERROR;
 		f->value = p;
 		f->is_null = false;
 
@@ -408,7 +320,7 @@ split_record(TsvReader *r, size_t rec_start, size_t rec_end,
 		{
 			p = decode_field(p, bs, end, &f->len);
 			if (p == NULL)
-				return tsv_fail(r, "backslash at the end of a record");
+				return reader_base_fail(&r->base, "backslash at the end of a record");
 			bs = (p < end) ? memchr(p, '\\', (size_t) (end - p)) : NULL;
 		}
 
@@ -417,45 +329,39 @@ split_record(TsvReader *r, size_t rec_start, size_t rec_end,
 		p++;					/* past the TAB */
 	}
 
-	*fields = r->fields;
-	*nfields = n;
-	return CSV_RECORD;
+	return reader_base_record(&r->base, n, fields, nfields);
 }
 
-CsvStatus
-tsv_reader_next(TsvReader *r, const CsvField **fields, int *nfields)
+ReaderStatus
+tsv_reader_next(TsvReader *r, const ReaderField **fields, int *nfields)
 {
 	size_t		rec_start;
 	size_t		rec_end;
 
 	*fields = NULL;
 	*nfields = 0;
-	if (r->failed)
-		return CSV_ERROR;
+	if (r->base.failed)
+		return READER_ERROR;
 
-	if (r->bom_pending)
-	{
-		if (!record_buffer_skip_bom(&r->b, r->finished))
-			return CSV_NEED_MORE;
-		r->bom_pending = false;
-	}
+	if (!reader_base_skip_bom(&r->base))
+		return READER_NEED_MORE;
 
 	switch (scan_record(r, &rec_start, &rec_end))
 	{
 		case SCAN_FOUND:
 			break;
 		case SCAN_FAILED:
-			return CSV_ERROR;
+			return READER_ERROR;
 		case SCAN_MORE:
-			if (!r->finished)
-				return CSV_NEED_MORE;
-			if (r->b.start == r->b.len)
-				return CSV_EOF;
+			if (!r->base.finished)
+				return READER_NEED_MORE;
+			if (r->base.start == r->base.len)
+				return READER_EOF;
 			/* the final record has no terminator */
-			rec_start = r->b.start;
-			rec_end = r->b.len;
-			r->rec_line = r->line;
-			r->b.start = r->b.scan = r->b.len;
+			rec_start = r->base.start;
+			rec_end = r->base.len;
+			r->base.rec_line = r->base.line;
+			r->base.start = r->base.scan = r->base.len;
 			break;
 	}
 
@@ -465,11 +371,11 @@ tsv_reader_next(TsvReader *r, const CsvField **fields, int *nfields)
 const char *
 tsv_reader_error(const TsvReader *r)
 {
-	return r->errmsg;
+	return r->base.errmsg;
 }
 
 uint64_t
 tsv_reader_line(const TsvReader *r)
 {
-	return r->rec_line;
+	return r->base.rec_line;
 }

@@ -5,7 +5,7 @@
  *		  PostgreSQL headers)
  *
  * The same contract as csv_reader.h, and the same record type: a record is
- * an array of CsvField, so the caller handles both formats alike.  The
+ * an array of ReaderField, so the caller handles both formats alike.  The
  * caller feeds bytes as they arrive and asks for records; field values point
  * into the reader's own buffer and stay valid until the next call to
  * tsv_reader_feed() or tsv_reader_next().
@@ -24,7 +24,7 @@
 #ifndef LMS_TSV_READER_H
 #define LMS_TSV_READER_H
 
-#include "csv_reader.h"
+#include "reader.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -35,14 +35,14 @@ typedef struct TsvReader TsvReader;
 /*
  * max_record: the largest record accepted, in bytes as received (escapes
  * not yet decoded, the LF or CR LF terminator not counted); a longer one is
- * CSV_ERROR.  0 means no limit.  Returns NULL when out of memory.
+ * READER_ERROR.  0 means no limit.  Returns NULL when out of memory.
  */
 extern TsvReader *tsv_reader_create(size_t max_record);
 extern void tsv_reader_free(TsvReader *r);
 
 /*
  * Append bytes.  Returns false when out of memory (the reader is unusable and
- * tsv_reader_next() returns CSV_ERROR).  Bytes fed after tsv_reader_finish()
+ * tsv_reader_next() returns READER_ERROR).  Bytes fed after tsv_reader_finish()
  * make the next call fail; bytes fed after an error are ignored.
  */
 extern bool tsv_reader_feed(TsvReader *r, const char *data, size_t len);
@@ -54,13 +54,13 @@ extern void tsv_reader_finish(TsvReader *r);
  * The next record, or why there is none.  Field values are decoded and
  * NUL-terminated (a value may also contain NUL bytes, from \0 or \x00), and
  * stay valid until the next tsv_reader_feed() or tsv_reader_next().  A NULL
- * field has is_null set and the value "".  After CSV_ERROR every later call
- * returns CSV_ERROR; after CSV_EOF, CSV_EOF.
+ * field has is_null set and the value "".  After READER_ERROR every later call
+ * returns READER_ERROR; after READER_EOF, READER_EOF.
  */
-extern CsvStatus tsv_reader_next(TsvReader *r, const CsvField **fields,
+extern ReaderStatus tsv_reader_next(TsvReader *r, const ReaderField **fields,
 								 int *nfields);
 
-/* The message for the last CSV_ERROR (static or reader-owned text). */
+/* The message for the last READER_ERROR (static or reader-owned text). */
 extern const char *tsv_reader_error(const TsvReader *r);
 
 /*

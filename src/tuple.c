@@ -92,7 +92,7 @@ typedef struct LmsRecordReader
 	void	   *state;
 	bool		(*feed) (void *state, const char *data, size_t len);
 	void		(*finish) (void *state);
-	CsvStatus	(*next) (void *state, const CsvField **fields, int *nfields);
+	ReaderStatus	(*next) (void *state, const ReaderField **fields, int *nfields);
 	const char *(*error) (const void *state);
 	uint64_t	(*position) (const void *state);	/* line or record number */
 	void		(*destroy) (void *state);
@@ -113,8 +113,8 @@ prefix##_finish(void *r) \
 { \
 	prefix##_reader_finish((Type *) r); \
 } \
-static CsvStatus \
-prefix##_next(void *r, const CsvField **f, int *n) \
+static ReaderStatus \
+prefix##_next(void *r, const ReaderField **f, int *n) \
 { \
 	return prefix##_reader_next((Type *) r, f, n); \
 } \
@@ -190,7 +190,7 @@ normalize_name(const char *name)
  * nfields when none is; two or more are an error naming them.
  */
 static int
-match_field(const LmsColumn *col, const CsvField *fields, char **normalized,
+match_field(const LmsColumn *col, const ReaderField *fields, char **normalized,
 			int nfields, const char *want)
 {
 	int			found = nfields;
@@ -542,7 +542,7 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 
 /* Bind the columns to the fields named by the header record. */
 static void
-bind_header(LmsRowSource *src, const CsvField *fields, int nfields)
+bind_header(LmsRowSource *src, const ReaderField *fields, int nfields)
 {
 	LmsColumnMap *map = src->map;
 	MemoryContext old = MemoryContextSwitchTo(src->cxt);
@@ -648,7 +648,7 @@ raise_malformed(LmsRowSource *src)
  * Fill slot from one data record.
  */
 static void
-store_record(LmsRowSource *src, const CsvField *fields, int nfields,
+store_record(LmsRowSource *src, const ReaderField *fields, int nfields,
 			 TupleTableSlot *slot)
 {
 	LmsColumnMap *map = src->map;
@@ -678,7 +678,7 @@ store_record(LmsRowSource *src, const CsvField *fields, int nfields,
 	{
 		LmsColumn  *col = &map->columns[i];
 		int			k = col->attnum - 1;
-		const CsvField *f;
+		const ReaderField *f;
 		char	   *text;
 
 		if (!col->used)
@@ -735,14 +735,14 @@ lmsfdw_rows_next(LmsRowSource *src, TupleTableSlot *slot)
 
 	for (;;)
 	{
-		const CsvField *fields;
+		const ReaderField *fields;
 		int			nfields;
 		const char *data;
 		size_t		len;
 
 		switch (src->reader.next(src->reader.state, &fields, &nfields))
 		{
-			case CSV_RECORD:
+			case READER_RECORD:
 				if (!src->header_done)
 				{
 					bind_header(src, fields, nfields);
@@ -754,7 +754,7 @@ lmsfdw_rows_next(LmsRowSource *src, TupleTableSlot *slot)
 				MemoryContextSwitchTo(old);
 				ExecStoreVirtualTuple(slot);
 				return true;
-			case CSV_NEED_MORE:
+			case READER_NEED_MORE:
 				if (lmsfdw_stream_read(src->stream, &data, &len))
 				{
 					if (!src->reader.feed(src->reader.state, data, len))
@@ -766,10 +766,10 @@ lmsfdw_rows_next(LmsRowSource *src, TupleTableSlot *slot)
 				else
 					src->reader.finish(src->reader.state);
 				continue;
-			case CSV_EOF:
+			case READER_EOF:
 				MemoryContextSwitchTo(old);
 				return false;
-			case CSV_ERROR:
+			case READER_ERROR:
 				raise_malformed(src);
 		}
 	}

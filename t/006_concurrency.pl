@@ -6,7 +6,6 @@ use strict;
 use warnings;
 use lib 't';
 use LmsTest;
-use IPC::Run;
 use List::Util qw(min max);
 use Test::More;
 
@@ -25,23 +24,10 @@ $mock->scenario(throttle => 'legacy',
 	faults => [ { method => 'GET', path => '/reports/grade_export_csv/\d+$', kind => 'delay',
 		delay_s => 0.6, count => -1 } ]);
 
-my @runs;
-for my $i (1 .. $sessions)
-{
-	my ($out, $err) = ('', '');
-	my $h = IPC::Run::start(
-		[ 'psql', '-XAtq', '-d', $node->connstr('postgres'), '-c',
-		  'SELECT count(*), count(DISTINCT job) FROM grades' ],
-		'>', \$out, '2>', \$err);
-	push @runs, [ $h, \$out, \$err ];
-}
-my $ok = 0;
-for my $r (@runs)
-{
-	$r->[0]->finish;
-	$ok++ if ${ $r->[1] } =~ /^25\|1$/m;
-	diag(${ $r->[2] }) if ${ $r->[2] } ne '';
-}
+my @results = run_concurrently($node, $sessions,
+	'SELECT count(*), count(DISTINCT job) FROM grades');
+my $ok = grep { $_->[0] =~ /^25\|1$/m } @results;
+diag($_->[1]) for grep { $_->[1] ne '' } @results;
 is($ok, $sessions, "all $sessions concurrent scans returned their 25 rows");
 
 my @reqs = grep { $_->{listener} eq 'main' } @{ $mock->requests };

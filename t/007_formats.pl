@@ -7,8 +7,24 @@ use strict;
 use warnings;
 use lib 't';
 use LmsTest;
+use Compress::Zlib ();
+use IO::Compress::Zip ();
 use MIME::Base64;
 use Test::More;
+
+# a zip of one CSV whose stored CRC-32 is wrong (libarchive: ARCHIVE_WARN)
+sub zip_with_bad_crc
+{
+	my $csv = "student id,student name\n1,a\n2,b\n";
+	my $zip;
+	IO::Compress::Zip::zip(\$csv => \$zip, Name => 'grades.csv', Method => 8)
+	  or die "zip: $IO::Compress::Zip::ZipError";
+	my $crc = pack('V', Compress::Zlib::crc32($csv));
+	my $bad = pack('V', Compress::Zlib::crc32($csv) ^ 0x5a5a5a5a);
+	my $n = ($zip =~ s/\Q$crc\E/$bad/g);
+	die "no CRC found in the zip" unless $n;
+	return $zip;
+}
 
 my $mock = start_mock();
 my $node = new_lms_node('formats');
@@ -65,7 +81,8 @@ for my $case (
 	[ 'CSV', 'text/csv', qq{student id,student name\n1,"open\n} ],
 	[ 'TSV', 'text/tab-separated-values', "student id\tstudent name\n1\tends in a backslash\\\n" ],
 	[ 'JSON lines', 'application/x-ndjson', qq({"student id": 1}\n{"student id": \n) ],
-	[ 'gzip', 'application/gzip', "\x1f\x8b\x08\x00garbage, not deflate data" ])
+	[ 'gzip', 'application/gzip', "\x1f\x8b\x08\x00garbage, not deflate data" ],
+	[ 'zip with a bad CRC', 'application/zip', zip_with_bad_crc() ])
 {
 	my ($what, $ctype, $body) = @$case;
 	$mock->reset;
@@ -76,6 +93,13 @@ for my $case (
 		"\\set VERBOSITY verbose\nSELECT student_id FROM ids", on_error_stop => 0);
 	is(sqlstate_of($err), '22P04', "malformed $what is 22P04");
 }
+
+# a one-column CSV keeps its empty lines as NULL rows, as COPY reads them
+$mock->reset;
+$mock->scenario(faults => [ { path => '^/generic/files/', status => 200,
+	content_type => 'text/csv', body => "student id\n1\n\n2\n\n", count => 1 } ]);
+is($node->safe_psql('postgres', 'SELECT count(*), count(student_id) FROM ids'), '4|2',
+	'a one-column CSV: two values and two NULL rows');
 
 # JSON numbers reach the column's input function as their JSON text
 $mock->reset;

@@ -7,31 +7,41 @@ use warnings;
 
 use Exporter 'import';
 use HTTP::Tiny;
+use IPC::Run;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
+use POSIX ();
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_mock new_lms_node create_canvas_objects sqlstate_of run_verbose);
+our @EXPORT = qw(start_mock new_lms_node create_canvas_objects sqlstate_of run_verbose run_concurrently);
 
 my $json = JSON::PP->new->canonical;
 
-# Start the mock LMS on an ephemeral loopback port; it is stopped when the
-# returned object goes away.
+# Start the mock LMS on an ephemeral loopback port (options: dir, the
+# directory for its port file and log).  It is stopped when the returned
+# object goes away, at the latest when the test ends (END below); it runs in
+# a process group of its own and exits by itself if the test process dies
+# without stopping it.
+my %running;					# pid => 1 for the mocks not yet stopped
+
 sub start_mock
 {
-	my $dir = PostgreSQL::Test::Utils::tempdir();
+	my (%opt) = @_;
+	my $dir = $opt{dir} // PostgreSQL::Test::Utils::tempdir();
 	my $portfile = "$dir/port";
 	my $pid = fork();
 	die "fork failed: $!" unless defined $pid;
 	if ($pid == 0)
 	{
+		setpgrp(0, 0);
 		open(STDOUT, '>', "$dir/mock.log");
 		open(STDERR, '>&', \*STDOUT);
 		exec('python3', 'test/mock_lms/mock_lms.py', '--port', '0',
-			'--port-file', $portfile, '--quiet')
-		  or die "exec failed: $!";
+			'--port-file', $portfile, '--quiet', '--exit-with-parent')
+		  or POSIX::_exit(127);
 	}
+	$running{$pid} = 1;
 	for (1 .. 200)
 	{
 		last if -s $portfile;
@@ -45,7 +55,7 @@ sub start_mock
 		port => $port,
 		base => "http://127.0.0.1:$port",
 		http => HTTP::Tiny->new(timeout => 30),
-	}, shift // __PACKAGE__;
+	}, __PACKAGE__;
 	return $self;
 }
 
@@ -79,15 +89,58 @@ sub requests_of
 	return grep { $_->{method} eq $method && $_->{path} =~ $re } @{ $self->requests };
 }
 
-sub DESTROY
+# SIGTERM to the mock's process group, SIGKILL after 5 s, and reap it.
+sub _stop_pid
+{
+	my ($pid) = @_;
+	return unless delete $running{$pid};
+	kill 'TERM', -$pid;
+	for (1 .. 50)
+	{
+		return if waitpid($pid, POSIX::WNOHANG()) == $pid;
+		usleep(100_000);
+	}
+	kill 'KILL', -$pid;
+	waitpid($pid, 0);
+	return;
+}
+
+sub stop
 {
 	my $self = shift;
-	if ($self->{pid})
+	_stop_pid($self->{pid}) if $self->{pid};
+	$self->{pid} = 0;
+	return;
+}
+
+sub DESTROY { $_[0]->stop; return }
+
+# a test that dies keeps no mock: stop whatever is left (in the starting
+# process only, not in forked children)
+my $starter = $$;
+END
+{
+	local $?;
+	if ($$ == $starter) { _stop_pid($_) for keys %running; }
+}
+
+# Run $sql in $n psql sessions started all at once (verbose errors); when
+# all have ended, [stdout, stderr] of each.
+sub run_concurrently
+{
+	my ($node, $n, $sql) = @_;
+	my @runs;
+	for (1 .. $n)
 	{
-		kill 'TERM', $self->{pid};
-		waitpid($self->{pid}, 0);
-		$self->{pid} = 0;
+		my ($out, $err) = ('', '');
+		my $h = IPC::Run::start(
+			[ 'psql', '-XAtq', '-v', 'VERBOSITY=verbose', '-d', $node->connstr('postgres'),
+			  '-c', $sql ],
+			'>', \$out, '2>', \$err);
+		push @runs, [ $h, \$out, \$err ];
 	}
+	$_->[0]->finish for @runs;
+	return map { [ ${ $_->[1] }, ${ $_->[2] } ] } @runs;
 }
 
 # A started cluster with lms_fdw created in the postgres database.

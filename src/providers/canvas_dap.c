@@ -549,15 +549,13 @@ dap_read_status(LmsJob *job, LmsDoc *doc)
  * lmsfdw_json_string cannot name them.
  */
 static char *
-url_of_member(const char *object_text, const char *key)
+url_of_member(Jsonb *jb, const char *key)
 {
-	Jsonb	   *jb;
 	JsonbValue	vbuf;
 	JsonbValue	ubuf;
 	JsonbValue *v;
 	JsonbValue *u;
 
-	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(object_text)));
 	if (!JB_ROOT_IS_OBJECT(jb))
 		return NULL;
 	v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &vbuf);
@@ -598,6 +596,7 @@ dap_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 {
 	LmsDoc	   *objects;
 	char	   *urls;
+	Jsonb	   *urls_jb;
 	char	   *id;
 	int			i;
 
@@ -612,9 +611,11 @@ dap_read_resolve(LmsJob *job, int step, LmsDoc *doc)
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas Data 2 object URL answer has no \"urls\"")));
 	objects = lmsfdw_json_parse(dap_state(job)->objects, strlen(dap_state(job)->objects), "the object list");
+	/* parsed once: once per object made the job's memory grow with n^2 */
+	urls_jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(urls)));
 	for (i = 0; (id = lmsfdw_json_string(objects, psprintf("%d.id", i))) != NULL; i++)
 	{
-		char	   *url = url_of_member(urls, id);
+		char	   *url = url_of_member(urls_jb, id);
 
 		if (url == NULL)
 			ereport(ERROR,

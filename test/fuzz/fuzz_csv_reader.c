@@ -111,17 +111,17 @@ out_error(Out *o, uint64_t line, const char *msg)
 static bool
 drain(CsvReader *r, Out *o)
 {
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	int			i;
 
 	for (;;)
 	{
-		CsvStatus	st = csv_reader_next(r, &f, &n);
+		ReaderStatus	st = csv_reader_next(r, &f, &n);
 
 		switch (st)
 		{
-			case CSV_RECORD:
+			case READER_RECORD:
 				if (n < 1)
 					abort();
 				out_record_begin(o, csv_reader_line(r), (uint64_t) n);
@@ -134,16 +134,16 @@ drain(CsvReader *r, Out *o)
 					out_field(o, f[i].is_null, f[i].value, f[i].len);
 				}
 				break;
-			case CSV_NEED_MORE:
+			case READER_NEED_MORE:
 				return false;
-			case CSV_EOF:
+			case READER_EOF:
 				out_tag(o, 'Z');
-				if (csv_reader_next(r, &f, &n) != CSV_EOF)
+				if (csv_reader_next(r, &f, &n) != READER_EOF)
 					abort();
 				return true;
-			case CSV_ERROR:
+			case READER_ERROR:
 				out_error(o, csv_reader_line(r), csv_reader_error(r));
-				if (csv_reader_next(r, &f, &n) != CSV_ERROR)
+				if (csv_reader_next(r, &f, &n) != READER_ERROR)
 					abort();
 				return true;
 			default:
@@ -189,7 +189,9 @@ run_reader(const char *doc, size_t len, const size_t *cuts, size_t ncuts,
  * The reference: the whole document at once, one byte at a time, written
  * straight from the rules rather than for speed.  A record byte at offset
  * max_record or more from the record start is "too long", checked before
- * what the byte means; terminators (LF, CR LF) are not record bytes.
+ * what the byte means; terminators (LF, CR LF) are not record bytes.  An
+ * empty line is skipped, unless the first record had one field: then it is
+ * a record of one NULL field (as COPY reads a one-column file).
  */
 static void
 run_reference(const unsigned char *s, size_t n, char delim, size_t max_record,
@@ -200,6 +202,7 @@ run_reference(const unsigned char *s, size_t n, char delim, size_t max_record,
 	char		toolong[80];
 	Out			fields = {0};
 	Out			val = {0};
+	int64_t		first_nf = -1;
 
 	if (max_record == 0)
 		max_record = SIZE_MAX;
@@ -231,15 +234,16 @@ run_reference(const unsigned char *s, size_t n, char delim, size_t max_record,
 			out_tag(o, 'Z');
 			break;
 		}
-		if (s[pos] == '\n')
+		if (IS_TERM(pos))
 		{
-			pos++;
-			line++;
-			continue;
-		}
-		if (s[pos] == '\r' && pos + 1 < n && s[pos + 1] == '\n')
-		{
-			pos += 2;
+			if (first_nf == 1)
+			{
+				fields.len = 0;
+				out_field(&fields, true, "", 0);
+				out_record_begin(o, line, 1);
+				out_add(o, fields.data, fields.len);
+			}
+			pos += (s[pos] == '\r') ? 2 : 1;
 			line++;
 			continue;
 		}
@@ -339,6 +343,8 @@ run_reference(const unsigned char *s, size_t n, char delim, size_t max_record,
 		}
 		out_record_begin(o, rec_line, nf);
 		out_add(o, fields.data, fields.len);
+		if (first_nf < 0)
+			first_nf = (int64_t) nf;
 	}
 
 done:

@@ -70,7 +70,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				split;
 	size_t		cut;
 	CsvReader  *r;
-	const CsvField *fields;
+	const ReaderField *fields;
 	int			nfields;
 
 	if (size < 1)
@@ -98,7 +98,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r)
 	{
 		csv_reader_finish(r);
-		while (csv_reader_next(r, &fields, &nfields) == CSV_RECORD)
+		while (csv_reader_next(r, &fields, &nfields) == READER_RECORD)
 			;
 		csv_reader_free(r);
 	}

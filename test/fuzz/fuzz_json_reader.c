@@ -116,17 +116,17 @@ static bool last_eof;
 static bool
 drain(JsonReader *r, const Cfg *cfg, Out *o)
 {
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	int			i;
 
 	for (;;)
 	{
-		CsvStatus	st = json_reader_next(r, &f, &n);
+		ReaderStatus	st = json_reader_next(r, &f, &n);
 
 		switch (st)
 		{
-			case CSV_RECORD:
+			case READER_RECORD:
 				if (n != cfg->nwanted || f == NULL)
 					abort();
 				out_tag(o, 'R');
@@ -140,20 +140,20 @@ drain(JsonReader *r, const Cfg *cfg, Out *o)
 					out_field(o, f[i].is_null, f[i].value, f[i].len);
 				}
 				break;
-			case CSV_NEED_MORE:
+			case READER_NEED_MORE:
 				return false;
-			case CSV_EOF:
+			case READER_EOF:
 				last_eof = true;
 				out_tag(o, 'Z');
-				if (json_reader_next(r, &f, &n) != CSV_EOF)
+				if (json_reader_next(r, &f, &n) != READER_EOF)
 					abort();
 				return true;
-			case CSV_ERROR:
+			case READER_ERROR:
 				last_eof = false;
 				out_tag(o, 'E');
 				out_u64(o, json_reader_record_number(r));
 				out_add(o, json_reader_error(r), strlen(json_reader_error(r)));
-				if (json_reader_next(r, &f, &n) != CSV_ERROR)
+				if (json_reader_next(r, &f, &n) != READER_ERROR)
 					abort();
 				return true;
 			default:

@@ -111,17 +111,17 @@ out_error(Out *o, uint64_t line, const char *msg)
 static bool
 drain(TsvReader *r, Out *o)
 {
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	int			i;
 
 	for (;;)
 	{
-		CsvStatus	st = tsv_reader_next(r, &f, &n);
+		ReaderStatus	st = tsv_reader_next(r, &f, &n);
 
 		switch (st)
 		{
-			case CSV_RECORD:
+			case READER_RECORD:
 				if (n < 1)
 					abort();
 				out_record_begin(o, tsv_reader_line(r), (uint64_t) n);
@@ -134,16 +134,16 @@ drain(TsvReader *r, Out *o)
 					out_field(o, f[i].is_null, f[i].value, f[i].len);
 				}
 				break;
-			case CSV_NEED_MORE:
+			case READER_NEED_MORE:
 				return false;
-			case CSV_EOF:
+			case READER_EOF:
 				out_tag(o, 'Z');
-				if (tsv_reader_next(r, &f, &n) != CSV_EOF)
+				if (tsv_reader_next(r, &f, &n) != READER_EOF)
 					abort();
 				return true;
-			case CSV_ERROR:
+			case READER_ERROR:
 				out_error(o, tsv_reader_line(r), tsv_reader_error(r));
-				if (tsv_reader_next(r, &f, &n) != CSV_ERROR)
+				if (tsv_reader_next(r, &f, &n) != READER_ERROR)
 					abort();
 				return true;
 			default:

@@ -62,7 +62,7 @@ DEFAULT_SCENARIO = {
     "faults": [],
     "require_token": None,
     "throttle": "off",
-    "bucket": {"hwm": 600, "max": 800, "outflow": 10, "up_front": 50, "cost": 1.0},
+    "bucket": {"hwm": 600, "max": 800, "outflow": 10, "up_front": 50, "cost": 1.0, "hold_s": 0.0},
     "reject_start": None,
     "generic_redirect": False,
     "direct": False,
@@ -2361,7 +2361,30 @@ def fmt_float(x):
 
 
 class Bucket:
-    """Per-token leaky bucket following the Canvas request throttle."""
+    """Per-token leaky bucket following the Canvas request throttle.
+
+    As in canvas-lms app/middleware/request_throttle.rb (LeakyBucket
+    #reserve_capacity), the up-front charge is added in one atomic step (the
+    Redis script increment_bucket.lua), the "full?" check reads the count
+    that step returned, and the charge is given back in a second step after
+    the response has been built, throttled or not; X-Rate-Limit-Remaining is
+    hwm minus the count after that second step.  Requests that overlap see
+    each other's up-front charges, so a throttled answer can report a count
+    above the high-water mark: a negative remaining (lms-apis.md section
+    1.7).  bucket.hold_s is how long a throttled request stays between the
+    two steps (the time Canvas's stack spends on it); 0 by default.
+    """
+
+    @staticmethod
+    def _step(ctx, amount, now):
+        st = ctx.app.state
+        b = st.scenario["bucket"]
+        key = hashlib.sha256(ctx.token.encode()).hexdigest()
+        count, last = st.buckets.get(key, (0.0, now))
+        count = max(0.0, count - float(b["outflow"]) * max(0.0, now - last))
+        count = min(float(b["max"]), max(0.0, count + amount))
+        st.buckets[key] = (count, now)
+        return count
 
     @staticmethod
     def pre(ctx):
@@ -2369,31 +2392,27 @@ class Bucket:
         with st.lock:
             sc = st.scenario
             b = sc["bucket"]
-            key = hashlib.sha256(ctx.token.encode()).hexdigest()
-            count, last = st.buckets.get(key, (0.0, ctx.now))
-            count = max(0.0, count - float(b["outflow"]) * max(0.0, ctx.now - last))
-            count = min(float(b["max"]), count + float(b["up_front"]))
+            count = Bucket._step(ctx, float(b["up_front"]), ctx.now)
             throttled = sc["throttle"] != "off" and count >= float(b["hwm"])
-            if throttled:   # rejected request: the up-front cost is given back
-                count = max(0.0, count - float(b["up_front"]))
-            st.buckets[key] = (count, ctx.now)
-            if not throttled:
-                return None
-            status = 403 if sc["throttle"] == "legacy" else 429
-            return tresp(status, "403 Forbidden (Rate Limit Exceeded)\n",
-                         headers=[("X-Rate-Limit-Remaining", fmt_float(float(b["hwm"]) - count))])
+            hold = float(b.get("hold_s") or 0.0)
+        if not throttled:
+            return None
+        status = 403 if sc["throttle"] == "legacy" else 429
+        resp = tresp(status, "403 Forbidden (Rate Limit Exceeded)\n")
+        if hold > 0:
+            time.sleep(hold)
+        with st.lock:
+            # the rejected request's up-front charge is given back (its cost is ~0)
+            count = Bucket._step(ctx, -float(b["up_front"]), time.time())
+        resp.headers.append(("X-Rate-Limit-Remaining", fmt_float(float(b["hwm"]) - count)))
+        return resp
 
     @staticmethod
     def post(ctx, resp):
         st = ctx.app.state
         with st.lock:
             b = st.scenario["bucket"]
-            key = hashlib.sha256(ctx.token.encode()).hexdigest()
-            count, last = st.buckets.get(key, (0.0, ctx.now))
-            now = time.time()
-            count = max(0.0, count - float(b["outflow"]) * max(0.0, now - last))
-            count = min(float(b["max"]), max(0.0, count + float(b["cost"]) - float(b["up_front"])))
-            st.buckets[key] = (count, now)
+            count = Bucket._step(ctx, float(b["cost"]) - float(b["up_front"]), time.time())
             resp.headers.append(("X-Request-Cost", fmt_float(b["cost"])))
             resp.headers.append(("X-Rate-Limit-Remaining", fmt_float(float(b["hwm"]) - count)))
 
@@ -2725,6 +2744,8 @@ def main(argv=None):
     ap.add_argument("--storage-host", default="127.0.0.2")
     ap.add_argument("--port-file")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--exit-with-parent", action="store_true",
+                    help="exit when the process that started the mock is gone")
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.host.startswith("127."):
         ap.error("--host must be a loopback address")
@@ -2762,8 +2783,14 @@ def main(argv=None):
         os.rename(tmp, args.port_file)
     print("mock_lms listening on %s storage %s" % (app.base, app.storage_base), flush=True)
 
-    while not stop.wait(0.5):
-        pass
+    # the starter's pid: when it is gone (we were re-parented) stop, so that a
+    # test killed before it could stop us leaves nothing holding the port
+    parent = os.getppid()
+    while not stop.wait(0.2):
+        if args.exit_with_parent and os.getppid() != parent:
+            break
+    # handler threads are daemon threads: a request still in progress
+    # (a stalled body, a delay fault) does not hold the exit
     for s in servers:
         s.shutdown()
         s.server_close()

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.parse
@@ -644,6 +645,25 @@ def leaky_bucket_legacy_modern_off():
         req("GET", "/api/v1/accounts/1/reports", headers=AUTH)
     time.sleep(0.7)
     eq(req("GET", "/api/v1/accounts/1/reports", headers=AUTH).status, 200, "leaked")
+
+
+@test
+def leaky_bucket_negative_remaining():
+    # overlapping throttled requests hold each other's up-front charge: the
+    # count passes the high-water mark and remaining goes negative (1.7)
+    reset(throttle="modern", bucket={"hwm": 100, "up_front": 50, "cost": 1, "outflow": 0, "hold_s": 0.5},
+          faults=[{"method": "GET", "path": "/api/v1/accounts/1/reports$", "kind": "delay", "delay_s": 0.5, "count": -1}])
+    out = []
+    ths = [threading.Thread(target=lambda: out.append(req("GET", "/api/v1/accounts/1/reports", headers=AUTH)))
+           for _ in range(4)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    throttled = [r for r in out if r.status == 429]
+    eq(len(throttled) >= 2, True, "overlapping requests throttled")
+    eq(any(float(r.header("X-Rate-Limit-Remaining")) < 0 for r in throttled), True, "negative remaining")
+    eq(all(r.header("X-Request-Cost") is None for r in throttled), True, "no cost on throttled")
 
 
 def generic_run(fmt, n=4, **scen):

@@ -112,7 +112,7 @@ render_value(Str *s, const char *v, size_t len)
 }
 
 static void
-render_record(Str *s, const JsonReader *r, const CsvField *f, int n)
+render_record(Str *s, const JsonReader *r, const ReaderField *f, int n)
 {
 	char		tmp[64];
 	int			i;
@@ -141,34 +141,34 @@ render_record(Str *s, const JsonReader *r, const CsvField *f, int n)
 static bool
 drain(JsonReader *r, const Cfg *cfg, Str *out)
 {
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	char		tmp[64];
 
 	for (;;)
 	{
-		CsvStatus	st = json_reader_next(r, &f, &n);
+		ReaderStatus	st = json_reader_next(r, &f, &n);
 
 		switch (st)
 		{
-			case CSV_RECORD:
+			case READER_RECORD:
 				if (n != cfg->nwanted)
 					str_adds(out, "!WRONG-FIELD-COUNT!");
 				render_record(out, r, f, n);
 				break;
-			case CSV_NEED_MORE:
+			case READER_NEED_MORE:
 				return false;
-			case CSV_EOF:
+			case READER_EOF:
 				str_adds(out, "EOF");
-				if (json_reader_next(r, &f, &n) != CSV_EOF)
+				if (json_reader_next(r, &f, &n) != READER_EOF)
 					str_adds(out, "!EOF-NOT-STICKY!");
 				return true;
-			case CSV_ERROR:
+			case READER_ERROR:
 				snprintf(tmp, sizeof(tmp), "ERR@%llu:",
 						 (unsigned long long) json_reader_record_number(r));
 				str_adds(out, tmp);
 				str_adds(out, json_reader_error(r));
-				if (json_reader_next(r, &f, &n) != CSV_ERROR)
+				if (json_reader_next(r, &f, &n) != READER_ERROR)
 					str_adds(out, "!ERROR-NOT-STICKY!");
 				return true;
 		}
@@ -684,30 +684,30 @@ test_error_sticky(void)
 {
 	Cfg			cfg = {JSON_FORMAT_LINES, NULL, std_wanted, 3, 0};
 	JsonReader *r = json_reader_create(JSON_FORMAT_LINES, NULL, std_wanted, 3, 0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 
 	UNIT_CHECK(json_reader_record_number(r) == 0, "0 before any record");
 	json_reader_feed(r, "{}\n[]\n{}\n", 9);
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_RECORD && n == 3,
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_RECORD && n == 3,
 			   "first record");
 	UNIT_CHECK(json_reader_record_number(r) == 1, "record 1");
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_ERROR, "then error");
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_ERROR, "then error");
 	UNIT_CHECK(strcmp(json_reader_error(r), "record 2 is not a JSON object") == 0,
 			   "message: %s", json_reader_error(r));
 	UNIT_CHECK(json_reader_record_number(r) == 2, "error in record 2");
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_ERROR && f == NULL && n == 0,
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_ERROR && f == NULL && n == 0,
 			   "still error");
 	UNIT_CHECK(json_reader_feed(r, "{}\n", 3), "feed after error is ignored");
 	json_reader_finish(r);
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_ERROR, "still error");
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_ERROR, "still error");
 	json_reader_free(r);
 
 	r = json_reader_create(JSON_FORMAT_LINES, NULL, std_wanted, 3, 0);
 	json_reader_feed(r, "{}\n", 3);
 	json_reader_finish(r);
 	json_reader_feed(r, "{}\n", 3);
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_ERROR &&
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_ERROR &&
 			   strcmp(json_reader_error(r), "data fed after the end of input") == 0,
 			   "feeding after finish is an error: %s", json_reader_error(r));
 	json_reader_free(r);
@@ -816,7 +816,7 @@ static void
 test_first_keys(void)
 {
 	JsonReader *r;
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	const char *const *names;
 	int			nn;
@@ -832,7 +832,7 @@ test_first_keys(void)
 	json_reader_first_keys(r, &names, &nn);
 	UNIT_CHECK(nn == 0, "no keys before the first record");
 	json_reader_feed(r, doc, strlen(doc));
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_RECORD, "first record");
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_RECORD, "first record");
 	json_reader_first_keys(r, &names, &nn);
 	for (i = 0; i < nn; i++)
 	{
@@ -844,7 +844,7 @@ test_first_keys(void)
 			   strcmp(all.data, "meta.action, meta.ts, key.id, value.score, "
 					  "value.nested, value.list, empty, Student ID, meta.x") == 0,
 			   "first keys: %s", all.data ? all.data : "");
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_RECORD, "second record");
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_RECORD, "second record");
 	json_reader_first_keys(r, &names, &nn);
 	UNIT_CHECK(nn == 9, "still the first record's keys (%d)", nn);
 	json_reader_free(r);
@@ -854,7 +854,7 @@ test_first_keys(void)
 	r = json_reader_create(JSON_FORMAT_LINES, NULL, NULL, 0, 0);
 	doc = "{\"a\\u0000b\":1,\"a\":2,\"\":{\"\":3,\"x\\u0000\":4}}";
 	json_reader_feed(r, doc, strlen(doc));
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_RECORD, "record");
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_RECORD, "record");
 	json_reader_first_keys(r, &names, &nn);
 	UNIT_CHECK(nn == 3 && strcmp(names[0], "a") == 0 &&
 			   strcmp(names[1], ".") == 0 && strcmp(names[2], ".x") == 0,
@@ -864,7 +864,7 @@ test_first_keys(void)
 	r = json_reader_create(JSON_FORMAT_ARRAY, "rows", NULL, 0, 0);
 	json_reader_feed(r, "{\"x\":{\"a\":1},\"rows\":[]}", 23);
 	json_reader_finish(r);
-	UNIT_CHECK(json_reader_next(r, &f, &n) == CSV_EOF, "no records");
+	UNIT_CHECK(json_reader_next(r, &f, &n) == READER_EOF, "no records");
 	json_reader_first_keys(r, &names, &nn);
 	UNIT_CHECK(nn == 0 && names != NULL, "no keys without records (%d)", nn);
 	json_reader_free(r);
@@ -882,11 +882,11 @@ test_stream(void)
 	int			i;
 	size_t		pos = 0;
 	JsonReader *r = json_reader_create(JSON_FORMAT_LINES, NULL, w, 3, 1 << 20);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	int			nrec = 0;
 	int			bad = 0;
-	CsvStatus	st;
+	ReaderStatus	st;
 	size_t		base_mem;
 	size_t		peak_mem = 0;
 	struct mallinfo2 mi;
@@ -907,7 +907,7 @@ test_stream(void)
 	for (;;)
 	{
 		st = json_reader_next(r, &f, &n);
-		if (st == CSV_NEED_MORE)
+		if (st == READER_NEED_MORE)
 		{
 			size_t		take = (doc.len - pos < 131072) ? doc.len - pos : 131072;
 
@@ -921,7 +921,7 @@ test_stream(void)
 				peak_mem = mi.uordblks;
 			continue;
 		}
-		if (st != CSV_RECORD)
+		if (st != READER_RECORD)
 			break;
 		snprintf(line, sizeof(line), "%d.%d", nrec % 100, nrec % 7);
 		if (n != 3 || atoi(f[0].value) != nrec || strcmp(f[1].value, line) != 0 ||
@@ -931,7 +931,7 @@ test_stream(void)
 			bad++;
 		nrec++;
 	}
-	UNIT_CHECK(st == CSV_EOF && nrec == 100000 && bad == 0,
+	UNIT_CHECK(st == READER_EOF && nrec == 100000 && bad == 0,
 			   "stream: status %d, %d records, %d bad", st, nrec, bad);
 	/*
 	 * One 128 kB feed, the queue of one slice, yajl's state: far below 1 MB.

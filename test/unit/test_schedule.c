@@ -1261,6 +1261,10 @@ test_pacer(void)
 	UNIT_CHECK(p.cost == 5.0, "cost kept");
 	UNIT_CHECK(fabs(lms_pacer_delay_ms(&p, 10000.0) - 16500.0) < EPS,
 			   "negative remaining: %.3f", lms_pacer_delay_ms(&p, 10000.0));
+	/* an answer without the headers (NaN) leaves the pacer as it was */
+	lms_pacer_observe(&p, 11000.0, NAN, NAN, NAN);
+	UNIT_CHECK(p.remaining == -10.0 && p.observed_ms == 10000.0 && p.cost == 5.0,
+			   "absent headers ignored");
 
 	/* plenty left: no delay */
 	lms_pacer_observe(&p, 20000.0, 598.98, 1.02, -1.0);

@@ -101,7 +101,7 @@ render_value(Str *s, const char *v, size_t len)
 }
 
 static void
-render_record(Str *s, const TsvReader *r, const CsvField *f, int n)
+render_record(Str *s, const TsvReader *r, const ReaderField *f, int n)
 {
 	char		tmp[64];
 	int			i;
@@ -135,32 +135,32 @@ render_record(Str *s, const TsvReader *r, const CsvField *f, int n)
 static bool
 drain(TsvReader *r, Str *out)
 {
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	char		tmp[64];
 
 	for (;;)
 	{
-		CsvStatus	st = tsv_reader_next(r, &f, &n);
+		ReaderStatus	st = tsv_reader_next(r, &f, &n);
 
 		switch (st)
 		{
-			case CSV_RECORD:
+			case READER_RECORD:
 				render_record(out, r, f, n);
 				break;
-			case CSV_NEED_MORE:
+			case READER_NEED_MORE:
 				return false;
-			case CSV_EOF:
+			case READER_EOF:
 				str_adds(out, "EOF");
-				if (tsv_reader_next(r, &f, &n) != CSV_EOF)
+				if (tsv_reader_next(r, &f, &n) != READER_EOF)
 					str_adds(out, "!EOF-NOT-STICKY!");
 				return true;
-			case CSV_ERROR:
+			case READER_ERROR:
 				snprintf(tmp, sizeof(tmp), "ERR@%llu:",
 						 (unsigned long long) tsv_reader_line(r));
 				str_adds(out, tmp);
 				str_adds(out, tsv_reader_error(r));
-				if (tsv_reader_next(r, &f, &n) != CSV_ERROR)
+				if (tsv_reader_next(r, &f, &n) != READER_ERROR)
 					str_adds(out, "!ERROR-NOT-STICKY!");
 				return true;
 		}
@@ -328,7 +328,7 @@ static void
 test_null_vs_empty(void)
 {
 	TsvReader  *r = tsv_reader_create(0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	const char *doc = "\t\\N\ta\t\n";
 
@@ -343,7 +343,7 @@ test_null_vs_empty(void)
 	check_doc("lower-case \\n is a newline", "\\n\n", "L1{'\\n'}EOF");
 
 	tsv_reader_feed(r, doc, strlen(doc));
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_RECORD && n == 4,
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_RECORD && n == 4,
 			   "four fields");
 	UNIT_CHECK(!f[0].is_null && f[0].len == 0 && f[0].value[0] == '\0',
 			   "empty field is an empty string");
@@ -455,22 +455,22 @@ static void
 test_final_record(void)
 {
 	TsvReader  *r = tsv_reader_create(0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	check_doc("no trailing newline", "a\tb\nc\td", "L1{'a','b'}L2{'c','d'}EOF");
 
 	tsv_reader_feed(r, "a\tb", 3);
 	st = tsv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_NEED_MORE, "unterminated final record waits, got %d",
+	UNIT_CHECK(st == READER_NEED_MORE, "unterminated final record waits, got %d",
 			   st);
 	tsv_reader_finish(r);
 	st = tsv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_RECORD && n == 2 && strcmp(f[1].value, "b") == 0,
+	UNIT_CHECK(st == READER_RECORD && n == 2 && strcmp(f[1].value, "b") == 0,
 			   "final record returned after finish");
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_EOF, "then EOF");
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_EOF, "EOF again");
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_EOF, "then EOF");
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_EOF, "EOF again");
 	tsv_reader_free(r);
 }
 
@@ -478,24 +478,24 @@ static void
 test_error_sticky(void)
 {
 	TsvReader  *r = tsv_reader_create(0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	const char *msg;
 
 	tsv_reader_feed(r, "ok\nbad\\\nmore\n", 13);
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_RECORD, "first record");
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_ERROR, "then error");
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_RECORD, "first record");
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_ERROR, "then error");
 	msg = tsv_reader_error(r);
 	UNIT_CHECK(strcmp(msg, "backslash at the end of a record") == 0,
 			   "message: %s", msg);
 	UNIT_CHECK(tsv_reader_line(r) == 2, "error line %llu",
 			   (unsigned long long) tsv_reader_line(r));
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_ERROR && f == NULL && n == 0,
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_ERROR && f == NULL && n == 0,
 			   "still error");
 	UNIT_CHECK(tsv_reader_feed(r, "x\n", 2), "feed after error is ignored");
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_ERROR, "still error");
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_ERROR, "still error");
 	tsv_reader_finish(r);
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_ERROR, "still error");
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_ERROR, "still error");
 	UNIT_CHECK(strcmp(tsv_reader_error(r),
 					  "backslash at the end of a record") == 0,
 			   "message unchanged");
@@ -506,7 +506,7 @@ test_error_sticky(void)
 	tsv_reader_feed(r, "a\n", 2);
 	tsv_reader_finish(r);
 	tsv_reader_feed(r, "b\n", 2);
-	UNIT_CHECK(tsv_reader_next(r, &f, &n) == CSV_ERROR,
+	UNIT_CHECK(tsv_reader_next(r, &f, &n) == READER_ERROR,
 			   "feeding after finish is an error");
 	UNIT_CHECK(strcmp(tsv_reader_error(r),
 					  "data fed after the end of input") == 0,
@@ -518,9 +518,9 @@ static void
 test_max_record(void)
 {
 	TsvReader  *r;
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	check_doc_opts("max_record: exact fits", "abcde\nab\tde\r\nabcde", 18, 5,
 				   "L1{'abcde'}L2{'ab','de'}L3{'abcde'}EOF");
@@ -554,13 +554,13 @@ test_max_record(void)
 		int			i;
 
 		memset(chunk, 'x', sizeof(chunk));
-		st = CSV_NEED_MORE;
-		for (i = 0; i < 10 && st == CSV_NEED_MORE; i++)
+		st = READER_NEED_MORE;
+		for (i = 0; i < 10 && st == READER_NEED_MORE; i++)
 		{
 			tsv_reader_feed(r, chunk, sizeof(chunk));
 			st = tsv_reader_next(r, &f, &n);
 		}
-		UNIT_CHECK(st == CSV_ERROR && i == 2,
+		UNIT_CHECK(st == READER_ERROR && i == 2,
 				   "refused once 101 bytes are in (feed %d, status %d)", i, st);
 		UNIT_CHECK(strcmp(tsv_reader_error(r), "record exceeds 100 bytes") == 0,
 				   "message: %s", tsv_reader_error(r));
@@ -571,10 +571,10 @@ test_max_record(void)
 	r = tsv_reader_create(3);
 	tsv_reader_feed(r, "abc\r", 4);
 	st = tsv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_NEED_MORE, "CR at the limit waits, got %d", st);
+	UNIT_CHECK(st == READER_NEED_MORE, "CR at the limit waits, got %d", st);
 	tsv_reader_feed(r, "\n", 1);
 	st = tsv_reader_next(r, &f, &n);
-	UNIT_CHECK(st == CSV_RECORD && n == 1 && strcmp(f[0].value, "abc") == 0,
+	UNIT_CHECK(st == READER_RECORD && n == 1 && strcmp(f[0].value, "abc") == 0,
 			   "CR LF at the limit ends the record");
 	tsv_reader_free(r);
 }
@@ -618,17 +618,17 @@ test_long_record(void)
 	{
 		size_t		step = (chunk == 0) ? len : (chunk == 1) ? 1000 : 65536;
 		TsvReader  *r = tsv_reader_create(0);
-		const CsvField *f;
+		const ReaderField *f;
 		int			n;
 		int			nrec = 0;
 		bool		ok = true;
-		CsvStatus	st;
+		ReaderStatus	st;
 
 		pos = 0;
 		for (;;)
 		{
 			st = tsv_reader_next(r, &f, &n);
-			if (st == CSV_NEED_MORE)
+			if (st == READER_NEED_MORE)
 			{
 				size_t		take = (len - pos < step) ? len - pos : step;
 
@@ -639,7 +639,7 @@ test_long_record(void)
 				pos += take;
 				continue;
 			}
-			if (st != CSV_RECORD)
+			if (st != READER_RECORD)
 				break;
 			nrec++;
 			if (nrec == 1)
@@ -651,7 +651,7 @@ test_long_record(void)
 				ok = ok && n == 1 && strcmp(f[0].value, "end") == 0 &&
 					tsv_reader_line(r) == 2;
 		}
-		UNIT_CHECK(st == CSV_EOF && nrec == 2 && ok,
+		UNIT_CHECK(st == READER_EOF && nrec == 2 && ok,
 				   "long record, chunk size %zu: status %d, %d records, ok %d",
 				   step, st, nrec, ok);
 		tsv_reader_free(r);
@@ -669,11 +669,11 @@ test_stream(void)
 	int			i;
 	size_t		pos = 0;
 	TsvReader  *r = tsv_reader_create(0);
-	const CsvField *f;
+	const ReaderField *f;
 	int			n;
 	int			nrec = 0;
 	int			bad = 0;
-	CsvStatus	st;
+	ReaderStatus	st;
 
 	for (i = 0; i < 50000; i++)
 	{
@@ -684,7 +684,7 @@ test_stream(void)
 	for (;;)
 	{
 		st = tsv_reader_next(r, &f, &n);
-		if (st == CSV_NEED_MORE)
+		if (st == READER_NEED_MORE)
 		{
 			size_t		take = (doc.len - pos < 777) ? doc.len - pos : 777;
 
@@ -695,7 +695,7 @@ test_stream(void)
 			pos += take;
 			continue;
 		}
-		if (st != CSV_RECORD)
+		if (st != READER_RECORD)
 			break;
 		snprintf(line, sizeof(line), "name\t%d\\", nrec);
 		if (n != 4 || atoi(f[0].value) != nrec || strcmp(f[1].value, line) != 0 ||
@@ -704,7 +704,7 @@ test_stream(void)
 			bad++;
 		nrec++;
 	}
-	UNIT_CHECK(st == CSV_EOF && nrec == 50000 && bad == 0,
+	UNIT_CHECK(st == READER_EOF && nrec == 50000 && bad == 0,
 			   "stream: status %d, %d records, %d bad", st, nrec, bad);
 	tsv_reader_free(r);
 	free(doc.data);
