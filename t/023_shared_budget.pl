@@ -133,7 +133,9 @@ $_->[0]->finish for @four;
 is(scalar(grep { ${ $_->[1] } eq "25\n" } @four), 4, 'four scans through a Retry-After');
 @reqs = sort { $a->{t} <=> $b->{t} } grep { $_->{listener} eq 'main' } @{ $mock->requests };
 my ($limited) = grep { $_->{status} == 429 } @reqs;
-my @during = grep { $_->{t} > $limited->{t_answer} + 0.05 && $_->{t} < $limited->{t_answer} + 1.95 } @reqs;
+# (a request already past its pacing when the 429 left may still arrive
+# just after it: a quarter second of grace)
+my @during = grep { $_->{t} > $limited->{t_answer} + 0.25 && $_->{t} < $limited->{t_answer} + 1.95 } @reqs;
 my @after = grep { $_->{t} >= $limited->{t_answer} + 1.95 } @reqs;
 is(scalar(@during), 0, 'no backend sent a request while the Retry-After held')
   or diag(join("\n", map { "$_->{method} $_->{path} at $_->{t}" } @during));
