@@ -18,6 +18,7 @@ OBJS = \
 	src/providers/provider.o \
 	src/providers/canvas.o \
 	src/providers/canvas_dap.o \
+	src/providers/canvas_dap_import.o \
 	src/providers/brightspace.o \
 	src/providers/generic.o \
 	src/stream.o \
@@ -28,6 +29,7 @@ OBJS = \
 	src/json_reader.o \
 	src/tuple.o \
 	src/import.o \
+	src/dap_schema.o \
 	src/shared.o \
 	src/oauth.o \
 	src/token_store.o \

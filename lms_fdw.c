@@ -63,10 +63,12 @@
 #include "options.h"
 #include "params.h"
 #include "parser/parsetree.h"
+#include "providers/canvas_dap.h"
 #include "providers/provider.h"
 #include "shared.h"
 #include "storage/fd.h"
 #include "stream.h"
+#include "tcop/utility.h"
 #include "tuple.h"
 #include "url.h"
 #include "utils/array.h"
@@ -133,7 +135,7 @@ typedef struct LmsPlanState
  *			child).  The scan releases a job in finish_export once its rows
  *			are read; a job the query leaves running is cancelled at the LMS
  *			by the context's reset callback (job.c).
- *		 +- file_cxt "lms_fdw result file"	open_next_file / close_file
+ *		 +- "lms_fdw result file"	open_files / close_file (one per open file)
  *			One open result file: its LmsResultFile and provider data, its
  *			stream (transfer, gzip/zip state: stream.c) and its record reader
  *			(tuple.c).  stream.c and tuple.c allocate what a file needs in
@@ -161,6 +163,22 @@ typedef struct LmsOpenFile
 	LmsStream  *stream;
 } LmsOpenFile;
 
+/*
+ * One result file of the current job being read: up to
+ * max_parallel_downloads are open at once, downloading side by side on the
+ * connection's multi handle.
+ */
+typedef struct LmsFileSlot
+{
+	MemoryContext cxt;			/* "lms_fdw result file": all of the below */
+	LmsResultFile *file;
+	LmsStream  *stream;
+	LmsRowSource *rows;
+} LmsFileSlot;
+
+/* at most this many result files of one job open at once */
+#define LMS_MAX_OPEN_FILES 32
+
 /* executor state in node->fdw_state */
 typedef struct LmsFdwScanState
 {
@@ -173,8 +191,10 @@ typedef struct LmsFdwScanState
 	MemoryContext scan_cxt;		/* the job set and its jobs (see above) */
 	LmsJobSet  *jobs;			/* this scan's jobs, or NULL before the first row */
 	LmsJob	   *job;			/* the job whose rows are being read */
-	MemoryContext file_cxt;		/* the open result file, its stream and reader */
-	LmsResultFile *file;		/* the open result file, or NULL */
+	LmsFileSlot *files;			/* the job's result files being read */
+	int			nfiles;			/* how many are open */
+	int			current;		/* the one whose rows are read, or -1 */
+	bool		files_done;		/* the job has no more files to open */
 	int			rows_since_poll;
 	char	   *params_text;	/* the export parameters of the current jobs */
 	uint64		set_rows;		/* rows of the current jobs read so far */
@@ -183,8 +203,6 @@ typedef struct LmsFdwScanState
 	bool		async_waiting;	/* jobs run, none ready: wait for the timer */
 	int			timerfd;		/* wakes the Append for the next status check */
 	MemoryContextCallback timer_cleanup;
-	LmsStream  *stream;
-	LmsRowSource *rows;
 	List	   *prefetched;		/* LmsOpenFile *: first files of the next paged jobs */
 	bool		exhausted;		/* the current result has been read to its end */
 	Tuplestorestate *spool;		/* rows kept for rescans, or NULL */
@@ -197,6 +215,12 @@ typedef struct LmsFdwScanState
 } LmsFdwScanState;
 
 void		_PG_init(void);
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+static void lms_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+							   bool readOnlyTree, ProcessUtilityContext context,
+							   ParamListInfo params, QueryEnvironment *queryEnv,
+							   DestReceiver *dest, QueryCompletion *qc);
 
 PG_FUNCTION_INFO_V1(lms_fdw_handler);
 PG_FUNCTION_INFO_V1(lms_fdw_validator);
@@ -236,6 +260,30 @@ void
 _PG_init(void)
 {
 	lmsfdw_shared_init();
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = lms_ProcessUtility;
+}
+
+/*
+ * lms_ProcessUtility
+ *		After a CREATE FOREIGN TABLE that IMPORT FOREIGN SCHEMA runs, a table
+ *		comment the import prepared (Canvas Data 2's schema version).
+ */
+static void
+lms_ProcessUtility(PlannedStmt *pstmt, const char *queryString,
+				   bool readOnlyTree, ProcessUtilityContext context,
+				   ParamListInfo params, QueryEnvironment *queryEnv,
+				   DestReceiver *dest, QueryCompletion *qc)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, queryString, readOnlyTree, context, params,
+							queryEnv, dest, qc);
+	else
+		standard_ProcessUtility(pstmt, queryString, readOnlyTree, context,
+								params, queryEnv, dest, qc);
+	if (context == PROCESS_UTILITY_SUBCOMMAND &&
+		IsA(pstmt->utilityStmt, CreateForeignTableStmt))
+		lmsfdw_dap_table_created((CreateForeignTableStmt *) pstmt->utilityStmt);
 }
 
 /*
@@ -672,43 +720,120 @@ scan_param_sets(ForeignScanState *node, LmsFdwScanState *state)
 }
 
 /* Close the open result file, if any: its stream, its reader, its context. */
+/* Close the open file number i. */
 static void
-close_file(LmsFdwScanState *state)
+close_file(LmsFdwScanState *state, int i)
 {
-	if (state->rows)
-		lmsfdw_rows_close(state->rows);
-	if (state->stream)
-		lmsfdw_stream_close(state->stream);
-	if (state->file_cxt)
-		MemoryContextDelete(state->file_cxt);
-	state->rows = NULL;
-	state->stream = NULL;
-	state->file = NULL;
-	state->file_cxt = NULL;
+	LmsFileSlot *f = &state->files[i];
+
+	if (f->rows)
+		lmsfdw_rows_close(f->rows);
+	if (f->stream)
+		lmsfdw_stream_close(f->stream);
+	MemoryContextDelete(f->cxt);
+	state->nfiles--;
+	memmove(f, f + 1, sizeof(LmsFileSlot) * (state->nfiles - i));
+	if (state->current == i)
+		state->current = -1;
+	else if (state->current > i)
+		state->current--;
 }
 
-/* Open the job's next result file; false when there is none. */
-static bool
-open_next_file(LmsFdwScanState *state)
+static void
+close_files(LmsFdwScanState *state)
 {
-	MemoryContext old;
+	while (state->nfiles > 0)
+		close_file(state, state->nfiles - 1);
+}
 
-	close_file(state);
-	state->file_cxt = AllocSetContextCreate(state->scan_cxt,
-											"lms_fdw result file",
-											ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(state->file_cxt);
-	state->file = palloc0(sizeof(LmsResultFile));
-	if (!lmsfdw_job_next_file(state->job, state->file))
+/* A new slot for an open file, its context a child of scan_cxt. */
+static LmsFileSlot *
+add_slot(LmsFdwScanState *state, MemoryContext cxt)
+{
+	LmsFileSlot *f;
+
+	if (state->files == NULL)
+		state->files = MemoryContextAllocZero(GetMemoryChunkContext(state),
+											  sizeof(LmsFileSlot) * LMS_MAX_OPEN_FILES);
+	f = &state->files[state->nfiles++];
+	memset(f, 0, sizeof(*f));
+	f->cxt = cxt ? cxt : AllocSetContextCreate(state->scan_cxt, "lms_fdw result file",
+											   ALLOCSET_DEFAULT_SIZES);
+	return f;
+}
+
+/*
+ * How many files of the job may be read at once: max_parallel_downloads,
+ * where the provider hands out files independently of each other (a list
+ * of files, or Canvas Data 2's objects), else one (the next page of a
+ * paginated list is known only from the previous one's answer).
+ */
+static int
+parallel_files(LmsFdwScanState *state)
+{
+	const LmsProvider *provider = state->opts->provider;
+
+	if (provider->next_file != NULL && !provider->concurrent_files)
+		return 1;
+	return Min(state->opts->max_parallel_downloads, LMS_MAX_OPEN_FILES);
+}
+
+/*
+ * Open the job's next result files until max_parallel_downloads are open
+ * (each asked for just before it is opened, each in its own context); they
+ * download side by side from then on.
+ */
+static void
+open_files(LmsFdwScanState *state)
+{
+	int			want = parallel_files(state);
+
+	while (!state->files_done && state->nfiles < want)
 	{
+		LmsFileSlot *f = add_slot(state, NULL);
+		MemoryContext old = MemoryContextSwitchTo(f->cxt);
+
+		f->file = palloc0(sizeof(LmsResultFile));
+		if (!lmsfdw_job_next_file(state->job, f->file))
+		{
+			MemoryContextSwitchTo(old);
+			state->files_done = true;
+			close_file(state, state->nfiles - 1);
+			break;
+		}
+		f->stream = lmsfdw_stream_open(state->job, f->file);
+		f->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
 		MemoryContextSwitchTo(old);
-		close_file(state);
-		return false;
 	}
-	state->stream = lmsfdw_stream_open(state->job, state->file);
-	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
-	MemoryContextSwitchTo(old);
-	return true;
+}
+
+/*
+ * The open file to read rows from: the current one while it has bytes at
+ * hand, else another that has, else the current (or first) one, waited for
+ * (its wait drives every open download).
+ */
+static int
+choose_file(LmsFdwScanState *state)
+{
+	int			i;
+
+	if (state->current >= 0 && lmsfdw_stream_ready(state->files[state->current].stream))
+		return state->current;
+	for (i = 0; i < state->nfiles; i++)
+		if (lmsfdw_stream_ready(state->files[i].stream))
+			return state->current = i;
+	if (state->current < 0)
+		state->current = 0;
+	return state->current;
+}
+
+/* A job becomes the one whose rows are read: its files are opened anew. */
+static void
+set_job(LmsFdwScanState *state, LmsJob *job)
+{
+	state->job = job;
+	state->files_done = false;
+	state->current = -1;
 }
 
 static void finish_export(LmsFdwScanState *state);
@@ -756,39 +881,46 @@ static bool
 take_prefetched(LmsFdwScanState *state)
 {
 	LmsOpenFile *f;
-	MemoryContext old;
 
 	if (state->prefetched == NIL)
 		return false;
 	f = (LmsOpenFile *) linitial(state->prefetched);
 	state->prefetched = list_delete_first(state->prefetched);
-	state->job = f->job;
-	state->file_cxt = f->cxt;
-	state->file = f->file;
-	state->stream = f->stream;
-	old = MemoryContextSwitchTo(state->file_cxt);
-	if (state->stream)
-		state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
-	MemoryContextSwitchTo(old);
-	if (state->rows == NULL)
+	set_job(state, f->job);
+	if (f->stream)
+	{
+		LmsFileSlot *slot = add_slot(state, f->cxt);
+		MemoryContext old = MemoryContextSwitchTo(f->cxt);
+
+		slot->file = f->file;
+		slot->stream = f->stream;
+		slot->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		MemoryContextDelete(f->cxt);
+		state->files_done = true;
 		finish_export(state);
+	}
 	return true;
 }
 
 /*
- * The next file inside the current one (a zip of several CSV files): its
- * rows are read with a reader of its own; false when there is none.
+ * The next file inside open file i (a zip of several CSV files): its rows
+ * are read with a reader of its own; false when there is none.
  */
 static bool
-next_entry(LmsFdwScanState *state)
+next_entry(LmsFdwScanState *state, int i)
 {
+	LmsFileSlot *f = &state->files[i];
 	MemoryContext old;
 
-	if (state->stream == NULL || !lmsfdw_stream_next_entry(state->stream))
+	if (!lmsfdw_stream_next_entry(f->stream))
 		return false;
-	lmsfdw_rows_close(state->rows);
-	old = MemoryContextSwitchTo(state->file_cxt);
-	state->rows = lmsfdw_rows_open(state->map, state->job, state->stream);
+	lmsfdw_rows_close(f->rows);
+	old = MemoryContextSwitchTo(f->cxt);
+	f->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
 	MemoryContextSwitchTo(old);
 	return true;
 }
@@ -814,9 +946,9 @@ static void
 finish_export(LmsFdwScanState *state)
 {
 	int			i;
-	bool		whole = state->rows == NULL;	/* every file read */
+	bool		whole = state->files_done && state->nfiles == 0;	/* every file read */
 
-	close_file(state);
+	close_files(state);
 	if (state->job)
 	{
 		LmsCounters *c = &state->job->counters;
@@ -867,19 +999,26 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 		MemoryContext old;
 		LmsJob	   *job;
 
-		if (state->rows)
+		if (state->job)
 		{
-			if (lmsfdw_rows_next(state->rows, slot))
+			open_files(state);
+			if (state->nfiles > 0)
 			{
-				if (++state->rows_since_poll >= LMS_ROWS_PER_POLL)
+				int			i = choose_file(state);
+
+				if (lmsfdw_rows_next(state->files[i].rows, slot))
 				{
-					state->rows_since_poll = 0;
-					lmsfdw_jobset_poll(state->jobs);
+					if (++state->rows_since_poll >= LMS_ROWS_PER_POLL)
+					{
+						state->rows_since_poll = 0;
+						lmsfdw_jobset_poll(state->jobs);
+					}
+					return true;
 				}
-				return true;
-			}
-			if (next_entry(state) || open_next_file(state))
+				if (!next_entry(state, i))
+					close_file(state, i);
 				continue;
+			}
 			finish_export(state);
 		}
 		if (take_prefetched(state))
@@ -911,8 +1050,8 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 				remember_rows(state->relid, (double) state->set_rows);
 			break;
 		}
-		state->job = job;
-		open_next_file(state);
+		set_job(state, job);
+		open_files(state);
 		prefetch_jobs(state);
 	}
 	state->exhausted = true;

@@ -26,3 +26,5 @@ as_user python3 bench/bench.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres"
   --mock-port "$MOCK_LMS_PORT" --data "$WORKDIR/data" --rows "$rows"
 as_user python3 bench/parallel.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
   --mock-port "$MOCK_LMS_PORT"
+as_user python3 bench/dap_downloads.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
+  --mock-port "$MOCK_LMS_PORT"

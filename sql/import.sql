@@ -24,8 +24,11 @@ CREATE SERVER import_dap FOREIGN DATA WRAPPER lms_fdw
 CREATE SERVER import_d2l FOREIGN DATA WRAPPER lms_fdw
   OPTIONS (provider 'brightspace', base_url 'http://127.0.0.1:9');
 CREATE SCHEMA dap;
+-- (the LMS cannot be read: no user mapping; the built-in tables, with a WARNING)
+\set VERBOSITY terse
 IMPORT FOREIGN SCHEMA canvas LIMIT TO (submissions) FROM SERVER import_dap INTO dap;
 IMPORT FOREIGN SCHEMA canvas_dap EXCEPT (submissions) FROM SERVER import_dap INTO dap;
+\set VERBOSITY default
 IMPORT FOREIGN SCHEMA brightspace FROM SERVER import_d2l INTO dap;
 \d dap.submissions
 SELECT foreign_table_name, foreign_server_name

@@ -651,8 +651,15 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 {
 	char	   *ct = NULL;
 
-	/* an error answer whose body was cut arrived all the same */
-	res->curl_code = x->error_body_cut ? CURLE_OK : x->result;
+	/*
+	 * An error answer whose body was cut arrived all the same; so did a
+	 * streamed 2xx body whose end was cut before the headers were looked
+	 * at (all of it came at once): its reader meets the cut, with the byte
+	 * count, in lmsfdw_transfer_read.
+	 */
+	res->curl_code = x->error_body_cut ||
+		(x->streaming && x->status >= 200 && x->status < 300 && x->bytes > 0) ?
+		CURLE_OK : x->result;
 	strlcpy(res->curl_error, x->errbuf, sizeof(res->curl_error));
 	if (res->curl_error[0] == '\0' && x->result != CURLE_OK)
 		strlcpy(res->curl_error, curl_easy_strerror(x->result),
@@ -865,6 +872,19 @@ lmsfdw_transfer_read(LmsTransfer *x, const char **data, size_t *len)
 									curl_easy_strerror(x->result))));
 	}
 	return false;
+}
+
+/*
+ * lmsfdw_transfer_ready
+ *		Would lmsfdw_transfer_read answer without waiting?  (Bytes not yet
+ *		handed out, or the end.)  Other transfers of the connection fill
+ *		their buffers while one is waited for: a reader of several picks a
+ *		ready one.
+ */
+bool
+lmsfdw_transfer_ready(const LmsTransfer *x)
+{
+	return x->done || (x->len > 0 && !x->handed_out);
 }
 
 /*

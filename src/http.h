@@ -26,6 +26,7 @@ typedef struct LmsRequestSpec
 	const char *bearer;			/* token to send; NULL: the mapping's token */
 	bool		basic_auth;		/* send client_id:client_secret instead */
 	const char *auth_origin;	/* where basic_auth may go; NULL: base_url's */
+	bool		accept_not_found;	/* a 404 is an answer for the provider, not an ERROR */
 } LmsRequestSpec;
 
 /* What came back from one request (after redirects). */
@@ -91,6 +92,7 @@ extern bool lmsfdw_transfer_read(LmsTransfer *xfer, const char **data,
 								 size_t *len);
 extern void lmsfdw_transfer_wait_headers(LmsTransfer *xfer,
 										 LmsHttpResult *res);
+extern bool lmsfdw_transfer_ready(const LmsTransfer *xfer);
 extern void lmsfdw_transfer_close(LmsTransfer *xfer);
 
 #endif							/* LMS_HTTP_H */

@@ -14,8 +14,10 @@
  * options of the IMPORT statement are given to every table (the
  * validator checks them as for CREATE FOREIGN TABLE).
  *
- * The catalogue is static: the generic provider has no schema to import,
- * and Canvas Data 2's schema endpoint is not consulted.
+ * The catalogue is static: the generic provider has no schema to import.
+ * Canvas Data 2 namespaces are imported from the LMS's table list and
+ * schemas (providers/canvas_dap_import.c); its tables here are only the
+ * fallback when the LMS cannot be read.
  *
  * IDENTIFICATION
  *		  src/import.c
@@ -30,6 +32,7 @@
 #include "lib/stringinfo.h"
 #include "options.h"
 #include "nodes/parsenodes.h"
+#include "providers/canvas_dap.h"
 #include "utils/builtins.h"
 
 typedef struct LmsImportTable
@@ -40,6 +43,12 @@ typedef struct LmsImportTable
 	const char *columns;		/* column definitions, SQL */
 	const char *options;		/* more table options, SQL ("parameters '…'"), or NULL */
 } LmsImportTable;
+
+/* the job's watermarks (lms_fdw_sync); a qual on since is an incremental query */
+#define DAP_META_COLUMNS \
+	"since timestamptz OPTIONS (meta 'since', param 'since'), " \
+	"until timestamptz OPTIONS (meta 'until'), at timestamptz OPTIONS (meta 'at'), " \
+	"schema_version integer OPTIONS (meta 'schema_version')"
 
 static const LmsImportTable import_catalogue[] = {
 	{"canvas", "grade_export_csv", "grade_export_csv",
@@ -125,20 +134,20 @@ static const LmsImportTable import_catalogue[] = {
 		"posted_at timestamptz, excused boolean, late_policy_status text, "
 		"points_deducted numeric(6,2), grading_period_id bigint, workflow_state text, "
 		"created_at timestamptz, updated_at timestamptz, "
-		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts'), " DAP_META_COLUMNS},
 	{"canvas_dap", "scores", "scores",
 		"id bigint OPTIONS (field 'key.id'), enrollment_id bigint, "
 		"assignment_group_id bigint, grading_period_id bigint, course_score boolean, "
 		"current_score double precision, final_score double precision, "
 		"unposted_current_score double precision, unposted_final_score double precision, "
 		"override_score double precision, created_at timestamptz, updated_at timestamptz, "
-		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts'), " DAP_META_COLUMNS},
 	{"canvas_dap", "enrollments", "enrollments",
 		"id bigint OPTIONS (field 'key.id'), user_id bigint, course_id bigint, type text, "
 		"workflow_state text, course_section_id bigint, role_id bigint, "
 		"start_at timestamptz, end_at timestamptz, last_activity_at timestamptz, "
 		"total_activity_time integer, created_at timestamptz, updated_at timestamptz, "
-		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts')"},
+		"action text OPTIONS (field 'meta.action'), ts timestamptz OPTIONS (field 'meta.ts'), " DAP_META_COLUMNS},
 
 	/*
 	 * Brightspace.  Advanced Data Sets name their fields with spaces (Org
@@ -198,9 +207,12 @@ static const LmsImportTable import_catalogue[] = {
 	{NULL}
 };
 
-/* Is this table wanted by LIMIT TO / EXCEPT? */
-static bool
-table_wanted(ImportForeignSchemaStmt *stmt, const char *name)
+/*
+ * lmsfdw_import_wanted
+ *		Is this table wanted by LIMIT TO / EXCEPT?
+ */
+bool
+lmsfdw_import_wanted(ImportForeignSchemaStmt *stmt, const char *name)
 {
 	ListCell   *lc;
 	bool		listed = false;
@@ -241,6 +253,26 @@ lmsfdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 		if (strcmp(d->defname, "provider") == 0)
 			provider = defGetString(d);
 	}
+	/* the IMPORT statement's options go onto every table */
+	initStringInfo(&extra);
+	foreach(lc, stmt->options)
+	{
+		DefElem    *d = (DefElem *) lfirst(lc);
+
+		appendStringInfo(&extra, ", %s %s", quote_identifier(d->defname),
+						 quote_literal_cstr(defGetString(d)));
+	}
+
+	/* Canvas Data 2: the LMS's own table list and schemas, if it answers */
+	if (provider && strcmp(provider, "canvas_dap") == 0)
+	{
+		bool		fallback;
+
+		commands = lmsfdw_dap_import_schema(stmt, server, extra.data, &fallback);
+		if (!fallback)
+			return commands;
+	}
+
 	schema_known = provider &&
 		(strcmp(stmt->remote_schema, provider) == 0 ||
 		 (strcmp(provider, "canvas_dap") == 0 &&
@@ -257,19 +289,10 @@ lmsfdw_import_schema(ImportForeignSchemaStmt *stmt, Oid serverOid)
 				 errhint("Import schema \"%s\".", provider) :
 				 errhint("The generic provider has no known tables; create them with CREATE FOREIGN TABLE.")));
 
-	/* the IMPORT statement's options go onto every table */
-	initStringInfo(&extra);
-	foreach(lc, stmt->options)
-	{
-		DefElem    *d = (DefElem *) lfirst(lc);
-
-		appendStringInfo(&extra, ", %s %s", quote_identifier(d->defname),
-						 quote_literal_cstr(defGetString(d)));
-	}
 
 	for (t = import_catalogue; t->name; t++)
 	{
-		if (strcmp(t->provider, provider) != 0 || !table_wanted(stmt, t->name))
+		if (strcmp(t->provider, provider) != 0 || !lmsfdw_import_wanted(stmt, t->name))
 			continue;
 		commands = lappend(commands,
 						   psprintf("CREATE FOREIGN TABLE %s (%s) SERVER %s OPTIONS (resource %s%s%s%s)",

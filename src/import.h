@@ -17,5 +17,7 @@ struct ImportForeignSchemaStmt;
 
 extern List *lmsfdw_import_schema(struct ImportForeignSchemaStmt *stmt,
 								  Oid serverOid);
+extern bool lmsfdw_import_wanted(struct ImportForeignSchemaStmt *stmt,
+								 const char *name);
 
 #endif							/* LMS_IMPORT_H */

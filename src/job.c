@@ -475,8 +475,42 @@ lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res)
 	}
 }
 
+static void job_request(LmsJob *job, const LmsRequestSpec *spec,
+						LmsHttpResult *res, bool starting, const char *what);
+
 /*
- * Send a request with retries; return only with a 2xx answer in res.
+ * A login, when the provider wants one before a request (refused: the last
+ * request was answered 401).  The login itself is a request like the
+ * others; its answer gives job->bearer.
+ */
+static void
+job_authenticate(LmsJob *job, bool refused)
+{
+	const LmsProvider *provider = job->opts->provider;
+	LmsRequestSpec spec;
+	MemoryContext tmp;
+	MemoryContext old;
+	LmsHttpResult res;
+	LmsDoc	   *doc;
+
+	memset(&spec, 0, sizeof(spec));
+	if (provider->auth_request == NULL || !provider->auth_request(job, refused, &spec))
+		return;
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "lms_fdw login",
+								ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(tmp);
+	job_request(job, &spec, &res, false, "signing in");
+	doc = lmsfdw_json_parse(res.body.data, res.body.len, "signing in");
+	MemoryContextSwitchTo(job->cxt);
+	provider->read_auth(job, doc);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(tmp);
+}
+
+/*
+ * Send a request with retries; return only with a 2xx answer in res (or a
+ * 404 the request accepts).  A provider with logins signs in first when it
+ * must, and once more after a 401.
  */
 static void
 job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
@@ -484,11 +518,16 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 {
 	const LmsOptions *opts = job->opts;
 	bool		start_rules = starting && !opts->provider->start_idempotent;
+	bool		login = opts->provider->auth_request != NULL && !spec->basic_auth &&
+		spec->bearer == NULL;
+	bool		refused = false;
 	int			attempt;
 	bool		renewed = false;
 
 	LmsRequestSpec authed = *spec;
 
+	if (login)
+		job_authenticate(job, false);
 	if (authed.bearer == NULL)
 		authed.bearer = job->bearer;
 	spec = &authed;
@@ -499,8 +538,17 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 		lmsfdw_job_pace(job);
 		lmsfdw_http_request(job->conn, opts, spec, res);
 		lmsfdw_job_observe(job, res);
-		if (lmsfdw_http_ok(res))
+		if (lmsfdw_http_ok(res) || (res->status == 404 && spec->accept_not_found))
 			return;
+		if (res->status == 401 && login && !refused)
+		{
+			/* the token was refused (revoked, or expired early): once more */
+			refused = true;
+			job_authenticate(job, true);
+			authed.bearer = job->bearer;
+			attempt--;
+			continue;
+		}
 
 		/* a refused token the provider can renew: once, not as a retry */
 		if (res->status == 401 && !renewed && authed.bearer &&
@@ -521,6 +569,23 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 		}
 		lmsfdw_job_retry_wait(job, cls, res, attempt);
 	}
+}
+
+/*
+ * lmsfdw_job_fetch
+ *		One request outside the job's life (IMPORT FOREIGN SCHEMA reads the
+ *		LMS's catalogue through a job that is never started): its body, with
+ *		the provider's logins and the retries of every request.
+ */
+char *
+lmsfdw_job_fetch(LmsJob *job, const LmsRequestSpec *spec, const char *what,
+				 size_t *len)
+{
+	LmsHttpResult res;
+
+	job_request(job, spec, &res, false, what);
+	*len = res.body.len;
+	return res.body.data;
 }
 
 /*
@@ -794,6 +859,71 @@ lmsfdw_job_check(LmsJob *job)
 	return job_terminal(job);
 }
 
+/* The provider's file steps for file (in the caller's memory context). */
+static void
+job_file_steps(LmsJob *job, LmsResultFile *file)
+{
+	const LmsProvider *provider = job->opts->provider;
+	MemoryContext file_cxt = CurrentMemoryContext;
+	LmsRequestSpec spec;
+	int			step;
+
+	for (step = 0; provider->file_request; step++)
+	{
+		MemoryContext tmp;
+		LmsHttpResult res;
+		LmsDoc	   *doc;
+
+		memset(&spec, 0, sizeof(spec));
+		if (!provider->file_request(job, file, step, &spec))
+			break;
+		tmp = AllocSetContextCreate(file_cxt, "lms_fdw answer",
+									ALLOCSET_DEFAULT_SIZES);
+		MemoryContextSwitchTo(tmp);
+		job_request(job, &spec, &res, false, "asking for a result file");
+		doc = lmsfdw_json_parse(res.body.data, res.body.len,
+								"asking for a result file");
+		MemoryContextSwitchTo(file_cxt);
+		provider->read_file(job, file, step, doc);
+		MemoryContextDelete(tmp);
+	}
+}
+
+/*
+ * A reused finished job whose files have vanished (the provider said so
+ * while asking for its first file): forget it and run the export afresh,
+ * waiting here for it to finish.
+ */
+static void
+job_restart(LmsJob *job)
+{
+	const LmsProvider *provider = job->opts->provider;
+
+	elog(DEBUG1, "lms_fdw: reused export job %s has vanished; starting a new one",
+		 job->remote_id ? job->remote_id : "?");
+	job->reused = false;
+	job->state = LMS_JOB_NEW;
+	job->remote_id = NULL;
+	job->remote_state = NULL;
+	job->message = NULL;
+	job->resolved_urls = NIL;
+	job->files_claimed = 0;
+	if (provider->state_size > 0)
+		memset(job->provider_state, 0, provider->state_size);
+	if (!lmsfdw_job_start(job))
+	{
+		for (;;)
+		{
+			double		now = lmsfdw_now_ms();
+
+			if (job->next_check_ms > now)
+				lmsfdw_job_wait(job, job->next_check_ms - now);
+			if (lmsfdw_job_check(job))
+				break;
+		}
+	}
+}
+
 /*
  * lmsfdw_job_next_file
  *		The job's next result file into *file, asked for now, just before it
@@ -815,28 +945,12 @@ lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file)
 	job_context_push(job, &errcb);
 	if (provider->next_file)
 	{
-		MemoryContext file_cxt = CurrentMemoryContext;
-		LmsRequestSpec spec;
-		int			step;
-
-		for (step = 0; provider->file_request; step++)
+		job_file_steps(job, file);
+		if (job->reused && job->state == LMS_JOB_FAILED && file->index == 0)
 		{
-			MemoryContext tmp;
-			LmsHttpResult res;
-			LmsDoc	   *doc;
-
-			memset(&spec, 0, sizeof(spec));
-			if (!provider->file_request(job, file, step, &spec))
-				break;
-			tmp = AllocSetContextCreate(file_cxt, "lms_fdw answer",
-										ALLOCSET_DEFAULT_SIZES);
-			MemoryContextSwitchTo(tmp);
-			job_request(job, &spec, &res, false, "asking for a result file");
-			doc = lmsfdw_json_parse(res.body.data, res.body.len,
-									"asking for a result file");
-			MemoryContextSwitchTo(file_cxt);
-			provider->read_file(job, file, step, doc);
-			MemoryContextDelete(tmp);
+			job_restart(job);
+			memset(file, 0, sizeof(*file));
+			job_file_steps(job, file);
 		}
 		found = provider->next_file(job, file);
 	}
@@ -857,6 +971,29 @@ lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file)
 	}
 	job_context_pop(&errcb);
 	return found;
+}
+
+/*
+ * lmsfdw_job_renew_file
+ *		The file's URL was refused (a 403: a presigned URL may have expired):
+ *		if the provider can, ask for a fresh one now and return true.
+ */
+bool
+lmsfdw_job_renew_file(LmsJob *job, LmsResultFile *file)
+{
+	const LmsProvider *provider = job->opts->provider;
+	ErrorContextCallback errcb;
+
+	if (provider->renew_file == NULL || !provider->renew_file(job, file))
+		return false;
+	job_context_push(job, &errcb);
+	file->url = NULL;
+	job_file_steps(job, file);
+	if (!provider->next_file(job, file))
+		job_raise_no_result(job);
+	job_check_file_url(job, file->url);
+	job_context_pop(&errcb);
+	return true;
 }
 
 /*

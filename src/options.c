@@ -85,7 +85,8 @@ typedef struct LmsOptionDef
 static const char *const provider_choices[] = {"canvas", "canvas_dap", "brightspace", "generic", NULL};
 static const char *const format_choices[] = {"auto", "csv", "tsv", "jsonl", "json", NULL};
 static const char *const method_choices[] = {"POST", "GET", "PUT", NULL};
-static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", "extract_date", NULL};
+static const char *const meta_choices[] = {"job_id", "fetched_at", "file_name", "extract_date",
+"since", "until", "at", "schema_version", NULL};
 
 #define OFF(field) offsetof(LmsOptions, field)
 #define S_T (ON_SERVER | ON_TABLE)
@@ -106,6 +107,7 @@ static const LmsOptionDef option_catalogue[] = {
 	{"stall_timeout", S_T, OPT_INTERVAL, "60s", OFF(stall_timeout_ms), 0, NULL, 0},
 	{"max_jobs", S_T, OPT_INT, "100", OFF(max_jobs), 1, NULL, 0},
 	{"max_parallel_jobs", S_T, OPT_INT, "4", OFF(max_parallel_jobs), 1, NULL, 0},
+	{"max_parallel_downloads", S_T, OPT_INT, "4", OFF(max_parallel_downloads), 1, NULL, 0},
 	{"cancel_on_abort", S_T, OPT_BOOL, "true", OFF(cancel_on_abort), 0, NULL, 0},
 	{"reuse_window", S_T, OPT_INTERVAL_OR_ZERO, "0", OFF(reuse_window_ms), 0, NULL, 0},
 	{"allow_http", ON_SERVER, OPT_BOOL, "false", OFF(allow_http), 0, NULL, ON_SERVER},
@@ -629,12 +631,11 @@ apply_options(LmsOptions *opts, List *options, int where)
  *
  * Allocated in the current memory context.
  */
-LmsOptions *
-lmsfdw_get_options(Oid foreigntableid, Oid userid)
+/* The options of a server (and of one of its tables, if tableoptions). */
+static LmsOptions *
+get_options(ForeignServer *server, List *tableoptions, Oid userid)
 {
 	LmsOptions *opts = palloc0(sizeof(LmsOptions));
-	ForeignTable *table = GetForeignTable(foreigntableid);
-	ForeignServer *server = GetForeignServer(table->serverid);
 	UserMapping *mapping = GetUserMapping(userid, server->serverid);
 	const LmsOptionDef *def;
 
@@ -643,7 +644,7 @@ lmsfdw_get_options(Oid foreigntableid, Oid userid)
 			parse_option_value(def, def->defval, opts);
 
 	apply_options(opts, server->options, ON_SERVER);
-	apply_options(opts, table->options, ON_TABLE);
+	apply_options(opts, tableoptions, ON_TABLE);
 	apply_options(opts, mapping->options, ON_MAPPING);
 
 	opts->serverid = server->serverid;
@@ -660,9 +661,29 @@ lmsfdw_get_options(Oid foreigntableid, Oid userid)
 		opts->poll_max_ms = opts->poll_initial_ms;
 	if (opts->retry_cap_ms < opts->retry_base_ms)
 		opts->retry_cap_ms = opts->retry_base_ms;
+	return opts;
+}
+
+LmsOptions *
+lmsfdw_get_options(Oid foreigntableid, Oid userid)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	LmsOptions *opts = get_options(GetForeignServer(table->serverid),
+								   table->options, userid);
 
 	opts->provider->check_table(opts);
 	return opts;
+}
+
+/*
+ * lmsfdw_get_server_options
+ *		A server's options with the user mapping's, for requests that
+ *		concern no table (IMPORT FOREIGN SCHEMA).
+ */
+LmsOptions *
+lmsfdw_get_server_options(Oid serverid, Oid userid)
+{
+	return get_options(GetForeignServer(serverid), NIL, userid);
 }
 
 /*

@@ -40,6 +40,7 @@ typedef struct LmsOptions
 	int			stall_timeout_ms;
 	int			max_parallel_jobs;
 	int			max_jobs;		/* exports one scan may start */
+	int			max_parallel_downloads;
 	bool		cancel_on_abort;
 	int			reuse_window_ms;
 	bool		allow_http;
@@ -85,6 +86,7 @@ typedef struct LmsOptions
 
 extern void lmsfdw_validate_options(List *options_list, Oid catalog);
 extern LmsOptions *lmsfdw_get_options(Oid foreigntableid, Oid userid);
+extern LmsOptions *lmsfdw_get_server_options(Oid serverid, Oid userid);
 extern char *lmsfdw_column_option(Oid relid, AttrNumber attnum,
 								  const char *name);
 extern void lmsfdw_check_credentials(const LmsOptions *opts, Oid userid);

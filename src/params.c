@@ -16,7 +16,9 @@
  * in UTF-8, whatever the session's settings and the database's encoding.
  *
  * A time from a param column is sent as ISO 8601 UTC with milliseconds
- * (2026-01-01T00:00:00.000Z) whatever the session's DateStyle and TimeZone,
+ * (2026-01-01T00:00:00.000Z; with microseconds when it has them, as a
+ * Canvas Data 2 watermark does, so that the value read back equals the
+ * qual's) whatever the session's DateStyle and TimeZone,
  * since the LMS APIs read that (Brightspace's startDate and endDate are
  * UTC), and since a DateStyle's text may not read back (an ambiguous zone
  * abbreviation such as IST); a timestamp without time zone and a date are
@@ -166,6 +168,11 @@ iso8601_utc_ms(Timestamp ts)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("a time given as an export parameter must lie between the years 1 and 9999")));
+	/* microseconds only when there are some: the value must not change */
+	if (fsec % 1000 != 0)
+		return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
+						tm.tm_year, tm.tm_mon, tm.tm_mday,
+						tm.tm_hour, tm.tm_min, tm.tm_sec, (int) fsec);
 	return psprintf("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
 					tm.tm_year, tm.tm_mon, tm.tm_mday,
 					tm.tm_hour, tm.tm_min, tm.tm_sec, (int) (fsec / 1000));

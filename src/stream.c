@@ -329,6 +329,7 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 	LmsStream  *s = palloc0(sizeof(LmsStream));
 	LmsHttpResult res;
 	int			attempt;
+	bool		renewed = false;
 
 	s->job = job;
 	s->cleanup.func = stream_cleanup;
@@ -349,6 +350,14 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 		if (lmsfdw_http_ok(&res))
 			break;
 		lmsfdw_transfer_close(s->xfer);
+		/* a presigned URL refused (it may have expired): once, a fresh one */
+		if (res.status == 403 && !renewed && lmsfdw_job_renew_file(job, file))
+		{
+			renewed = true;
+			url = file->url;
+			attempt--;
+			continue;
+		}
 		cls = lmsfdw_retry_class(&res, false);
 		if (cls == LMS_RETRY_NONE || attempt >= opts->retry_max)
 		{
@@ -493,6 +502,18 @@ stream_read_decoded(LmsStream *s, const char **data, size_t *len)
 	if (!got)
 		s->eof = true;
 	return got;
+}
+
+/*
+ * lmsfdw_stream_ready
+ *		Are decoded bytes at hand without waiting for the network (or is the
+ *		body at its end)?
+ */
+bool
+lmsfdw_stream_ready(LmsStream *s)
+{
+	return s->eof || s->have_peeked || s->raw_len > 0 || s->raw_eof ||
+		(s->xfer != NULL && lmsfdw_transfer_ready(s->xfer));
 }
 
 /*

@@ -22,6 +22,7 @@ extern bool lmsfdw_stream_peek(LmsStream *stream, const char **data,
 							   size_t *len);
 extern void lmsfdw_stream_describe(LmsStream *stream, const char **content_type,
 								   const char **name);
+extern bool lmsfdw_stream_ready(LmsStream *stream);
 extern bool lmsfdw_stream_next_entry(LmsStream *stream);
 extern void lmsfdw_stream_close(LmsStream *stream);
 

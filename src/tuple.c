@@ -479,8 +479,21 @@ LmsRowSource *
 lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 {
 	LmsRowSource *src = palloc0(sizeof(LmsRowSource));
+	LmsColumnMap *own = palloc(sizeof(LmsColumnMap));
 	int			i;
 
+	/*
+	 * The source binds its own copy of the columns: several files of a job
+	 * may be read at once, each with its header.
+	 */
+	*own = *map;
+	own->columns = palloc(sizeof(LmsColumn) * Max(map->ncolumns, 1));
+	for (i = 0; i < map->ncolumns; i++)
+	{
+		own->columns[i] = map->columns[i];
+		fmgr_info_copy(&own->columns[i].in, &map->columns[i].in, CurrentMemoryContext);
+	}
+	map = own;
 	src->map = map;
 	src->job = job;
 	src->stream = stream;
@@ -527,9 +540,12 @@ lmsfdw_rows_open(LmsColumnMap *map, LmsJob *job, LmsStream *stream)
 		else if (col->source == LMS_COL_META_PROVIDER)
 		{
 			const LmsProvider *provider = job->opts->provider;
-			char	   *value = provider->meta_value ?
-				provider->meta_value(job, col->meta) : NULL;
+			/* meta and param: the parameter's value, which the qual checks */
+			char	   *value = col->param ?
+				lmsfdw_params_get(job->params, col->param) : NULL;
 
+			if (value == NULL && provider->meta_value)
+				value = provider->meta_value(job, col->meta);
 			col->const_isnull = value == NULL;
 			if (value)
 				col->const_value = column_input(col, value);

@@ -5,23 +5,34 @@
  *
  * A table of a namespace (canvas, canvas_logs, ...) is exported by a query
  * job: POST /dap/query/:namespace/table/:table/data with a JSON body
- * {"format": "jsonl" | "csv" | "tsv", "since", "until", "mode"} starts it
- * (or, the API being idempotent, returns the live job of the same query),
- * GET /dap/job/:id watches it (202 while waiting or running, 200 once
- * complete or failed), and POST /dap/object/url trades the complete job's
- * object ids for presigned URLs, one gzip file per object.  The rows are
- * {"key": {...}, "value": {...}, "meta": {...}} records, so a column
- * without a field option is also looked for under key, value and meta.
+ * {"format": "jsonl" | "csv" | "tsv"[, "since"[, "until"]]} (SnapshotQuery
+ * or IncrementalQuery of the OpenAPI document, additionalProperties false:
+ * nothing else) starts it (or, the API being idempotent, returns the live
+ * job of the same query), GET /dap/job/:id watches it (202 while waiting or
+ * running, 200 once complete or failed).  Each object of the complete job
+ * is one gzip file; its presigned URL (valid for about 15 minutes) is asked
+ * for with POST /dap/object/url just before the object is read, as the
+ * official client (instructure-dap-client, dap/downloader.py) does, so no
+ * URL is stale however long the export takes to read, and one answer never
+ * lists hundreds of URLs.  A storage 403 (an expired URL) gets one fresh
+ * URL.  A job reused by reuse_window is asked for again first: if it has
+ * vanished (404), a new job is started.  The rows are {"key": {...},
+ * "value": {...}, "meta": {...}} records, so a column without a field
+ * option is also looked for under key, value and meta; the job's at, since,
+ * until and schema_version fill meta columns of those names.
  *
  * Every call carries a short-lived bearer token obtained with the user
  * mapping's client_id and client_secret (OAuth2 client credentials,
- * POST /ids/auth/login with HTTP Basic).  The token is a JWT; its payload's
- * exp claim is read without verifying the signature, as the official
- * client does, and the token is kept for this backend in a cache keyed by
- * user mapping until it comes within five minutes of expiry (a quarter of
- * its lifetime, for tokens living less than twenty minutes).  So a scan
- * sends a login only when no fresh token is at hand, and a job that
- * outlives its token renews it between two status checks.
+ * POST /ids/auth/login with HTTP Basic), signed in by job.c before a
+ * request when no fresh token is at hand and once more after a 401.  The
+ * token's lifetime is the answer's expires_in, counted from when it was
+ * received, shortened to exp - iat of the JWT's claims (read without
+ * verifying the signature, as the official client does) and to exp itself
+ * if those are sooner; an exp already behind our clock (the LMS's clock is
+ * behind) is not taken to mean the token is stale on arrival.  It is kept
+ * for this backend in a cache keyed by user mapping until five minutes
+ * before it expires (a quarter of its lifetime, for tokens living less than
+ * twenty minutes).
  *
  * The API has no cancel: a job left behind expires after 24 hours.
  *
@@ -49,8 +60,22 @@
 /* what a Canvas Data 2 job keeps besides its id */
 typedef struct DapJobState
 {
-	char	   *objects;		/* the complete job's objects: [{"id":...},...] */
+	int			nobjects;		/* of the complete job */
+	char	  **objects;		/* their ids; NULL: not known (a reused job) */
+	bool		refreshed;		/* the job was asked for again (reused) */
+	/* the complete job's watermarks and schema version, for meta columns */
+	char	   *at;
+	char	   *since;
+	char	   *until;
+	char	   *schema_version;
 } DapJobState;
+
+/* what one object being read keeps */
+typedef struct DapFileState
+{
+	bool		asked;			/* its URL was asked for */
+	bool		renewed;		/* once more, after a 403 */
+} DapFileState;
 
 #define dap_state(job) ((DapJobState *) (job)->provider_state)
 
@@ -69,7 +94,6 @@ typedef struct DapToken
 	char	   *token;			/* NULL: none */
 	double		expires;		/* Unix time */
 	double		margin;			/* renew when expires - margin <= now */
-	bool		in_doubt;		/* handed out, not yet accepted by a start */
 } DapToken;
 
 static HTAB *dap_tokens = NULL;
@@ -213,7 +237,6 @@ dap_token_entry(const LmsOptions *opts)
 		entry->token = NULL;
 		entry->expires = 0;
 		entry->margin = 0;
-		entry->in_doubt = false;
 	}
 	return entry;
 }
@@ -224,8 +247,7 @@ dap_fresh_token(const LmsOptions *opts)
 {
 	DapToken   *entry = dap_token_entry(opts);
 
-	if (entry->token == NULL || entry->in_doubt ||
-		entry->expires - entry->margin <= unix_now())
+	if (entry->token == NULL || entry->expires - entry->margin <= unix_now())
 		return NULL;
 	return entry->token;
 }
@@ -259,18 +281,17 @@ jwt_claims(const char *jwt)
 }
 
 /*
- * Keep the token of a login answer in the cache; returns it.  Its expiry
- * is the JWT's exp claim, else now + expires_in, else one hour.
+ * Keep the token of a login answer in the cache; returns it.  It lives
+ * expires_in seconds from now (one hour without one), or exp - iat if the
+ * JWT says less, or until exp if that is ahead of our clock and sooner.
  */
 static const char *
-dap_store_token(LmsJob *job, LmsDoc *doc)
+dap_store_token(const LmsOptions *opts, LmsDoc *doc)
 {
-	const LmsOptions *opts = job->opts;
 	char	   *token = lmsfdw_json_string(doc, "access_token");
 	char	   *expires_in = lmsfdw_json_string(doc, "expires_in");
 	double		now = unix_now();
-	double		expires = now + (expires_in ? strtod(expires_in, NULL) : 3600.0);
-	double		issued = now;
+	double		lifetime = expires_in ? strtod(expires_in, NULL) : 0;
 	DapToken   *entry;
 	LmsDoc	   *claims;
 
@@ -278,16 +299,22 @@ dap_store_token(LmsJob *job, LmsDoc *doc)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas Data 2 login answer has no \"access_token\"")));
+	if (lifetime <= 0)
+		lifetime = 3600.0;
 	claims = jwt_claims(token);
 	if (claims)
 	{
-		char	   *exp = lmsfdw_json_string(claims, "exp");
-		char	   *iat = lmsfdw_json_string(claims, "iat");
+		char	   *exp_text = lmsfdw_json_string(claims, "exp");
+		char	   *iat_text = lmsfdw_json_string(claims, "iat");
+		double		exp = exp_text ? strtod(exp_text, NULL) : 0;
+		double		iat = iat_text ? strtod(iat_text, NULL) : 0;
 
-		if (exp && strtod(exp, NULL) > 0)
-			expires = strtod(exp, NULL);
-		if (iat && strtod(iat, NULL) > 0)
-			issued = strtod(iat, NULL);
+		/* both on the LMS's clock: their difference is a lifetime */
+		if (exp > iat && iat > 0 && exp - iat < lifetime)
+			lifetime = exp - iat;
+		/* an exp still ahead of our clock and sooner: it wins */
+		if (exp > now && exp < now + lifetime)
+			lifetime = exp - now;
 	}
 
 	entry = dap_token_entry(opts);
@@ -297,20 +324,32 @@ dap_store_token(LmsJob *job, LmsDoc *doc)
 		pfree(entry->token);
 	}
 	entry->token = MemoryContextStrdup(TopMemoryContext, token);
-	entry->expires = expires;
-	entry->margin = Min(DAP_RENEW_MARGIN_S, Max(expires - issued, 0) / 4);
-	entry->in_doubt = false;
+	entry->expires = now + lifetime;
+	entry->margin = Min(DAP_RENEW_MARGIN_S, lifetime / 4);
 	elog(DEBUG1, "lms_fdw: canvas_dap token for server \"%s\" obtained, expires in %.0f s",
-		 opts->server_name, expires - now);
+		 opts->server_name, lifetime);
 	return entry->token;
+}
+
+/* Drop the mapping's cached token (the LMS refused it). */
+static void
+dap_drop_token(const LmsOptions *opts)
+{
+	DapToken   *entry = dap_token_entry(opts);
+
+	if (entry->token)
+	{
+		explicit_bzero(entry->token, strlen(entry->token));
+		pfree(entry->token);
+	}
+	entry->token = NULL;
+	entry->expires = 0;
 }
 
 /* The login request: OAuth2 client credentials with HTTP Basic. */
 static void
-dap_login_request(LmsJob *job, LmsRequestSpec *req)
+dap_login_request(const LmsOptions *opts, LmsRequestSpec *req)
 {
-	const LmsOptions *opts = job->opts;
-
 	if (opts->client_id == NULL || opts->client_secret == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
@@ -329,7 +368,35 @@ dap_login_request(LmsJob *job, LmsRequestSpec *req)
 static void
 dap_use_token(LmsJob *job, const char *token)
 {
-	job->bearer = MemoryContextStrdup(job->cxt, token);
+	if (job->bearer == NULL || strcmp(job->bearer, token) != 0)
+		job->bearer = MemoryContextStrdup(job->cxt, token);
+}
+
+/*
+ * Before a request: a login when no fresh token is cached (or the last one
+ * was refused), else the cached token.
+ */
+static bool
+dap_auth_request(LmsJob *job, bool refused, LmsRequestSpec *req)
+{
+	const char *token;
+
+	if (refused)
+		dap_drop_token(job->opts);
+	token = dap_fresh_token(job->opts);
+	if (token)
+	{
+		dap_use_token(job, token);
+		return false;
+	}
+	dap_login_request(job->opts, req);
+	return true;
+}
+
+static void
+dap_read_auth(LmsJob *job, LmsDoc *doc)
+{
+	dap_use_token(job, dap_store_token(job->opts, doc));
 }
 
 /* ----------------------------------------------------------------
@@ -359,36 +426,9 @@ dap_describe(const LmsOptions *opts)
 }
 
 /*
- * Before the start: a login, unless this backend holds a fresh token for
- * the user mapping.
+ * The query: {"format": ...} (a snapshot) or with since and until (an
+ * incremental query); scope goes into the query string.
  */
-static bool
-dap_prepare_request(LmsJob *job, int step, LmsRequestSpec *req)
-{
-	const char *token;
-	DapToken   *entry;
-
-	if (step > 0)
-		return false;
-	token = dap_fresh_token(job->opts);
-	if (token)
-	{
-		/* until a start accepts it: if the LMS rejects it, log in next time */
-		entry = dap_token_entry(job->opts);
-		entry->in_doubt = true;
-		dap_use_token(job, token);
-		return false;
-	}
-	dap_login_request(job, req);
-	return true;
-}
-
-static void
-dap_read_prepare(LmsJob *job, int step, LmsDoc *doc)
-{
-	dap_use_token(job, dap_store_token(job, doc));
-}
-
 static void
 dap_start_request(LmsJob *job, LmsRequestSpec *req)
 {
@@ -396,27 +436,39 @@ dap_start_request(LmsJob *job, LmsRequestSpec *req)
 	const char *format = strcmp(opts->format, "auto") == 0 ? "jsonl" : opts->format;
 	StringInfoData body;
 	char	   *scope = NULL;
+	char	   *since = NULL;
+	char	   *until = NULL;
 	ListCell   *lc;
 
-	initStringInfo(&body);
-	appendStringInfo(&body, "{\"format\":%s", json_quote(format));
 	foreach(lc, job->params)
 	{
 		LmsParam   *p = (LmsParam *) lfirst(lc);
 
-		if (strcmp(p->name, "since") == 0 || strcmp(p->name, "until") == 0)
-			appendStringInfo(&body, ",\"%s\":%s", p->name,
-							 json_quote(lmsfdw_param_iso8601_utc(p->name, p->value)));
-		else if (strcmp(p->name, "mode") == 0)
-			appendStringInfo(&body, ",\"mode\":%s", json_quote(p->value));
+		if (strcmp(p->name, "since") == 0)
+			since = lmsfdw_param_iso8601_utc(p->name, p->value);
+		else if (strcmp(p->name, "until") == 0)
+			until = lmsfdw_param_iso8601_utc(p->name, p->value);
 		else if (strcmp(p->name, "scope") == 0)
 			scope = p->value;
 		else
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("Canvas Data 2 has no export parameter \"%s\"", p->name),
-					 errhint("Valid export parameters are \"since\" and \"until\" (an incremental query), \"mode\" and \"scope\".")));
+					 errdetail("A query carries only format, since and until (the API refuses other fields)."),
+					 errhint("Valid export parameters are \"since\" and \"until\" (an incremental query) and \"scope\".")));
 	}
+	if (until && !since)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_ATTRIBUTE_VALUE),
+				 errmsg("Canvas Data 2 export parameter \"until\" needs \"since\""),
+				 errhint("until ends an incremental query; a snapshot has neither.")));
+
+	initStringInfo(&body);
+	appendStringInfo(&body, "{\"format\":%s", json_quote(format));
+	if (since)
+		appendStringInfo(&body, ",\"since\":%s", json_quote(since));
+	if (until)
+		appendStringInfo(&body, ",\"until\":%s", json_quote(until));
 	appendStringInfoChar(&body, '}');
 
 	req->url = lmsfdw_api_url_segments(opts, "dap", "query", opts->namespace,
@@ -426,6 +478,29 @@ dap_start_request(LmsJob *job, LmsRequestSpec *req)
 	req->method = "POST";
 	req->body = body.data;
 	req->content_type = "application/json";
+}
+
+/* A complete job's objects and watermarks, into the job state. */
+static void
+dap_keep_complete(LmsJob *job, LmsDoc *doc)
+{
+	DapJobState *st = dap_state(job);
+	char	   *id;
+	int			n;
+
+	for (n = 0; lmsfdw_json_string(doc, psprintf("objects.%d.id", n)) != NULL; n++)
+		;
+	st->nobjects = n;
+	st->objects = palloc(sizeof(char *) * Max(n, 1));
+	for (n = 0; (id = lmsfdw_json_string(doc, psprintf("objects.%d.id", n))) != NULL; n++)
+		st->objects[n] = id;
+	st->at = lmsfdw_json_string(doc, "at");
+	st->since = lmsfdw_json_string(doc, "since");
+	st->until = lmsfdw_json_string(doc, "until");
+	st->schema_version = lmsfdw_json_string(doc, "schema_version");
+	elog(DEBUG1, "lms_fdw: canvas_dap job %s complete: %d objects, schema_version %s, at %s, since %s, until %s",
+		 job->remote_id, n, st->schema_version ? st->schema_version : "?",
+		 st->at ? st->at : "-", st->since ? st->since : "-", st->until ? st->until : "-");
 }
 
 /* A job document (start or status answer). */
@@ -467,24 +542,8 @@ dap_read_job(LmsJob *job, LmsDoc *doc)
 
 	if (job->state == LMS_JOB_DONE)
 	{
-		StringInfoData objects;
-		char	   *id;
-		int			i;
-
-		/* keep the object list as the body of the object/url request */
-		initStringInfo(&objects);
-		appendStringInfoChar(&objects, '[');
-		for (i = 0; (id = lmsfdw_json_string(doc, psprintf("objects.%d.id", i))) != NULL; i++)
-			appendStringInfo(&objects, "%s{\"id\":%s}", i ? "," : "", json_quote(id));
-		appendStringInfoChar(&objects, ']');
-		dap_state(job)->objects = objects.data;
-		elog(DEBUG1, "lms_fdw: canvas_dap job %s complete: %d objects, schema_version %s, at %s, since %s, until %s",
-			 job->remote_id, i,
-			 lmsfdw_json_string(doc, "schema_version") ? lmsfdw_json_string(doc, "schema_version") : "?",
-			 lmsfdw_json_string(doc, "at") ? lmsfdw_json_string(doc, "at") : "-",
-			 lmsfdw_json_string(doc, "since") ? lmsfdw_json_string(doc, "since") : "-",
-			 lmsfdw_json_string(doc, "until") ? lmsfdw_json_string(doc, "until") : "-");
-		if (i == 0)
+		dap_keep_complete(job, doc);
+		if (dap_state(job)->nobjects == 0)
 		{
 			job->state = LMS_JOB_FAILED;
 			job->message = pstrdup("The complete job lists no objects.");
@@ -495,52 +554,20 @@ dap_read_job(LmsJob *job, LmsDoc *doc)
 static void
 dap_read_start(LmsJob *job, LmsDoc *doc)
 {
-	DapToken   *entry;
-
 	job->remote_id = lmsfdw_json_string(doc, "id");
 	if (job->remote_id == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the Canvas Data 2 query answer has no job \"id\"")));
-	/* the token was accepted */
-	entry = dap_token_entry(job->opts);
-	entry->in_doubt = false;
 	/* the same query's job may already be running or complete */
 	dap_read_job(job, doc);
 }
 
-/*
- * A status check; or, when the token is about to expire, a login instead
- * (its answer leaves the job's state as it was, and the next check uses
- * the new token).
- */
 static void
 dap_status_request(LmsJob *job, LmsRequestSpec *req)
 {
-	const char *token = dap_fresh_token(job->opts);
-
-	if (token == NULL)
-	{
-		dap_login_request(job, req);
-		return;
-	}
-	if (job->bearer == NULL || strcmp(job->bearer, token) != 0)
-		dap_use_token(job, token);
 	req->method = "GET";
-	req->url = lmsfdw_api_url_segments(job->opts, "dap", "job", job->remote_id,
-									   NULL);
-}
-
-static void
-dap_read_status(LmsJob *job, LmsDoc *doc)
-{
-	if (lmsfdw_json_string(doc, "access_token") != NULL &&
-		lmsfdw_json_string(doc, "status") == NULL)
-	{
-		dap_use_token(job, dap_store_token(job, doc));
-		return;
-	}
-	dap_read_job(job, doc);
+	req->url = lmsfdw_api_url_segments(job->opts, "dap", "job", job->remote_id, NULL);
 }
 
 /*
@@ -549,13 +576,15 @@ dap_read_status(LmsJob *job, LmsDoc *doc)
  * lmsfdw_json_string cannot name them.
  */
 static char *
-url_of_member(Jsonb *jb, const char *key)
+url_of_member(const char *object_text, const char *key)
 {
+	Jsonb	   *jb;
 	JsonbValue	vbuf;
 	JsonbValue	ubuf;
 	JsonbValue *v;
 	JsonbValue *u;
 
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(object_text)));
 	if (!JB_ROOT_IS_OBJECT(jb))
 		return NULL;
 	v = getKeyJsonValueFromContainer(&jb->root, key, strlen(key), &vbuf);
@@ -567,65 +596,139 @@ url_of_member(Jsonb *jb, const char *key)
 	return pnstrdup(u->val.string.val, u->val.string.len);
 }
 
-/* After completion: a login if the token ran out, then the objects' URLs. */
-static bool
-dap_resolve_request(LmsJob *job, int step, LmsRequestSpec *req)
+static DapFileState *
+dap_file_state(LmsResultFile *file)
 {
-	const char *token;
+	if (file->provider_state == NULL)
+		file->provider_state = palloc0(sizeof(DapFileState));
+	return (DapFileState *) file->provider_state;
+}
 
-	if (job->resolved_urls != NIL || step > 1)
-		return false;
-	token = dap_fresh_token(job->opts);
-	if (token == NULL)
+/*
+ * The requests for one object: the job itself first when it was reused
+ * (its objects are not known here, and it may have vanished), then the
+ * object's presigned URL, now, just before it is read.
+ */
+static bool
+dap_file_request(LmsJob *job, LmsResultFile *file, int step, LmsRequestSpec *req)
+{
+	DapJobState *st = dap_state(job);
+	DapFileState *fs = dap_file_state(file);
+
+	if (st->objects == NULL && !st->refreshed)
 	{
-		if (step > 0)
-			return false;
-		dap_login_request(job, req);
+		dap_status_request(job, req);
+		req->accept_not_found = true;
 		return true;
 	}
-	dap_use_token(job, token);
+	if (st->objects == NULL || file->index >= st->nobjects || fs->asked)
+		return false;
+	fs->asked = true;
 	req->method = "POST";
 	req->url = lmsfdw_api_url_segments(job->opts, "dap", "object", "url", NULL);
-	req->body = pstrdup(dap_state(job)->objects);
+	req->body = psprintf("[{\"id\":%s}]", json_quote(st->objects[file->index]));
 	req->content_type = "application/json";
+	req->accept_not_found = job->reused;
 	return true;
 }
 
-static void
-dap_read_resolve(LmsJob *job, int step, LmsDoc *doc)
+/* Is doc the API's NotFoundError? */
+static bool
+dap_not_found(LmsDoc *doc)
 {
-	LmsDoc	   *objects;
-	char	   *urls;
-	Jsonb	   *urls_jb;
-	char	   *id;
-	int			i;
+	char	   *type = lmsfdw_json_string(doc, "error.type");
 
-	if (lmsfdw_json_string(doc, "access_token") != NULL)
+	return type != NULL && lmsfdw_json_string(doc, "status") == NULL &&
+		lmsfdw_json_string(doc, "urls") == NULL;
+}
+
+static void
+dap_read_file(LmsJob *job, LmsResultFile *file, int step, LmsDoc *doc)
+{
+	DapJobState *st = dap_state(job);
+	MemoryContext old;
+	char	   *urls;
+	char	   *url;
+
+	if (st->objects == NULL)
 	{
-		dap_use_token(job, dap_store_token(job, doc));
+		/* the reused job, asked for again */
+		st->refreshed = true;
+		if (dap_not_found(doc))
+		{
+			job->state = LMS_JOB_FAILED;
+			return;
+		}
+		old = MemoryContextSwitchTo(job->cxt);
+		dap_read_job(job, doc);
+		MemoryContextSwitchTo(old);
+		if (job->state != LMS_JOB_DONE)
+			job->state = LMS_JOB_FAILED;	/* gone or not whole: a new one */
+		return;
+	}
+	if (dap_not_found(doc))
+	{
+		/* the reused job's objects have vanished */
+		job->state = LMS_JOB_FAILED;
 		return;
 	}
 	urls = lmsfdw_json_string(doc, "urls");
-	if (urls == NULL)
+	url = urls ? url_of_member(urls, st->objects[file->index]) : NULL;
+	if (url == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("the Canvas Data 2 object URL answer has no \"urls\"")));
-	objects = lmsfdw_json_parse(dap_state(job)->objects, strlen(dap_state(job)->objects), "the object list");
-	/* parsed once: once per object made the job's memory grow with n^2 */
-	urls_jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(urls)));
-	for (i = 0; (id = lmsfdw_json_string(objects, psprintf("%d.id", i))) != NULL; i++)
-	{
-		char	   *url = url_of_member(urls_jb, id);
+				 errmsg("the Canvas Data 2 object URL answer has no URL for object %d of export job %s",
+						file->index + 1, job->remote_id),
+				 errdetail_internal("The object id is %s.", st->objects[file->index])));
+	file->url = lmsfdw_resolve_url(job->opts->base_url, url);
+}
 
-		if (url == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_ERROR),
-					 errmsg("the Canvas Data 2 object URL answer has no URL for object %d of export job %s",
-							i + 1, job->remote_id),
-					 errdetail_internal("The object id is %s.", id)));
-		job->resolved_urls = lappend(job->resolved_urls,
-								   lmsfdw_resolve_url(job->opts->base_url, url));
-	}
+static bool
+dap_next_file(LmsJob *job, LmsResultFile *file)
+{
+	DapJobState *st = dap_state(job);
+
+	if (st->objects == NULL || file->index >= st->nobjects)
+		return false;
+	if (job->state != LMS_JOB_DONE || file->url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("object %d of Canvas Data 2 export job %s has vanished",
+						file->index + 1, job->remote_id),
+				 errdetail("Jobs and their objects are deleted 24 hours after the start.")));
+	return true;
+}
+
+/* A 403 on an object's URL: it may have expired; one fresh URL. */
+static bool
+dap_renew_file(LmsJob *job, LmsResultFile *file)
+{
+	DapFileState *fs = dap_file_state(file);
+
+	if (fs->renewed)
+		return false;
+	fs->renewed = true;
+	fs->asked = false;
+	elog(DEBUG1, "lms_fdw: object %d of canvas_dap job %s refused (403): asking for a fresh URL",
+		 file->index + 1, job->remote_id);
+	return true;
+}
+
+/* meta columns since, until, at, schema_version: the complete job's */
+static char *
+dap_meta_value(LmsJob *job, const char *name)
+{
+	DapJobState *st = dap_state(job);
+
+	if (strcmp(name, "at") == 0)
+		return st->at;
+	if (strcmp(name, "since") == 0)
+		return st->since;
+	if (strcmp(name, "until") == 0)
+		return st->until;
+	if (strcmp(name, "schema_version") == 0)
+		return st->schema_version;
+	return NULL;
 }
 
 /* The API cannot cancel a job: it expires after 24 hours. */
@@ -639,17 +742,21 @@ const LmsProvider lms_provider_canvas_dap = {
 	.name = "canvas_dap",
 	.default_format = "jsonl",
 	.start_idempotent = true,
-	.state_size = sizeof(DapJobState),
 	.field_prefixes = dap_field_prefixes,
+	.concurrent_files = true,
+	.state_size = sizeof(DapJobState),
 	.check_table = dap_check_table,
 	.describe = dap_describe,
-	.prepare_request = dap_prepare_request,
-	.read_prepare = dap_read_prepare,
-	.resolve_request = dap_resolve_request,
-	.read_resolve = dap_read_resolve,
 	.start_request = dap_start_request,
 	.read_start = dap_read_start,
 	.status_request = dap_status_request,
-	.read_status = dap_read_status,
+	.read_status = dap_read_job,
 	.cancel_request = dap_cancel_request,
+	.file_request = dap_file_request,
+	.read_file = dap_read_file,
+	.next_file = dap_next_file,
+	.renew_file = dap_renew_file,
+	.auth_request = dap_auth_request,
+	.read_auth = dap_read_auth,
+	.meta_value = dap_meta_value,
 };

@@ -39,6 +39,13 @@
  *	                   next_file.
  *	             Without next_file, the files are job->resolved_urls in
  *	             order.  A job with no first file is an ERROR.
+ *	             A file refused with a 403 (a presigned URL that may have
+ *	             expired) is asked for once more when the provider has
+ *	             renew_file and it returns true: the file steps run again for
+ *	             the same file->index, before any of its rows was read.
+ *	             A reused finished job whose files vanished: the provider's
+ *	             file steps set job->state to LMS_JOB_FAILED, and the job is
+ *	             started again (not reused).
  *	6. cancel:   cancel_request, when the query fails or is cancelled while
  *	             the job runs (once, short timeouts, must not assume more
  *	             than remote_id and the provider state).
@@ -47,6 +54,17 @@
  * current, so what it keeps lives as long as the job; the answer document
  * is freed after it returns.  read_file and next_file are called with the
  * file's context current (the caller's): keep per-file data there.
+ *
+ * AUTHENTICATION
+ *
+ * A provider whose API wants a token obtained by a login (OAuth2 client
+ * credentials) has auth_request/read_auth: before each request to the API
+ * the job asks auth_request(job, false, req) for a login (true when it
+ * filled one: no token, or one about to expire), sends it and hands the
+ * answer to read_auth, which sets job->bearer.  A 401 answer to a request
+ * calls auth_request(job, true, req): the provider drops its token and
+ * logs in once more, and the request is sent again; a second 401 is the
+ * ERROR.  So no status check is ever spent on a login.
  *
  * STATE
  *
@@ -101,6 +119,12 @@ typedef struct LmsProvider
 	 * name, in order (Canvas Data 2: "key", "value", "meta"); NULL: nowhere.
 	 */
 	const char *const *field_prefixes;
+	/*
+	 * next_file may hand out file n+1 before file n was read (its files
+	 * are known apart from each other): up to max_parallel_downloads are
+	 * then read at once.  Without next_file, always.
+	 */
+	bool		concurrent_files;
 	/* size of the provider's job state (job->provider_state); 0: none */
 	size_t		state_size;
 
@@ -160,6 +184,12 @@ typedef struct LmsProvider
 	bool		(*next_file) (LmsJob *job, LmsResultFile *file);
 	void		(*file_answered) (LmsJob *job, LmsResultFile *file,
 								  const LmsHttpResult *res);
+	/* a 403 on the file's URL: true if a fresh one may be asked for */
+	bool		(*renew_file) (LmsJob *job, LmsResultFile *file);
+
+	/* logins (see AUTHENTICATION) */
+	bool		(*auth_request) (LmsJob *job, bool refused, LmsRequestSpec *req);
+	void		(*read_auth) (LmsJob *job, LmsDoc *doc);
 } LmsProvider;
 
 extern const LmsProvider lms_provider_canvas;

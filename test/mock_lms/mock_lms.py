@@ -89,7 +89,12 @@ DEFAULT_SCENARIO = {
     "objects": 2,
     "schema_version": 3,
     "job_schema_version": None,
-    "dap_limits": None,
+    "dap_limits": None,         # {"create": 5, ...} or "real" (DAP_REAL_LIMITS)
+    "dap_limit_window_s": 60,   # the limits' window (a minute at DAP)
+    "dap_url_ttl_s": 900,       # presigned object URLs' lifetime (~15 minutes at DAP)
+    "dap_storage_bps": None,    # bytes per second per storage connection
+    "dap_clock_skew_s": 0,      # the DAP server's clock minus the mock's (JWT iat/exp)
+    "dap_extra_columns": None,  # {"table": [[name, type, nullable], ...]}: a newer schema
     "d2l_bucket": {"limit": 50000, "cost": 10, "window_s": 60},
     "d2l_access_ttl_s": 3600,       # lifetime of Brightspace access tokens (may be fractional)
     "d2l_lp_versions": None,        # LP versions the site offers (None: 1.0 .. 1.49)
@@ -289,6 +294,7 @@ class State:
             self.d2l_window = [0.0, 0]   # window start, credits used
             self.dap_calls = {}     # endpoint -> [window start, calls]
             self.objects = {}       # DAP object id -> (job, part index)
+            self.dap_store = {}     # (namespace, table) -> {key json: (value or None, commit time)}
 
     def next_id(self):
         with self.lock:
@@ -1459,9 +1465,25 @@ def tstamp(sec):
 
 # ---------------------------------------------------------------------------
 # Family: Canvas Data 2 (DAP): /ids/auth/login, /dap[/beta]/...
+#
+# Sources: the DAP Query API's OpenAPI document 0.9.0 ("Data Access Platform
+# Query API", servers https://api-gateway.instructure.com/dap; components
+# SnapshotQuery, IncrementalQuery, TableJob, CompleteSnapshotJob,
+# CompleteIncrementalJob, FailedJob, Object, Resource, ResourceResult,
+# TableList, VersionedSchema, ValidationError, NotFoundError), the reference
+# pages developerdocs.instructure.com/services/dap/query-api/* (jobs and
+# objects deleted 24 h after the start, presigned URLs valid ~15 minutes,
+# "no authentication is required to fetch the object via the pre-signed
+# URL"), .../dap/limits-policies (calls per minute per endpoint), the
+# Canvas Data 2 technical FAQ (meta.ts is the commit time; since/until filter
+# on it; keys are unique in a result set; a record with a key and no value is
+# a delete, meta.action D), and Instructure's client instructure-dap-client
+# (dap/api.py: Basic login, one POST /object/url per object just before its
+# download, 429 answered by Retry-After; dap/downloader.py).
 # ---------------------------------------------------------------------------
 
-# column: (name, type, nullable); types: int64 int32 float64 string boolean timestamp decimal
+# A column: (name, type, nullable[, enum values]); types: int64 int32 float64
+# decimal string boolean timestamp enum array object
 def _sub_row(i):
     score = None if i % 6 == 0 else round(((i * 29) % 101) * 1.0, 1)
     late = i % 8 == 0
@@ -1501,39 +1523,134 @@ def _enr_row(i):
             "created_at": tstamp(i * 60), "updated_at": tstamp(i * 3600)}
 
 
-DAP_TABLES = {
-    "submissions": ([("course_id", "int64", False), ("user_id", "int64", False),
-                     ("assignment_id", "int64", False), ("grader_id", "int64", True),
-                     ("score", "float64", True), ("published_score", "float64", True),
-                     ("grade", "string", True), ("published_grade", "string", True),
-                     ("attempt", "int32", True), ("submitted_at", "timestamp", True),
-                     ("graded_at", "timestamp", True), ("posted_at", "timestamp", True),
-                     ("excused", "boolean", True), ("late_policy_status", "string", True),
-                     ("points_deducted", "decimal", True), ("grading_period_id", "int64", True),
-                     ("workflow_state", "string", False), ("created_at", "timestamp", False),
-                     ("updated_at", "timestamp", False)], _sub_row),
-    "scores": ([("enrollment_id", "int64", False), ("assignment_group_id", "int64", True),
-                ("grading_period_id", "int64", True), ("course_score", "boolean", False),
-                ("current_score", "float64", True), ("final_score", "float64", True),
-                ("unposted_current_score", "float64", True), ("unposted_final_score", "float64", True),
-                ("override_score", "float64", True), ("created_at", "timestamp", False),
-                ("updated_at", "timestamp", False)], _score_row),
-    "enrollments": ([("user_id", "int64", False), ("course_id", "int64", False),
-                     ("type", "string", False), ("workflow_state", "string", False),
-                     ("course_section_id", "int64", False), ("role_id", "int64", False),
-                     ("start_at", "timestamp", True), ("end_at", "timestamp", True),
-                     ("last_activity_at", "timestamp", True), ("total_activity_time", "int32", True),
-                     ("created_at", "timestamp", False), ("updated_at", "timestamp", False)], _enr_row),
+def _asg_row(i):
+    return {"course_id": 100 + i % 5, "title": "Assignment %d" % i, "points_possible": float(10 * (1 + i % 10)),
+            "grading_type": ("points", "percent", "letter_grade", "pass_fail")[i % 4],
+            "submission_types": ["online_upload"] if i % 3 else ["online_text_entry", "online_url"],
+            "due_at": None if i % 5 == 0 else tstamp(i * 86400), "position": i,
+            "workflow_state": "published" if i % 9 else "unpublished",
+            "created_at": tstamp(i * 60), "updated_at": tstamp(i * 3600)}
+
+
+def _course_row(i):
+    return {"account_id": 1, "enrollment_term_id": 1 + i % 3, "name": "Course %d" % i,
+            "course_code": "C%d" % i, "sis_source_id": None if i % 4 == 0 else "SIS-C%d" % i,
+            "workflow_state": ("available", "completed", "claimed", "deleted")[i % 4],
+            "start_at": tstamp(i * 86400), "conclude_at": None if i % 2 else tstamp(i * 86400 + 86400 * 120),
+            "settings": {"hide_final_grades": i % 2 == 0, "lock_all_announcements": False},
+            "created_at": tstamp(i * 60), "updated_at": tstamp(i * 3600)}
+
+
+def _user_row(i):
+    return {"name": "Student %d" % i, "sortable_name": "%d, Student" % i,
+            "workflow_state": "registered" if i % 10 else "deleted",
+            "time_zone": None if i % 3 else "America/Denver", "locale": None,
+            "created_at": tstamp(i * 60), "updated_at": tstamp(i * 3600)}
+
+
+def _weblog_row(i):
+    return {"timestamp": tstamp(i * 17), "user_id": 300 + i % 40,
+            "course_id": None if i % 7 == 0 else 100 + i % 5,
+            "url": "https://canvas.example.edu/courses/%d/assignments/%d" % (100 + i % 5, 200 + i % 12),
+            "http_method": ("GET", "POST", "PUT")[i % 3], "http_status": "200" if i % 13 else "404",
+            "user_agent": "Mozilla/5.0 (mock)", "session_id": "sess-%04d" % (i % 97),
+            "request_id": "req-%08d" % i, "participated": i % 5 == 0}
+
+
+INT_KEY = [("id", "int64")]
+DAP_NS = {
+    "canvas": {
+        "submissions": (INT_KEY, [
+            ("course_id", "int64", False), ("user_id", "int64", False),
+            ("assignment_id", "int64", False), ("grader_id", "int64", True),
+            ("score", "float64", True), ("published_score", "float64", True),
+            ("grade", "string", True), ("published_grade", "string", True),
+            ("attempt", "int32", True), ("submitted_at", "timestamp", True),
+            ("graded_at", "timestamp", True), ("posted_at", "timestamp", True),
+            ("excused", "boolean", True),
+            ("late_policy_status", "enum", True, ["late", "missing", "extended", "none"]),
+            ("points_deducted", "decimal", True), ("grading_period_id", "int64", True),
+            ("workflow_state", "enum", False, ["submitted", "unsubmitted", "graded", "pending_review", "deleted"]),
+            ("created_at", "timestamp", False), ("updated_at", "timestamp", False)], _sub_row),
+        "scores": (INT_KEY, [
+            ("enrollment_id", "int64", False), ("assignment_group_id", "int64", True),
+            ("grading_period_id", "int64", True), ("course_score", "boolean", False),
+            ("current_score", "float64", True), ("final_score", "float64", True),
+            ("unposted_current_score", "float64", True), ("unposted_final_score", "float64", True),
+            ("override_score", "float64", True), ("created_at", "timestamp", False),
+            ("updated_at", "timestamp", False)], _score_row),
+        "enrollments": (INT_KEY, [
+            ("user_id", "int64", False), ("course_id", "int64", False),
+            ("type", "enum", False, ["StudentEnrollment", "TeacherEnrollment", "TaEnrollment",
+                                     "DesignerEnrollment", "ObserverEnrollment", "StudentViewEnrollment"]),
+            ("workflow_state", "enum", False, ["active", "completed", "inactive", "deleted",
+                                               "invited", "creation_pending", "rejected"]),
+            ("course_section_id", "int64", False), ("role_id", "int64", False),
+            ("start_at", "timestamp", True), ("end_at", "timestamp", True),
+            ("last_activity_at", "timestamp", True), ("total_activity_time", "int32", True),
+            ("created_at", "timestamp", False), ("updated_at", "timestamp", False)], _enr_row),
+        "assignments": (INT_KEY, [
+            ("course_id", "int64", False), ("title", "string", False),
+            ("points_possible", "float64", True),
+            ("grading_type", "enum", False, ["points", "percent", "letter_grade", "gpa_scale",
+                                             "pass_fail", "not_graded"]),
+            ("submission_types", "array", False), ("due_at", "timestamp", True),
+            ("position", "int32", True),
+            ("workflow_state", "enum", False, ["published", "unpublished", "deleted"]),
+            ("created_at", "timestamp", False), ("updated_at", "timestamp", False)], _asg_row),
+        "courses": (INT_KEY, [
+            ("account_id", "int64", False), ("enrollment_term_id", "int64", False),
+            ("name", "string", False), ("course_code", "string", True),
+            ("sis_source_id", "string", True),
+            ("workflow_state", "enum", False, ["available", "completed", "claimed", "created", "deleted"]),
+            ("start_at", "timestamp", True), ("conclude_at", "timestamp", True),
+            ("settings", "object", True),
+            ("created_at", "timestamp", False), ("updated_at", "timestamp", False)], _course_row),
+        "users": (INT_KEY, [
+            ("name", "string", False), ("sortable_name", "string", True),
+            ("workflow_state", "enum", False, ["pre_registered", "registered", "deleted"]),
+            ("time_zone", "string", True), ("locale", "string", True),
+            ("created_at", "timestamp", False), ("updated_at", "timestamp", False)], _user_row),
+    },
+    # the canvas_logs namespace keeps 30 days of web logs (limits-policies page)
+    "canvas_logs": {
+        "web_logs": ([("id", "string")], [
+            ("timestamp", "timestamp", False), ("user_id", "int64", True),
+            ("course_id", "int64", True), ("url", "string", False),
+            ("http_method", "enum", False, ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]),
+            ("http_status", "string", False), ("user_agent", "string", True),
+            ("session_id", "string", True), ("request_id", "string", False),
+            ("participated", "boolean", True)], _weblog_row),
+    },
 }
-DAP_NAMESPACES = ("canvas",)
+# compatibility: the canvas namespace's tables by name
+DAP_TABLES = {t: (cols, fn) for t, (_, cols, fn) in DAP_NS["canvas"].items()}
 DAP_FORMATS = ("jsonl", "csv", "tsv", "parquet")
+# the fields of SnapshotQuery / IncrementalQuery (both additionalProperties: false)
+DAP_QUERY_FIELDS = ("format", "filter", "since", "until")
+# calls per minute per endpoint, developerdocs .../dap/limits-policies
+DAP_REAL_LIMITS = {"create": 5, "job": 500, "list": 5, "schema": 500, "url": 200}
 JSON_TYPES = {"int64": {"type": "integer", "format": "int64"},
               "int32": {"type": "integer", "format": "int32"},
               "float64": {"type": "number", "format": "float64"},
               "decimal": {"type": "number", "format": "decimal", "x-precision": 6, "x-scale": 2},
               "string": {"type": "string", "maxLength": 255},
               "boolean": {"type": "boolean"},
-              "timestamp": {"type": "string", "format": "date-time"}}
+              "timestamp": {"type": "string", "format": "date-time"},
+              "array": {"type": "array", "items": {"type": "string"}},
+              "object": {"type": "object", "additionalProperties": True}}
+
+
+def dap_spec(ns, table):
+    """(key columns, value columns, row function) of a table, or None."""
+    return DAP_NS.get(ns, {}).get(table)
+
+
+def dap_key(spec, i):
+    keys = spec[0]
+    if keys[0][1] == "string":
+        return {keys[0][0]: "wl-%08d" % i}
+    return {keys[0][0]: i}
 
 
 def dap_error(status, etype, message, **extra):
@@ -1542,21 +1659,41 @@ def dap_error(status, etype, message, **extra):
     return jresp(status, {"error": err})
 
 
+def dap_validation_error(ctx, message, needle=None):
+    """400 ValidationError; location (required by the spec) points at needle
+    in the request body, or at its start."""
+    text = ctx.body.decode("utf-8", "replace")
+    at = max(0, text.find(needle)) if needle else 0
+    line = text.count("\n", 0, at) + 1
+    column = at - (text.rfind("\n", 0, at) + 1) + 1
+    return dap_error(400, "ValidationError", message,
+                     location={"line": line, "column": column, "character": at + 1})
+
+
+def dap_clock(ctx):
+    """The DAP server's clock: the mock's, shifted by dap_clock_skew_s."""
+    return ctx.now + float(ctx.app.state.scen()["dap_clock_skew_s"] or 0)
+
+
 def dap_auth(ctx):
     tok = bearer(ctx) or (ctx.header("x-instauth") or "").strip()
-    if not tok or check_jwt(tok, ctx.now, "dap") is None:
+    if not tok or check_jwt(tok, dap_clock(ctx), "dap") is None:
         return dap_error(401, "AuthenticationError", "Authentication failed: missing, invalid or expired token")
     ctx.token = tok
-    lim = ctx.app.state.scen()["dap_limits"] or {}
+    sc = ctx.app.state.scen()
+    lim = sc["dap_limits"] or {}
+    if lim == "real":
+        lim = DAP_REAL_LIMITS
+    window = float(sc["dap_limit_window_s"])
     cat = ctx.auth_arg
     if cat in lim:
         st = ctx.app.state
         with st.lock:
             start, calls = st.dap_calls.get(cat, (ctx.now, 0))
-            if ctx.now - start >= 60:
+            if ctx.now - start >= window:
                 start, calls = ctx.now, 0
             if calls >= int(lim[cat]):
-                wait = max(1, int(60 - (ctx.now - start) + 0.999))
+                wait = max(1, int(window - (ctx.now - start) + 0.999))
                 r = dap_error(429, "TooManyRequestsError", "rate limit exceeded for %s" % cat)
                 r.headers.append(("Retry-After", str(wait)))
                 return r
@@ -1572,13 +1709,13 @@ def r_dap_login(ctx):
     if grant != "client_credentials":
         return dap_error(400, "ValidationError", "grant_type must be client_credentials")
     ttl = int(ctx.app.state.scen()["token_ttl_s"])
-    return jresp(200, {"access_token": make_jwt(cid, ttl, ctx.now, "dap"), "expires_in": ttl,
+    return jresp(200, {"access_token": make_jwt(cid, ttl, dap_clock(ctx), "dap"), "expires_in": ttl,
                        "scope": "urn:mock:dap:query urn:mock:dap:job urn:mock:dap:object",
                        "token_type": "Bearer"})
 
 
 def _dap_ns(ctx):
-    if ctx.m["ns"] not in DAP_NAMESPACES:
+    if ctx.m["ns"] not in DAP_NS:
         return dap_error(404, "NotFoundError", "namespace not found: %s" % ctx.m["ns"],
                          id=ctx.m["ns"], kind="namespace")
     return None
@@ -1588,27 +1725,50 @@ def _dap_table(ctx):
     bad = _dap_ns(ctx)
     if bad:
         return bad
-    if ctx.m["t"] not in DAP_TABLES:
+    if dap_spec(ctx.m["ns"], ctx.m["t"]) is None:
         return dap_error(404, "NotFoundError", "table not found: %s" % ctx.m["t"], id=ctx.m["t"], kind="table")
     return None
 
 
 def r_dap_tables(ctx):
-    return _dap_ns(ctx) or jresp(200, {"tables": sorted(DAP_TABLES)})
+    return _dap_ns(ctx) or jresp(200, {"tables": sorted(DAP_NS[ctx.m["ns"]])})
 
 
-def dap_schema(table):
-    cols, _ = DAP_TABLES[table]
-    value = {"type": "object", "properties": {}, "required": [c for c, _, n in cols if not n]}
-    for c, t, _ in cols:
-        value["properties"][c] = dict(JSON_TYPES[t])
+def dap_columns(ns, table, sc):
+    """Value columns of a table, with the scenario's dap_extra_columns (a
+    later schema version) appended."""
+    keys, cols, _ = dap_spec(ns, table)
+    extra = (sc.get("dap_extra_columns") or {}).get(table) or []
+    return cols + [tuple(c) for c in extra]
+
+
+def dap_json_type(col):
+    t = dict(JSON_TYPES[col[1]]) if col[1] != "enum" else {"type": "string", "enum": list(col[3])}
+    t["description"] = "%s (mock)" % col[0].replace("_", " ")
+    return t
+
+
+def dap_schema(ns, table, sc=None):
+    """The table's JSON schema: an object of key, value and meta, as the
+    VersionedSchema example of the OpenAPI document (nullable = not
+    required; enums; date-time strings)."""
+    keys, _, _ = dap_spec(ns, table)
+    cols = dap_columns(ns, table, sc or {})
+    value = {"type": "object", "properties": {}, "additionalProperties": False,
+             "required": [c[0] for c in cols if not c[2]]}
+    for c in cols:
+        value["properties"][c[0]] = dap_json_type(c)
+    key = {"type": "object", "additionalProperties": False,
+           "properties": {k: dict(JSON_TYPES[t]) for k, t in keys}, "required": [k for k, _ in keys]}
     return {"type": "object",
+            "title": "%s.%s (mock)" % (ns, table),
             "properties": {
-                "key": {"type": "object", "properties": {"id": dict(JSON_TYPES["int64"])}, "required": ["id"]},
+                "key": key,
                 "value": value,
-                "meta": {"type": "object", "properties": {
+                "meta": {"type": "object", "additionalProperties": False, "properties": {
                     "action": {"type": "string", "enum": ["U", "D"]},
                     "ts": {"type": "string", "format": "date-time"}}, "required": ["action", "ts"]}},
+            "additionalProperties": False,
             "required": ["key", "meta"]}
 
 
@@ -1616,7 +1776,8 @@ def r_dap_schema(ctx):
     bad = _dap_table(ctx)
     if bad:
         return bad
-    return jresp(200, {"version": int(ctx.app.state.scen()["schema_version"]), "schema": dap_schema(ctx.m["t"])})
+    sc = ctx.app.state.scen()
+    return jresp(200, {"version": int(sc["schema_version"]), "schema": dap_schema(ctx.m["ns"], ctx.m["t"], sc)})
 
 
 def _parse_iso(s):
@@ -1624,6 +1785,10 @@ def _parse_iso(s):
         return dt.datetime.fromisoformat(str(s).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
+
+
+def iso_us(t):
+    return dt.datetime.fromtimestamp(t, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def dap_job_json(ctx, job):
@@ -1637,12 +1802,37 @@ def dap_job_json(ctx, job):
                                     else job.scen["schema_version"])
         if job.extra["since"]:
             out["since"], out["until"] = job.extra["since"], job.extra["until"]
+        elif job.extra.get("at"):
+            out["at"] = job.extra["at"]
         else:
             out["at"] = iso(job.ended_at or ctx.now)
     elif status == "failed":
         out["error"] = {"type": "ProcessingError", "uuid": sign("err", job.id)[:8] + "-mock",
                         "message": job.error_message("query processing failed")}
     return jresp(200 if status in ("complete", "failed") else 202, out)
+
+
+def dap_check_query(ctx, body):
+    """None if body is a SnapshotQuery or IncrementalQuery, else the 400."""
+    if not isinstance(body, dict):
+        return dap_validation_error(ctx, "request body must be a JSON object")
+    for k in body:
+        if k not in DAP_QUERY_FIELDS:
+            return dap_validation_error(ctx, "additional property %r is not allowed" % k, '"%s"' % k)
+    if body.get("format") not in DAP_FORMATS:
+        return dap_validation_error(ctx, "format must be one of tsv, csv, jsonl, parquet", '"format"')
+    if body.get("filter") is not None:
+        return dap_validation_error(ctx, "filter is not implemented and must be omitted", '"filter"')
+    if "until" in body and "since" not in body:
+        return dap_validation_error(ctx, "until is only allowed with since (an incremental query)", '"until"')
+    for k in ("since", "until"):
+        if k in body and (not isinstance(body[k], str) or _parse_iso(body[k]) is None):
+            return dap_validation_error(ctx, "%s must be a date-time string" % k, '"%s"' % k)
+    return None
+
+
+def dap_store_of(st, ns, table):
+    return st.dap_store.get((ns, table))
 
 
 def r_dap_query(ctx):
@@ -1653,93 +1843,143 @@ def r_dap_query(ctx):
     if rj:
         return rj
     body = ctx.json()
-    if not isinstance(body, dict):
-        return dap_error(400, "ValidationError", "request body must be a JSON object")
-    fmt = body.get("format")
-    if fmt not in DAP_FORMATS:
-        return dap_error(400, "ValidationError", "format must be one of jsonl, csv, tsv, parquet")
+    bad = dap_check_query(ctx, body)
+    if bad:
+        return bad
+    fmt = body["format"]
     if fmt == "parquet":
         return dap_error(400, "ValidationError", "parquet output is not available from this mock")
     since, until = body.get("since"), body.get("until")
     if since is not None:
         s, u = _parse_iso(since), (_parse_iso(until) if until is not None else ctx.now)
-        if s is None or u is None:
-            return dap_error(400, "ValidationError", "since/until must be ISO 8601 timestamps")
         if s < ctx.now - 30 * 86400:
             return dap_error(400, "SnapshotRequiredError", "since is too old, take a snapshot",
                              since=since, until=until)
         if s > ctx.now or u < s:
             return dap_error(400, "OutOfRangeError", "since/until outside the available range",
                              since=since, until=until)
-    key = (ctx.m["ns"], ctx.m["t"], json.dumps(body, sort_keys=True))
+    ns, table = ctx.m["ns"], ctx.m["t"]
+    key = (ns, table, json.dumps(body, sort_keys=True))
     st = ctx.app.state
     with st.lock:
         for j in reversed(st.job_order):
             if j.kind == "dap" and j.extra["key"] == key and j.cur() != "error" \
-                    and ctx.now < j.created + 86400:
+                    and ctx.now < j.created + 86400 and not j.extra.get("expired"):
                 j.peek(ctx.now)
                 return dap_job_json(ctx, j)
         jid = str(uuid.uuid4())
         job = st.add_job("dap", jid, body)
+        store = dap_store_of(st, ns, table)
+        job.extra.update(key=key, ns=ns, table=table, format=fmt, since=since,
+                         until=(until or iso_us(ctx.now)) if since else None,
+                         extra_columns=dap_columns(ns, table, st.scenario)[len(dap_spec(ns, table)[1]):])
+        if store is not None:
+            # the result is the table's state when the query ran
+            if since:
+                lo, hi = _parse_iso(since), _parse_iso(job.extra["until"])
+                recs = [(k, v, ts) for k, (v, ts) in sorted(store.items()) if lo <= ts <= hi]
+            else:
+                recs = [(k, v, ts) for k, (v, ts) in sorted(store.items()) if v is not None]
+                job.extra["at"] = iso_us(ctx.now)
+            job.extra["records"] = [(json.loads(k), v, ts) for k, v, ts in recs]
         n = max(1, int(job.scen["objects"]))
-        ext = {"jsonl": "jsonl", "csv": "csv", "tsv": "tsv"}[fmt]
-        job.extra.update(key=key, table=ctx.m["t"], format=fmt, since=since,
-                         until=(until or iso(ctx.now)) if since else None,
-                         objects=["%s/part-%05d.%s.gz" % (jid, k, ext) for k in range(n)])
+        job.extra["objects"] = ["%s/part-%05d.%s.gz" % (jid, k, fmt) for k in range(n)]
         for k, oid in enumerate(job.extra["objects"]):
             st.objects[oid] = (job, k)
     return jresp(202, {"id": job.id, "status": "waiting", "expires_at": iso(job.created + 86400)})
+
+
+def dap_job_gone(ctx, job):
+    return job is None or ctx.now >= job.created + 86400 or job.extra.get("expired")
 
 
 def r_dap_job(ctx):
     st = ctx.app.state
     with st.lock:
         job = st.job("dap", ctx.m["id"])
-        if job is None or ctx.now >= job.created + 86400:
+        if dap_job_gone(ctx, job):
             return dap_error(404, "NotFoundError", "job not found: %s" % ctx.m["id"], id=ctx.m["id"], kind="job")
         job.step(ctx.now)
         return dap_job_json(ctx, job)
 
 
+def dap_url(ctx, oid):
+    """A presigned URL of object oid on the storage host, valid for
+    dap_url_ttl_s seconds (X-Amz-Expires)."""
+    ttl = int(ctx.app.state.scen()["dap_url_ttl_s"])
+    path = "/__s3/" + oid
+    sig = ctx.app.state.sign_url(path, ctx.now)
+    q = urllib.parse.urlencode([("X-Amz-Algorithm", "AWS4-HMAC-SHA256"),
+                                ("X-Amz-Date", dt.datetime.utcfromtimestamp(ctx.now).strftime("%Y%m%dT%H%M%SZ")),
+                                ("X-Amz-Expires", str(ttl)), ("X-Amz-SignedHeaders", "host"),
+                                ("X-Amz-Signature", sig)])
+    return "%s%s?%s" % (ctx.app.storage_base, urllib.parse.quote(path), q)
+
+
 def r_dap_object_url(ctx):
     body = ctx.json()
-    if not isinstance(body, list) or not all(isinstance(o, dict) and "id" in o for o in body):
-        return dap_error(400, "ValidationError", 'body must be a list of {"id": ...} objects')
+    if not isinstance(body, list) or not all(isinstance(o, dict) and isinstance(o.get("id"), str)
+                                             and set(o) == {"id"} for o in body):
+        return dap_validation_error(ctx, 'body must be a list of {"id": ...} objects')
     st = ctx.app.state
     urls = {}
     for o in body:
         with st.lock:
-            known = o["id"] in st.objects
-        if not known:
+            hit = st.objects.get(o["id"])
+        if hit is None or dap_job_gone(ctx, hit[0]):
             return dap_error(404, "NotFoundError", "object not found: %s" % o["id"], id=o["id"], kind="object")
-        urls[o["id"]] = {"url": storage_url(ctx, "/__s3/" + o["id"])}
+        urls[o["id"]] = {"url": dap_url(ctx, o["id"])}
     return jresp(200, {"urls": urls})
 
 
 def dap_part_rows(job, k):
-    """(first global row index, count) of object k."""
-    total, n = int(job.scen["rows"]), len(job.extra["objects"])
+    """(first record index, count) of object k."""
+    total = len(job.extra["records"]) if "records" in job.extra else int(job.scen["rows"])
+    n = len(job.extra["objects"])
     per, extra = divmod(total, n)
     first = k * per + min(k, extra) + 1
     return first, per + (1 if k < extra else 0)
 
 
 def dap_records(job, first, count):
-    cols, row_fn = DAP_TABLES[job.extra["table"]]
+    """(key, meta, value or None) of records first .. first+count-1 (1-based)."""
+    ns, table = job.extra.get("ns", "canvas"), job.extra["table"]
+    spec = dap_spec(ns, table)
+    extra = job.extra.get("extra_columns") or []
+    if "records" in job.extra:
+        for key, value, ts in job.extra["records"][first - 1:first - 1 + count]:
+            meta = {"action": "U" if value is not None else "D", "ts": iso_us(ts)}
+            yield key, meta, value
+        return
     incremental = bool(job.extra["since"])
     for i in range(first, first + count):
         meta = {"action": "D" if incremental and i % 10 == 0 else "U", "ts": tstamp(i * 60 + 30)}
-        yield i, meta, (None if meta["action"] == "D" else row_fn(i))
+        value = None
+        if meta["action"] != "D":
+            value = spec[2](i)
+            for c in extra:
+                value[c[0]] = None
+        yield dap_key(spec, i), meta, value
+
+
+def dap_text(v):
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return v
 
 
 def dap_blocks(job, k):
     first, count = dap_part_rows(job, k)
-    cols, _ = DAP_TABLES[job.extra["table"]]
+    ns = job.extra.get("ns", "canvas")
+    keys, cols, _ = dap_spec(ns, job.extra["table"])
+    cols = cols + (job.extra.get("extra_columns") or [])
     fmt = job.extra["format"]
     if fmt == "jsonl":
         out = []
-        for i, meta, value in dap_records(job, first, count):
-            rec = {"key": {"id": i}, "meta": meta}
+        for key, meta, value in dap_records(job, first, count):
+            rec = {"key": key, "meta": meta}
             if value is not None:
                 rec["value"] = {c: v for c, v in value.items() if v is not None}
             out.append(json.dumps(rec) + "\n")
@@ -1749,27 +1989,110 @@ def dap_blocks(job, k):
         if out:
             yield "".join(out).encode()
         return
-    header = ["meta.action", "meta.ts", "key.id"] + ["value." + c for c, _, _ in cols]
+    header = ["meta.action", "meta.ts"] + ["key." + k for k, _ in keys] + ["value." + c[0] for c in cols]
     recs = list(dap_records(job, first, count)) if count <= 100000 else None
 
     def row(j):
-        i, meta, value = recs[j - 1] if recs is not None else next(dap_records(job, first + j - 1, 1))
-        vals = [None if value is None else value[c] for c, _, _ in cols]
-        vals = [("true" if v else "false") if isinstance(v, bool) else v for v in vals]
-        return tuple([meta["action"], meta["ts"], i] + vals)
+        key, meta, value = recs[j - 1] if recs is not None else next(dap_records(job, first + j - 1, 1))
+        vals = [None if value is None else dap_text(value.get(c[0])) for c in cols]
+        return tuple([meta["action"], meta["ts"]] + [key[k] for k, _ in keys] + vals)
     yield from table_blocks(header, row, count, fmt, {"header": True})
 
 
+def capped(blocks, bps):
+    """The blocks, paced to at most bps bytes per second (this connection)."""
+    t0, sent, piece = time.time(), 0, max(1024, int(bps) // 20)
+    for b in blocks:
+        for pos in range(0, len(b), piece):
+            part = b[pos:pos + piece]
+            sent += len(part)
+            ahead = sent / float(bps) - (time.time() - t0)
+            if ahead > 0:
+                time.sleep(ahead)
+            yield part
+
+
 def r_dap_object(ctx):
-    denied = check_signature(ctx, "X-Amz-Signature")
-    if denied:
-        return denied
+    """Object storage: the presigned URL must be one handed out for this
+    object and not older than its X-Amz-Expires, else 403 AccessDenied (S3's
+    XML error); a vanished object is 404 NoSuchKey (S3 answers 404 for a
+    missing key when the caller may list the bucket)."""
+    path = urllib.parse.unquote(ctx.path)
+    sig = ctx.qget("X-Amz-Signature")
     with ctx.app.state.lock:
+        rec = ctx.app.state.signed.get(sig)
         hit = ctx.app.state.objects.get(ctx.m["oid"])
-    if hit is None:
-        return storage_denied(ctx, "NoSuchKey", "The specified key does not exist.")
+    if rec is None or rec[0] != path:
+        return storage_denied(ctx, "SignatureDoesNotMatch",
+                              "The request signature we calculated does not match the signature you provided.")
+    if ctx.now - rec[1] > float(ctx.app.state.scen()["dap_url_ttl_s"]):
+        return storage_denied(ctx)
+    if hit is None or dap_job_gone(ctx, hit[0]):
+        r = storage_denied(ctx, "NoSuchKey", "The specified key does not exist.")
+        r.status = 404
+        return r
     job, k = hit
+    bps = ctx.app.state.scen()["dap_storage_bps"]
+    if bps:
+        return Resp(200, None, "application/octet-stream", [],
+                    stream=lambda: capped(gzip_blocks(dap_blocks(job, k)), bps))
     return Resp(200, None, "application/octet-stream", [], stream=lambda: gzip_blocks(dap_blocks(job, k)))
+
+
+def dap_control(ctx):
+    """/__mock/dap/*: the tables' live rows, and expiry of jobs.
+
+    POST /__mock/dap/rows {"namespace", "table", "seed": N, "upsert": [{key
+    fields and value fields}], "delete": [{key fields}]}: from then on that
+    table's snapshots are its live rows and its incremental queries the
+    changes committed in [since, until] (commit time = when this call ran).
+    GET /__mock/dap/rows?namespace=&table= -> its live rows, by key.
+    POST /__mock/dap/expire {"job": id or absent for all}: jobs and their
+    objects are gone (404), as 24 h after their start."""
+    st = ctx.app.state
+    p, m = ctx.path, ctx.method
+    if p == "/__mock/dap/expire" and m == "POST":
+        js = ctx.json() or {}
+        n = 0
+        with st.lock:
+            for j in st.job_order:
+                if j.kind == "dap" and js.get("job") in (None, j.id):
+                    j.extra["expired"] = True
+                    n += 1
+        return jresp(200, {"expired": n})
+    if p != "/__mock/dap/rows":
+        return None
+    if m == "GET":
+        ns, table = ctx.qget("namespace", "canvas"), ctx.qget("table")
+    else:
+        js = ctx.json()
+        if not isinstance(js, dict):
+            return jresp(400, {"error": "body must be a JSON object"})
+        ns, table = js.get("namespace", "canvas"), js.get("table")
+    spec = dap_spec(ns, table)
+    if spec is None:
+        return jresp(400, {"error": "unknown table %s.%s" % (ns, table)})
+    keys = [k for k, _ in spec[0]]
+    with st.lock:
+        if m == "POST":
+            store = st.dap_store.setdefault((ns, table), {})
+            now = time.time()
+            for i in range(1, int(js.get("seed") or 0) + 1):
+                store[json.dumps(dap_key(spec, i), sort_keys=True)] = (spec[2](i), now)
+            for row in js.get("upsert") or []:
+                k = json.dumps({c: row[c] for c in keys}, sort_keys=True)
+                old = store.get(k, (None, 0))[0] or {c[0]: None for c in spec[1]}
+                new = dict(old)
+                new.update({c: v for c, v in row.items() if c not in keys})
+                store[k] = (new, now)
+            for row in js.get("delete") or []:
+                k = json.dumps({c: row[c] for c in keys}, sort_keys=True)
+                if k in store:
+                    store[k] = (None, now)
+        store = st.dap_store.get((ns, table), {})
+        live = [dict(json.loads(k), **v) for k, (v, _) in sorted(store.items()) if v is not None]
+    live.sort(key=lambda r: tuple(r[k] for k in keys))
+    return jresp(200, {"rows": live})
 
 
 # ---------------------------------------------------------------------------
@@ -2469,6 +2792,10 @@ def control(ctx):
             if "dap_limits" in js:
                 st.dap_calls = {}
             return jresp(200, st.scen())
+    if p.startswith("/__mock/dap/"):
+        r = dap_control(ctx)
+        if r is not None:
+            return r
     if p == "/__mock/requests" and m == "GET":
         with st.lock:
             return jresp(200, list(st.log))
@@ -2557,6 +2884,9 @@ class Handler(BaseHTTPRequestHandler):
         if resp is None:
             return
         self.send(resp, ctx)
+        # how many requests had arrived when this one was answered (overlap of downloads)
+        with app.state.lock:
+            entry["done_after"] = len(app.state.log)
 
     def handle_request(self, ctx):
         app = ctx.app

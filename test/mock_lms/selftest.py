@@ -861,7 +861,8 @@ def dap_snapshot_jsonl():
     reset(rows=25, objects=3)
     hdr = dap_token()
     eq(req("GET", "/dap/beta/query/canvas/table", headers=hdr).json()["tables"],
-       ["enrollments", "scores", "submissions"], "tables")
+       ["assignments", "courses", "enrollments", "scores", "submissions", "users"], "tables")
+    eq(req("GET", "/dap/query/canvas_logs/table", headers=hdr).json()["tables"], ["web_logs"], "log tables")
     sch = req("GET", "/dap/query/canvas/table/submissions/schema", headers=hdr).json()
     eq(sch["version"], 3, "schema version")
     assert "score" in sch["schema"]["properties"]["value"]["properties"]
@@ -869,10 +870,10 @@ def dap_snapshot_jsonl():
     eq((r.status, r.json()["error"]["kind"]), (404, "table"), "unknown table")
     r = req("POST", "/dap/query/canvas/table/submissions/data", {"format": "xml"}, hdr)
     eq((r.status, r.json()["error"]["type"]), (400, "ValidationError"), "bad format")
-    r = req("POST", "/dap/query/canvas/table/submissions/data", {"format": "jsonl", "mode": "expanded"}, hdr)
+    r = req("POST", "/dap/query/canvas/table/submissions/data", {"format": "jsonl"}, hdr)
     eq((r.status, r.json()["status"]), (202, "waiting"), "start")
     jid = r.json()["id"]
-    r2 = req("POST", "/dap/beta/query/canvas/table/submissions/data", {"mode": "expanded", "format": "jsonl"}, hdr)
+    r2 = req("POST", "/dap/beta/query/canvas/table/submissions/data", {"format": "jsonl"}, hdr)
     eq(r2.json()["id"], jid, "idempotent")
     codes = []
     for _ in range(4):
@@ -921,6 +922,157 @@ def dap_csv_incremental_failed_limits():
     got = [req("GET", "/dap/query/canvas/table", headers=hdr) for _ in range(3)]
     eq([g.status for g in got], [200, 200, 429], "list limit")
     assert int(got[2].header("Retry-After")) >= 1 and "error" in got[2].json()
+
+
+def dap_run(table, body, hdr, ns="canvas"):
+    """Start a query, poll it to completion; the complete job."""
+    r = req("POST", "/dap/query/%s/table/%s/data" % (ns, table), body, hdr)
+    assert r.status in (200, 202), (r.status, r.body)
+    for _ in range(10):
+        j = req("GET", "/dap/job/" + r.json()["id"], headers=hdr)
+        if j.json()["status"] in ("complete", "failed"):
+            return j.json()
+    raise AssertionError("job did not complete")
+
+
+def dap_jsonl(job, hdr):
+    recs = []
+    for o in job["objects"]:
+        u = req("POST", "/dap/object/url", [o], hdr).json()["urls"][o["id"]]["url"]
+        recs += [json.loads(x) for x in gzip.decompress(get_url(u).body).decode().splitlines()]
+    return recs
+
+
+@test
+def dap_strict_query_body():
+    reset()
+    hdr = dap_token()
+    raw = '{"format": "jsonl",\n "mode": "expanded"}'
+    r = req("POST", "/dap/query/canvas/table/submissions/data", raw, dict(hdr, **{"Content-Type": "application/json"}))
+    err = r.json()["error"]
+    eq((r.status, err["type"]), (400, "ValidationError"), "mode refused")
+    assert "mode" in err["message"] and err["uuid"], err
+    eq(err["location"], {"line": 2, "column": 2, "character": 22}, "location of the unknown field")
+    assert r.header("Content-Type").startswith("application/json")
+    for body in ({"format": "csv", "filter": {"columns": ["id"]}}, {"format": "csv", "until": "2024-01-01T00:00:00Z"},
+                 {"format": "csv", "since": 17}, {"since": "2024-01-01T00:00:00Z"}, ["format"]):
+        r = req("POST", "/dap/query/canvas/table/submissions/data", body, hdr)
+        eq((r.status, r.json()["error"]["type"]), (400, "ValidationError"), "refused: %r" % (body,))
+    eq(req("POST", "/dap/query/canvas/table/submissions/data", {"format": "csv", "filter": None}, hdr).status,
+       202, "filter null accepted")
+    eq(req("POST", "/dap/object/url", [{"id": "x", "url": "y"}], hdr).json()["error"]["type"],
+       "ValidationError", "object/url: only ids")
+
+
+@test
+def dap_schemas():
+    reset()
+    hdr = dap_token()
+    for ns, t in (("canvas", "submissions"), ("canvas", "scores"), ("canvas", "enrollments"),
+                  ("canvas", "assignments"), ("canvas", "courses"), ("canvas", "users"),
+                  ("canvas_logs", "web_logs")):
+        r = req("GET", "/dap/query/%s/table/%s/schema" % (ns, t), headers=hdr)
+        eq(r.status, 200, t)
+        sch = r.json()
+        eq(sorted(sch), ["schema", "version"], "VersionedSchema fields")
+        props = sch["schema"]["properties"]
+        eq(sorted(props), ["key", "meta", "value"], t + " parts")
+        eq(props["meta"]["properties"]["action"]["enum"], ["U", "D"], "meta.action enum")
+        assert props["key"]["required"], t
+    v = req("GET", "/dap/query/canvas/table/submissions/schema", headers=hdr).json()["schema"]["properties"]["value"]
+    eq(v["properties"]["score"], {"type": "number", "format": "float64", "description": "score (mock)"}, "number")
+    eq(v["properties"]["attempt"]["format"], "int32", "int32")
+    eq(v["properties"]["submitted_at"]["format"], "date-time", "date-time")
+    assert "late_policy_status" not in v["required"] and "workflow_state" in v["required"], "nullable = not required"
+    assert "graded" in v["properties"]["workflow_state"]["enum"]
+    k = req("GET", "/dap/query/canvas_logs/table/web_logs/schema", headers=hdr).json()["schema"]["properties"]["key"]
+    eq(k["properties"]["id"]["type"], "string", "web_logs key")
+    eq(req("GET", "/dap/query/canvas_logs/table/submissions/schema", headers=hdr).status, 404, "wrong namespace")
+    scenario(schema_version=4, dap_extra_columns={"submissions": [["redo_request", "boolean", True]]})
+    sch = req("GET", "/dap/query/canvas/table/submissions/schema", headers=hdr).json()
+    eq(sch["version"], 4, "new version")
+    assert "redo_request" in sch["schema"]["properties"]["value"]["properties"]
+    recs = dap_jsonl(dap_run("courses", {"format": "jsonl"}, hdr), hdr)
+    eq(recs[0]["value"]["settings"], {"hide_final_grades": False, "lock_all_announcements": False}, "object value")
+    recs = dap_jsonl(dap_run("web_logs", {"format": "jsonl"}, hdr, ns="canvas_logs"), hdr)
+    eq(recs[0]["key"], {"id": "wl-00000001"}, "string key")
+
+
+@test
+def dap_url_expiry_and_vanished():
+    reset(objects=2, dap_url_ttl_s=1)
+    hdr = dap_token()
+    job = dap_run("scores", {"format": "csv"}, hdr)
+    o = job["objects"][0]
+    u = req("POST", "/dap/object/url", [o], hdr).json()["urls"][o["id"]]["url"]
+    eq(urllib.parse.parse_qs(urllib.parse.urlsplit(u).query)["X-Amz-Expires"], ["1"], "X-Amz-Expires")
+    eq(get_url(u).status, 200, "fresh URL")
+    time.sleep(1.2)
+    r = get_url(u)
+    eq((r.status, r.header("Content-Type")), (403, "application/xml"), "expired URL")
+    assert "<Code>AccessDenied</Code>" in r.text()
+    u2 = req("POST", "/dap/object/url", [o], hdr).json()["urls"][o["id"]]["url"]
+    eq(get_url(u2).status, 200, "a fresh URL works again")
+    eq(get_url(u2.replace("part-00000", "part-00001")).status, 403, "signature bound to the object")
+    eq(mock("POST", "dap/expire", {})["expired"], 1, "expire")
+    eq(req("GET", "/dap/job/" + job["id"], headers=hdr).status, 404, "vanished job")
+    eq(req("POST", "/dap/object/url", [o], hdr).json()["error"]["kind"], "object", "vanished object")
+    job2 = dap_run("scores", {"format": "csv"}, hdr)
+    assert job2["id"] != job["id"], "the same query starts a new job once the old one is gone"
+
+
+@test
+def dap_rate_limit_window_and_bandwidth():
+    reset(dap_limits={"url": 2, "job": 100}, dap_limit_window_s=1, rows=2000, objects=1)
+    hdr = dap_token()
+    job = dap_run("submissions", {"format": "jsonl"}, hdr)
+    got = [req("POST", "/dap/object/url", job["objects"], hdr) for _ in range(3)]
+    eq([g.status for g in got], [200, 200, 429], "url limit")
+    eq((got[2].header("Retry-After"), got[2].json()["error"]["type"]), ("1", "TooManyRequestsError"), "Retry-After")
+    time.sleep(1.05)
+    u = req("POST", "/dap/object/url", job["objects"], hdr).json()["urls"][job["objects"][0]["id"]]["url"]
+    size = len(get_url(u).body)
+    scenario(dap_storage_bps=size * 2)
+    t0 = time.time()
+    eq(len(get_url(u).body), size, "same object under the cap")
+    assert time.time() - t0 >= 0.4, "the cap paces the body"
+
+
+@test
+def dap_live_rows():
+    reset(objects=2)
+    hdr = dap_token()
+    eq(len(mock("POST", "dap/rows", {"table": "scores", "seed": 5})["rows"]), 5, "seeded")
+    snap = dap_run("scores", {"format": "jsonl"}, hdr)
+    eq(sorted(x["key"]["id"] for x in dap_jsonl(snap, hdr)), [1, 2, 3, 4, 5], "snapshot = live rows")
+    time.sleep(0.01)
+    mock("POST", "dap/rows", {"table": "scores", "upsert": [{"id": 2, "current_score": 12.5}, {"id": 9, "enrollment_id": 9}],
+                              "delete": [{"id": 4}]})
+    inc = dap_run("scores", {"format": "jsonl", "since": snap["at"]}, hdr)
+    assert "until" in inc and "at" not in inc
+    recs = {x["key"]["id"]: x for x in dap_jsonl(inc, hdr)}
+    eq(sorted(recs), [2, 4, 9], "changes since the snapshot")
+    eq((recs[2]["value"]["current_score"], recs[4]["meta"]["action"], "value" in recs[4]), (12.5, "D", False), "upsert, delete")
+    live = mock("GET", "dap/rows?table=scores")["rows"]
+    eq([r["id"] for r in live], [1, 2, 3, 5, 9], "live rows")
+    inc2 = dap_run("scores", {"format": "csv", "since": inc["until"]}, hdr)
+    o = inc2["objects"]
+    n = 0
+    for ob in o:
+        u = req("POST", "/dap/object/url", [ob], hdr).json()["urls"][ob["id"]]["url"]
+        n += len(parse_csv(gzip.decompress(get_url(u).body))) - 1
+    eq(n, 0, "nothing changed since")
+
+
+@test
+def dap_clock_skew():
+    reset(dap_clock_skew_s=-7200, token_ttl_s=3600)
+    r = dap_login().json()
+    claims = b64json(r["access_token"].split(".")[1])
+    assert claims["exp"] < time.time(), "exp lies in the past by the client's clock"
+    eq(r["expires_in"], 3600, "expires_in")
+    eq(req("GET", "/dap/query/canvas/table", headers={"Authorization": "Bearer " + r["access_token"]}).status,
+       200, "yet the server accepts it")
 
 
 # -- Brightspace --------------------------------------------------------------
