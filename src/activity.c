@@ -31,10 +31,10 @@
 #include "catalog/pg_authid.h"
 #include "job.h"
 #include "miscadmin.h"
+#include "shared.h"
 #include "storage/ipc.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/memutils.h"
 
 #define LMS_ACTIVITY_SLOTS	256
 
@@ -49,46 +49,24 @@ typedef struct LmsActivityTable
 	LmsActivitySlot slots[LMS_ACTIVITY_SLOTS];
 } LmsActivityTable;
 
-static LmsActivityTable *shared_table = NULL;
-static LWLock *shared_lock = NULL;
-static LmsActivityTable *local_table = NULL;
+/* shared (when preloaded) or this backend's own */
+static LmsSharedArea area = {sizeof(LmsActivityTable), NULL, NULL, NULL};
 static bool exit_callback_registered = false;
-
-static LmsActivityTable *
-activity_lock(LWLockMode mode)
-{
-	if (shared_table)
-	{
-		LWLockAcquire(shared_lock, mode);
-		return shared_table;
-	}
-	if (local_table == NULL)
-		local_table = MemoryContextAllocZero(TopMemoryContext,
-											 sizeof(LmsActivityTable));
-	return local_table;
-}
-
-static void
-activity_unlock(void)
-{
-	if (shared_table)
-		LWLockRelease(shared_lock);
-}
 
 /* at backend exit: free this backend's slots */
 static void
 activity_exit(int code, Datum arg)
 {
+	LmsActivityTable *t;
 	int			i;
 
-	if (shared_table == NULL)
+	if (area.shared == NULL)
 		return;
-	LWLockAcquire(shared_lock, LW_EXCLUSIVE);
+	t = lmsfdw_area_lock(&area, LW_EXCLUSIVE);
 	for (i = 0; i < LMS_ACTIVITY_SLOTS; i++)
-		if (shared_table->slots[i].used &&
-			shared_table->slots[i].row.pid == MyProcPid)
-			shared_table->slots[i].used = false;
-	LWLockRelease(shared_lock);
+		if (t->slots[i].used && t->slots[i].row.pid == MyProcPid)
+			t->slots[i].used = false;
+	lmsfdw_area_unlock(&area);
 }
 
 /*
@@ -102,12 +80,12 @@ lmsfdw_activity_begin(const char *server, const char *resource)
 	int			slot = -1;
 	int			i;
 
-	if (shared_table && !exit_callback_registered)
+	if (area.shared && !exit_callback_registered)
 	{
 		before_shmem_exit(activity_exit, (Datum) 0);
 		exit_callback_registered = true;
 	}
-	t = activity_lock(LW_EXCLUSIVE);
+	t = lmsfdw_area_lock(&area, LW_EXCLUSIVE);
 	for (i = 0; i < LMS_ACTIVITY_SLOTS && slot < 0; i++)
 		if (!t->slots[i].used)
 			slot = i;
@@ -126,7 +104,7 @@ lmsfdw_activity_begin(const char *server, const char *resource)
 		strlcpy(r->resource, resource ? resource : "", sizeof(r->resource));
 		strlcpy(r->phase, "starting", sizeof(r->phase));
 	}
-	activity_unlock();
+	lmsfdw_area_unlock(&area);
 	return slot;
 }
 
@@ -139,7 +117,7 @@ activity_update(int slot, const LmsActivityRow *row)
 
 	if (slot < 0 || slot >= LMS_ACTIVITY_SLOTS)
 		return;
-	t = activity_lock(LW_EXCLUSIVE);
+	t = lmsfdw_area_lock(&area, LW_EXCLUSIVE);
 	r = &t->slots[slot].row;
 	if (t->slots[slot].used && r->pid == MyProcPid)
 	{
@@ -155,7 +133,7 @@ activity_update(int slot, const LmsActivityRow *row)
 		r->rows = row->rows;
 		r->learned_runs = row->learned_runs;
 	}
-	activity_unlock();
+	lmsfdw_area_unlock(&area);
 }
 
 /*
@@ -169,10 +147,10 @@ lmsfdw_activity_end(int slot)
 
 	if (slot < 0 || slot >= LMS_ACTIVITY_SLOTS)
 		return;
-	t = activity_lock(LW_EXCLUSIVE);
+	t = lmsfdw_area_lock(&area, LW_EXCLUSIVE);
 	if (t->slots[slot].row.pid == MyProcPid)
 		t->slots[slot].used = false;
-	activity_unlock();
+	lmsfdw_area_unlock(&area);
 }
 
 /*
@@ -188,9 +166,9 @@ lmsfdw_activity_rows(Tuplestorestate *store, TupleDesc tupdesc)
 	bool		see_all = has_privs_of_role(GetUserId(), ROLE_PG_READ_ALL_STATS);
 	int			i;
 
-	t = activity_lock(LW_SHARED);
+	t = lmsfdw_area_lock(&area, LW_SHARED);
 	memcpy(copy, t, sizeof(LmsActivityTable));
-	activity_unlock();
+	lmsfdw_area_unlock(&area);
 
 	for (;;)
 	{
@@ -326,8 +304,8 @@ lmsfdw_activity_shmem_size(void)
 void
 lmsfdw_activity_shmem_attach(void *mem, LWLock *lock, bool found)
 {
-	shared_table = (LmsActivityTable *) mem;
-	shared_lock = lock;
+	area.shared = mem;
+	area.lock = lock;
 	if (!found)
-		memset(shared_table, 0, sizeof(LmsActivityTable));
+		memset(mem, 0, sizeof(LmsActivityTable));
 }

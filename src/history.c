@@ -35,8 +35,8 @@
 #include "history.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "shared.h"
 #include "storage/fd.h"
-#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #define LMS_HISTORY_ENTRIES		256
@@ -58,30 +58,7 @@ typedef struct LmsHistoryTable
 } LmsHistoryTable;
 
 /* shared (when preloaded) or this backend's own */
-static LmsHistoryTable *shared_table = NULL;
-static LWLock *shared_lock = NULL;
-static LmsHistoryTable *local_table = NULL;
-
-static LmsHistoryTable *
-history_lock(LWLockMode mode)
-{
-	if (shared_table)
-	{
-		LWLockAcquire(shared_lock, mode);
-		return shared_table;
-	}
-	if (local_table == NULL)
-		local_table = MemoryContextAllocZero(TopMemoryContext,
-											 sizeof(LmsHistoryTable));
-	return local_table;
-}
-
-static void
-history_unlock(void)
-{
-	if (shared_table)
-		LWLockRelease(shared_lock);
-}
+static LmsSharedArea area = {sizeof(LmsHistoryTable), NULL, NULL, NULL};
 
 /*
  * lmsfdw_history_key
@@ -118,7 +95,7 @@ history_find(LmsHistoryTable *t, uint64 key)
 int
 lmsfdw_history_get(uint64 key, LmsLearnedRun *runs)
 {
-	LmsHistoryTable *t = history_lock(LW_SHARED);
+	LmsHistoryTable *t = lmsfdw_area_lock(&area, LW_SHARED);
 	LmsHistoryEntry *e = history_find(t, key);
 	int			n = 0;
 	int			i;
@@ -133,7 +110,7 @@ lmsfdw_history_get(uint64 key, LmsLearnedRun *runs)
 		/* a shared lock: a racy timestamp only affects eviction order */
 		e->used = GetCurrentTimestamp();
 	}
-	history_unlock();
+	lmsfdw_area_unlock(&area);
 	return n;
 }
 
@@ -149,7 +126,7 @@ lmsfdw_history_add(uint64 key, const LmsLearnedRun *run)
 
 	if (!(run->duration_ms > 0.0))
 		return;
-	t = history_lock(LW_EXCLUSIVE);
+	t = lmsfdw_area_lock(&area, LW_EXCLUSIVE);
 	e = history_find(t, key);
 	if (e == NULL)
 	{
@@ -168,7 +145,7 @@ lmsfdw_history_add(uint64 key, const LmsLearnedRun *run)
 	if (e->nruns < LMS_LEARN_RUNS)
 		e->nruns++;
 	e->used = GetCurrentTimestamp();
-	history_unlock();
+	lmsfdw_area_unlock(&area);
 }
 
 /*
@@ -179,7 +156,7 @@ lmsfdw_history_add(uint64 key, const LmsLearnedRun *run)
 int
 lmsfdw_history_forget(void)
 {
-	LmsHistoryTable *t = history_lock(LW_EXCLUSIVE);
+	LmsHistoryTable *t = lmsfdw_area_lock(&area, LW_EXCLUSIVE);
 	int			n = 0;
 	int			i;
 
@@ -187,7 +164,7 @@ lmsfdw_history_forget(void)
 		if (t->entries[i].key != 0)
 			n++;
 	memset(t, 0, sizeof(LmsHistoryTable));
-	history_unlock();
+	lmsfdw_area_unlock(&area);
 	return n;
 }
 
@@ -255,12 +232,12 @@ bad:
 void
 lmsfdw_history_shmem_attach(void *mem, LWLock *lock, bool found)
 {
-	shared_table = (LmsHistoryTable *) mem;
-	shared_lock = lock;
+	area.shared = mem;
+	area.lock = lock;
 	if (!found)
 	{
-		memset(shared_table, 0, sizeof(LmsHistoryTable));
-		history_load(shared_table);
+		memset(mem, 0, sizeof(LmsHistoryTable));
+		history_load((LmsHistoryTable *) mem);
 	}
 }
 
@@ -273,6 +250,7 @@ void
 lmsfdw_history_save(void)
 {
 	const char *tmp = LMS_HISTORY_FILE ".tmp";
+	LmsHistoryTable *shared_table = (LmsHistoryTable *) area.shared;
 	FILE	   *file;
 	uint32		magic = LMS_HISTORY_MAGIC;
 	int32		n = 0;

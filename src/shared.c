@@ -20,7 +20,8 @@
  * The same hooks set up the shared state of history.c (learned durations),
  * activity.c (exports in progress) and budget.c (rate budgets), each laid
  * out by its own module under a lock of its own, and save the learned
- * durations when the postmaster shuts down cleanly.
+ * durations when the postmaster shuts down cleanly; lmsfdw_area_lock hands
+ * history.c and activity.c their table, shared or the backend's own.
  *
  * IDENTIFICATION
  *		  src/shared.c
@@ -38,6 +39,7 @@
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/memutils.h"
 
 #define LMS_SHARED_JOBS		64
 #define LMS_SHARED_KEY		512
@@ -363,4 +365,28 @@ lmsfdw_shared_watched(const LmsJob *job)
 	watched = e != NULL && e->watchers > 0;
 	LWLockRelease(shared->lock);
 	return watched;
+}
+
+/*
+ * lmsfdw_area_lock
+ *		The area's table, locked in mode when it is shared.
+ */
+void *
+lmsfdw_area_lock(LmsSharedArea *area, LWLockMode mode)
+{
+	if (area->shared)
+	{
+		LWLockAcquire(area->lock, mode);
+		return area->shared;
+	}
+	if (area->local == NULL)
+		area->local = MemoryContextAllocZero(TopMemoryContext, area->size);
+	return area->local;
+}
+
+void
+lmsfdw_area_unlock(LmsSharedArea *area)
+{
+	if (area->shared)
+		LWLockRelease(area->lock);
 }
