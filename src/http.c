@@ -109,7 +109,8 @@ struct LmsTransfer
 	size_t		cap;
 	size_t		max;			/* capture: cap on the kept body */
 	bool		overflow;
-	bool		error_body_cut; /* an error body was cut at max */
+	bool		error_body_cut; /* an error body was cut short */
+	TimestampTz error_since;	/* streaming: an error answer began */
 	bool		handed_out;		/* buf[0..len) given to the reader */
 	bool		paused;
 	long		status;			/* of this hop, once known */
@@ -200,21 +201,23 @@ transfer_write(char *data, size_t size, size_t nmemb, void *userp)
 	}
 
 	/* capture: a status document or an error body, bounded */
-	if (x->len + n > x->max)
+	if (x->status < 200 || x->status >= 300)
+	{
+		/*
+		 * An error (or redirect) body: its start is enough for the message;
+		 * stop reading at the cap instead of draining an endless body (the
+		 * write error makes curl drop the connection).
+		 */
+		if (x->len + n > LMS_MAX_ERROR_BODY_BYTES)
+		{
+			n = LMS_MAX_ERROR_BODY_BYTES - x->len;
+			x->error_body_cut = true;
+		}
+	}
+	else if (x->len + n > x->max)
 	{
 		x->overflow = true;
-		n = x->max - x->len;
-		if (!x->streaming || (x->status >= 200 && x->status < 300))
-			return 0;			/* aborts: CURLE_WRITE_ERROR */
-		/*
-		 * An error body: what was kept is enough for the message; stop
-		 * reading instead of draining an endless body.
-		 */
-		if (n == 0)
-		{
-			x->error_body_cut = true;
-			return 0;
-		}
+		return 0;				/* aborts: CURLE_WRITE_ERROR */
 	}
 	if (x->len + n > x->cap)
 	{
@@ -228,7 +231,7 @@ transfer_write(char *data, size_t size, size_t nmemb, void *userp)
 	}
 	memcpy(x->buf + x->len, data, n);
 	x->len += n;
-	return size * nmemb;
+	return x->error_body_cut ? 0 : size * nmemb;
 }
 
 /*
@@ -340,6 +343,7 @@ transfer_hop(LmsTransfer *x, const char *method, const char *url,
 	x->len = 0;
 	x->overflow = false;
 	x->error_body_cut = false;
+	x->error_since = 0;
 	x->handed_out = false;
 	x->paused = false;
 	x->last_activity = GetCurrentTimestamp();
@@ -438,7 +442,7 @@ transfer_create(LmsConn *conn, const LmsOptions *opts, bool streaming,
 	x->opts = opts;
 	x->handle = -1;
 	x->streaming = streaming;
-	x->max = streaming ? LMS_MAX_DOCUMENT_BYTES : LMS_MAX_DOCUMENT_BYTES + 1;
+	x->max = LMS_MAX_DOCUMENT_BYTES;
 	x->cap = streaming ? cap : 0;
 	x->cleanup.func = transfer_cleanup;
 	x->cleanup.arg = x;
@@ -552,7 +556,10 @@ transfer_wait_and_run(LmsTransfer *x, long timeout_ms)
 
 /*
  * Run curl until the transfer completes or (when streaming) has bytes for
- * the reader.  Enforces stall_timeout: no byte for that long ends it.
+ * the reader.  Enforces stall_timeout: no byte for that long ends it; and
+ * an error (or redirect) body of a streamed transfer, which has no total
+ * timeout of curl's, is read for that long at most, however it trickles
+ * (what arrived is kept, as when it reaches LMS_MAX_ERROR_BODY_BYTES).
  */
 static void
 transfer_drive(LmsTransfer *x, bool want_data)
@@ -582,6 +589,20 @@ transfer_drive(LmsTransfer *x, bool want_data)
 			return;
 
 		now = GetCurrentTimestamp();
+		if (x->streaming && x->status != 0 &&
+			(x->status < 200 || x->status >= 300))
+		{
+			if (x->error_since == 0)
+				x->error_since = now;
+			else if (TimestampDifferenceExceeds(x->error_since, now,
+												x->opts->stall_timeout_ms))
+			{
+				/* the handle is dropped, with its connection, on close */
+				x->error_body_cut = true;
+				x->done = true;
+				return;
+			}
+		}
 		if (x->got_data)
 		{
 			x->last_activity = now;
@@ -670,11 +691,19 @@ transfer_fill_result(LmsTransfer *x, LmsHttpResult *res, bool with_body)
 							x->result == CURLE_COULDNT_RESOLVE_PROXY ||
 							x->result == CURLE_SSL_CONNECT_ERROR ||
 							x->result == CURLE_PEER_FAILED_VERIFICATION);
+	if (x->result == CURLE_OPERATION_TIMEDOUT && x->easy && x->status == 0)
+	{
+		long		sent = 0;
+
+		/* curl's connect_timeout: no request was ever sent */
+		curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+		res->reached_server = sent > 0;
+	}
 	res->url = x->url;
 	resetStringInfo(&res->body);
 	if (with_body && x->len > 0)
 		appendBinaryStringInfo(&res->body, x->buf, x->len);
-	res->body_overflow = x->overflow;
+	res->body_overflow = x->overflow || x->error_body_cut;
 	if (x->status > 0 && x->easy)
 	{
 		curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
@@ -1101,6 +1130,13 @@ lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
 
 		if (!res->reached_server)
 			code = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+		else if (res->curl_code == CURLE_OPERATION_TIMEDOUT)
+			ereport(ERROR,
+					(errcode(code),
+					 errmsg("the answer from %s did not arrive whole within stall_timeout (%d ms) while %s",
+							url, opts->stall_timeout_ms, what),
+					 errdetail_internal("%s", reason),
+					 errhint("Raise stall_timeout on the server or the foreign table.")));
 		ereport(ERROR,
 				(errcode(code),
 				 !res->reached_server ?
@@ -1108,8 +1144,8 @@ lmsfdw_http_raise(const LmsHttpResult *res, const LmsOptions *opts,
 				 errmsg("request to %s failed while %s", url, what),
 				 errdetail_internal("%s", reason),
 				 res->curl_code == CURLE_OPERATION_TIMEDOUT ?
-				 errhint("An answer must arrive within stall_timeout (%d ms); raise stall_timeout on the server or the foreign table.",
-						 opts->stall_timeout_ms) : 0));
+				 errhint("The connection must open within connect_timeout (%d ms); raise connect_timeout on the server.",
+						 opts->connect_timeout_ms) : 0));
 	}
 
 	excerpt = lmsfdw_redact_text(res->body.data, res->body.len, opts);

@@ -315,18 +315,33 @@ lmsfdw_job_release(LmsJob *job)
 	lmsfdw_job_flush_cancels();
 }
 
+/*
+ * lmsfdw_job_name
+ *		What messages call the job: "export job <id>", or for a resource
+ *		read without a job (a Canvas course list, a Brightspace Data Set)
+ *		"resource \"<resource>\"", with the name its provider gave it, never
+ *		"(null)".
+ */
+char *
+lmsfdw_job_name(const LmsJob *job)
+{
+	const char *resource = job->opts->resource ? job->opts->resource : "";
+
+	if (!job->jobless && job->remote_id)
+		return psprintf("export job %s", job->remote_id);
+	if (job->remote_id)
+		return psprintf("resource \"%s\" (%s)", resource, job->remote_id);
+	return psprintf("resource \"%s\"", resource);
+}
+
 /* errcontext: which job, in which phase */
 static void
 job_error_context(void *arg)
 {
 	LmsJob	   *job = (LmsJob *) arg;
 
-	if (job->remote_id)
-		errcontext("lms_fdw export job %s on server \"%s\", phase %s",
-				   job->remote_id, job->opts->server_name, job->phase);
-	else
-		errcontext("lms_fdw export on server \"%s\", phase %s",
-				   job->opts->server_name, job->phase);
+	errcontext("lms_fdw %s on server \"%s\", phase %s",
+			   lmsfdw_job_name(job), job->opts->server_name, job->phase);
 }
 
 /* Sleep, counting the time as waited. */
@@ -618,8 +633,8 @@ job_raise_failed(LmsJob *job)
 	lmsfdw_job_note(job, job->message ? job->message : "job failed");
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("export job %s on server \"%s\" ended in state \"%s\"",
-					job->remote_id, job->opts->server_name,
+			 errmsg("%s on server \"%s\" ended in state \"%s\"",
+					lmsfdw_job_name(job), job->opts->server_name,
 					job->remote_state ? job->remote_state : "failed"),
 			 job->message ?
 			 errdetail_internal("The LMS said: %s", job->message) :
@@ -639,8 +654,8 @@ job_raise_timeout(LmsJob *job)
 	lmsfdw_job_note(job, "poll_timeout reached");
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("export job %s on server \"%s\" did not finish within poll_timeout (%d ms)",
-					job->remote_id, job->opts->server_name,
+			 errmsg("%s on server \"%s\" did not finish within poll_timeout (%d ms)",
+					lmsfdw_job_name(job), job->opts->server_name,
 					job->opts->poll_timeout_ms),
 			 errdetail("Its last state was \"%s\" after %d status checks%s.",
 					   state, job->counters.status_checks,
@@ -713,6 +728,7 @@ lmsfdw_job_start(LmsJob *job)
 		(provider->jobless && provider->jobless(job)))
 	{
 		/* a resource without a job: its files are there to be read */
+		job->jobless = true;
 		job->started = GetCurrentTimestamp();
 		job->state = LMS_JOB_DONE;
 		job_resolve(job);
@@ -763,8 +779,8 @@ job_check_file_url(LmsJob *job, const char *url)
 	if (problem)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("export job %s points at a result the FDW may not download: %s",
-						job->remote_id, problem),
+				 errmsg("%s points at a result the FDW may not download: %s",
+						lmsfdw_job_name(job), problem),
 				 errdetail("The result is at %s.", lmsfdw_redact_url(url))));
 }
 
@@ -773,8 +789,8 @@ job_raise_no_result(LmsJob *job)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("export job %s completed without a result to download",
-					job->remote_id)));
+			 errmsg("%s completed without a result to download",
+					lmsfdw_job_name(job))));
 }
 
 /*

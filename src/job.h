@@ -46,7 +46,8 @@ typedef struct LmsJob
 	MemoryContext cxt;			/* "lms_fdw job": the job and all it keeps */
 	List	   *params;			/* of LmsParam * */
 
-	char	   *remote_id;		/* the LMS's job id */
+	char	   *remote_id;		/* the LMS's job id; a jobless resource's name, or NULL */
+	bool		jobless;		/* a resource read without a job */
 	void	   *provider_state; /* the provider's own struct (provider.h), in cxt */
 	LmsJobState state;
 	char	   *remote_state;	/* the LMS's own word for the state */
@@ -133,6 +134,8 @@ extern void lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 								  const LmsHttpResult *res, int attempt);
 extern void lmsfdw_job_pace(LmsJob *job);
 extern void lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res);
+
+extern char *lmsfdw_job_name(const LmsJob *job);
 
 /* this backend's recent jobs */
 extern void lmsfdw_job_note(LmsJob *job, const char *error);

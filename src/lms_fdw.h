@@ -23,8 +23,10 @@
 
 #define LMS_FDW_VERSION "1.0"
 
-/* Status documents and error bodies are read whole, up to this size. */
+/* Status documents are read whole, up to this size. */
 #define LMS_MAX_DOCUMENT_BYTES	(1024 * 1024)
+/* Of an error (or redirect) body, this much is kept; the rest is not read. */
+#define LMS_MAX_ERROR_BODY_BYTES	(64 * 1024)
 /* One record of a result file may not exceed this. */
 #define LMS_MAX_RECORD_BYTES	(64 * 1024 * 1024)
 /* Redirects followed for one request. */

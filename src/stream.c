@@ -121,8 +121,8 @@ raise_corrupt(LmsStream *s, const char *kind, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-			 errmsg("corrupt %s data in the result of export job %s",
-					kind, s->job->remote_id),
+			 errmsg("corrupt %s data in the result of %s",
+					kind, lmsfdw_job_name(s->job)),
 			 detail ? errdetail_internal("%s", detail) : 0));
 }
 
@@ -151,8 +151,8 @@ raise_web_page(LmsStream *s, const char *url)
 	lmsfdw_job_note(s->job, "the LMS answered with a web page");
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("the LMS answered with a web page (likely a login redirect) from host \"%s\" where the result file of export job %s was expected",
-					lmsfdw_url_host(url), s->job->remote_id),
+			 errmsg("the LMS answered with a web page (likely a login redirect) from host \"%s\" where the result file of %s was expected",
+					lmsfdw_url_host(url), lmsfdw_job_name(s->job)),
 			 errdetail("The page is at %s.", lmsfdw_redact_url(url)),
 			 errhint("The LMS does not accept the token at that address, or sent its login page; check the export's file URL and the token's permissions.")));
 }

@@ -281,9 +281,9 @@ conversion_error_context(void *arg)
 	LmsRowSource *src = (LmsRowSource *) arg;
 
 	if (src->current)
-		errcontext("column \"%s\" of data row %llu of export job %s",
+		errcontext("column \"%s\" of data row %llu of %s",
 				   src->current->name, (unsigned long long) src->row,
-				   src->job->remote_id ? src->job->remote_id : "(none)");
+				   lmsfdw_job_name(src->job));
 }
 
 /* Convert text through a column's input function (NULL for SQL NULL). */
@@ -625,8 +625,8 @@ bind_header(LmsRowSource *src, const ReaderField *fields, int nfields)
 				appendStringInfo(&list, "%s\"%s\"", j ? ", " : "", fields[j].value);
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
-					 errmsg("column \"%s\" matches no field of the result of export job %s",
-							col->name, src->job->remote_id),
+					 errmsg("column \"%s\" matches no field of the result of %s",
+							col->name, lmsfdw_job_name(src->job)),
 					 errdetail_internal("The fields are: %s.", list.data),
 					 errhint("Name the field with ALTER FOREIGN TABLE ... ALTER COLUMN %s OPTIONS (ADD field '...').",
 							 quote_identifier(col->name))));
@@ -647,12 +647,12 @@ raise_malformed(LmsRowSource *src)
 	if (strcmp(error, "out of memory") == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory while reading the result of export job %s",
-						src->job->remote_id)));
+				 errmsg("out of memory while reading the result of %s",
+						lmsfdw_job_name(src->job))));
 	ereport(ERROR,
 			(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-			 errmsg("malformed %s in the result of export job %s: %s",
-					src->reader.kind, src->job->remote_id, error),
+			 errmsg("malformed %s in the result of %s: %s",
+					src->reader.kind, lmsfdw_job_name(src->job), error),
 			 src->reader.by_header ?
 			 errdetail("The bad record begins on line %llu of the file.",
 					   (unsigned long long) src->reader.position(src->reader.state)) :
@@ -677,8 +677,8 @@ store_record(LmsRowSource *src, const ReaderField *fields, int nfields,
 	if (src->reader.by_header && nfields != src->nfields)
 		ereport(ERROR,
 				(errcode(ERRCODE_BAD_COPY_FILE_FORMAT),
-				 errmsg("data row %llu of export job %s has %d fields, the header has %d",
-						(unsigned long long) src->row, src->job->remote_id,
+				 errmsg("data row %llu of %s has %d fields, the header has %d",
+						(unsigned long long) src->row, lmsfdw_job_name(src->job),
 						nfields, src->nfields),
 				 errdetail("The row begins on line %llu of the file.",
 						   (unsigned long long) src->reader.position(src->reader.state))));
@@ -776,8 +776,8 @@ lmsfdw_rows_next(LmsRowSource *src, TupleTableSlot *slot)
 					if (!src->reader.feed(src->reader.state, data, len))
 						ereport(ERROR,
 								(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-								 errmsg("out of memory while reading the result of export job %s",
-										src->job->remote_id)));
+								 errmsg("out of memory while reading the result of %s",
+										lmsfdw_job_name(src->job))));
 				}
 				else
 					src->reader.finish(src->reader.state);

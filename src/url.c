@@ -28,8 +28,6 @@
  */
 #include "postgres.h"
 
-#include <stdarg.h>
-
 #include <curl/curl.h>
 
 #include "address.h"
@@ -417,6 +415,22 @@ lmsfdw_redact_url(const char *url)
 	return out;
 }
 
+/*
+ * lmsfdw_redact_path
+ *		An API path as configured (a generic start_path) for messages and
+ *		EXPLAIN: a query string or fragment, where an API key may live, is
+ *		replaced.
+ */
+char *
+lmsfdw_redact_path(const char *path)
+{
+	size_t		n = strcspn(path, "?#");
+
+	if (path[n] == '\0')
+		return pstrdup(path);
+	return psprintf("%.*s?[redacted]", (int) n, path);
+}
+
 /* strstr, ignoring ASCII case */
 static char *
 find_nocase(char *text, const char *needle)
@@ -505,7 +519,6 @@ lmsfdw_redact_text(const char *text, size_t len, const LmsOptions *opts)
 	{
 		mask_all(out, opts->token);
 		mask_all(out, opts->client_secret);
-		mask_all(out, opts->refresh_token);
 		mask_all(out, opts->refresh_token);
 	}
 	mask_jwts(out);
@@ -623,7 +636,7 @@ lmsfdw_api_url(const LmsOptions *opts, const char *path)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 					 errmsg("cannot build an API URL from a path segment \".\" or \"..\""),
-					 errdetail("The path is \"%s\".", path)));
+					 errdetail("The path is \"%s\".", lmsfdw_redact_path(path))));
 		if (seg[len] != '/')
 			break;
 		seg += len + 1;
@@ -655,41 +668,48 @@ url_segment_problem(const char *s)
 }
 
 /*
- * lmsfdw_api_url_segments
- *		base_url joined with the path segments given (a NULL-terminated
- *		list), each one percent-escaped: "a/b" becomes one segment "a%2Fb".
- *		ERROR (HV00A) for a segment that cannot be one.
+ * lmsfdw_api_url_segv
+ *		base_url joined with the path segments segs[0..n), each one
+ *		percent-escaped: "a/b" becomes one segment "a%2Fb".  ERROR (HV00A)
+ *		for a segment that cannot be one.  Called through the macro
+ *		lmsfdw_api_url_segments (url.h), which counts the list:
  *
- *		lmsfdw_api_url_segments(opts, "api", "v1", "accounts", id, NULL)
+ *		lmsfdw_api_url_segments(opts, "api", "v1", "accounts", id)
  *
- *		The first NULL ends the list: a provider may pass optional trailing
- *		segments that are NULL when absent; an empty segment is an ERROR.
+ *		A NULL is an absent segment: trailing ones are optional segments
+ *		left out; one before a segment that is present is an ERROR, never a
+ *		shorter URL naming another resource (url_segments.h).
  */
 char *
-lmsfdw_api_url_segments(const LmsOptions *opts,...)
+lmsfdw_api_url_segv(const LmsOptions *opts, const char *const *segs, int n)
 {
 	StringInfoData path;
-	va_list		ap;
-	const char *seg;
+	int			used = lms_url_segments_used(segs, n);
+	int			i;
 
 	initStringInfo(&path);
-	va_start(ap, opts);
-	while ((seg = va_arg(ap, const char *)) != NULL)
+	if (used < 0)
 	{
-		const char *problem = url_segment_problem(seg);
+		for (i = 0; i < -1 - used; i++)
+			appendStringInfo(&path, "/%s", segs[i]);
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("cannot build an API URL: path segment %d of %d is missing",
+						-used, n),
+				 errdetail("The segments before it are \"%s\".", path.data)));
+	}
+	for (i = 0; i < used; i++)
+	{
+		const char *problem = url_segment_problem(segs[i]);
 
 		if (problem)
-		{
-			va_end(ap);
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_STRING_FORMAT),
 					 errmsg("cannot build an API URL from %s", problem),
-					 errdetail("The value is \"%s\".", seg)));
-		}
+					 errdetail("The value is \"%s\".", segs[i])));
 		appendStringInfoChar(&path, '/');
-		appendStringInfoString(&path, lmsfdw_path_escape(seg));
+		appendStringInfoString(&path, lmsfdw_path_escape(segs[i]));
 	}
-	va_end(ap);
 	return lmsfdw_api_url(opts, path.data);
 }
 

@@ -12,6 +12,7 @@
 #define LMS_URL_H
 
 #include "options.h"
+#include "url_segments.h"
 
 /* policy and comparison */
 extern bool lmsfdw_has_control_char(const char *s);
@@ -29,6 +30,7 @@ extern char *lmsfdw_link_target(const char *link, const char *rel);
 
 /* redaction, before any text reaches a message */
 extern char *lmsfdw_redact_url(const char *url);
+extern char *lmsfdw_redact_path(const char *path);
 extern char *lmsfdw_redact_text(const char *text, size_t len,
 								const LmsOptions *opts);
 
@@ -39,12 +41,11 @@ extern char *lmsfdw_redact_text(const char *text, size_t len,
  * lmsfdw_resolve_url.  lmsfdw_api_url takes a path as it stands: only for
  * paths an administrator configured (the generic provider's *_path).
  */
-#ifdef __GNUC__
-#define LMS_SENTINEL __attribute__((sentinel))
-#else
-#define LMS_SENTINEL
-#endif
-extern char *lmsfdw_api_url_segments(const LmsOptions *opts,...) LMS_SENTINEL;
+#define lmsfdw_api_url_segments(opts, ...) \
+	lmsfdw_api_url_segv((opts), LMS_SEGMENT_ARRAY(__VA_ARGS__), \
+						LMS_SEGMENT_COUNT(__VA_ARGS__))
+extern char *lmsfdw_api_url_segv(const LmsOptions *opts,
+								 const char *const *segs, int n);
 extern char *lmsfdw_url_add_query(const char *url, const char *name,
 								  const char *value);
 extern char *lmsfdw_api_url(const LmsOptions *opts, const char *path);

@@ -125,14 +125,14 @@ is_guid(const char *s)
 
 /*
  * /d2l/api/lp/<version>/dataExport/<what>[/<a>[/<b>]]: a and b may be NULL
- * (the list ends at the first NULL).
+ * when absent (b without a is an ERROR).
  */
 static char *
 d2l_url(LmsJob *job, const char *what, const char *a, const char *b)
 {
 	return lmsfdw_api_url_segments(job->opts, "d2l", "api", "lp",
 								   d2l_state(job)->version, "dataExport",
-								   what, a, b, NULL);
+								   what, a, b);
 }
 
 /*

@@ -180,8 +180,7 @@ list_first_page(LmsJob *job, const CanvasList *l)
 	ListCell   *lc;
 
 	url = lmsfdw_api_url_segments(job->opts, "api", "v1", "courses",
-								  list_course(job), l->path[0], l->path[1],
-								  NULL);
+								  list_course(job), l->path[0], l->path[1]);
 	if (l->fixed_name)
 		url = lmsfdw_url_add_query(url, l->fixed_name, l->fixed_value);
 	url = lmsfdw_url_add_query(url, "per_page", CANVAS_PER_PAGE);
@@ -208,7 +207,7 @@ list_first_page(LmsJob *job, const CanvasList *l)
 
 /*
  * /api/v1/accounts/<account>/reports/<report>[/<id>[/<action>]]: id and
- * action may be NULL (the list ends at the first NULL).
+ * action may be NULL when absent (an action without an id is an ERROR).
  */
 static char *
 report_url(LmsJob *job, const char *id, const char *action)
@@ -217,7 +216,7 @@ report_url(LmsJob *job, const char *id, const char *action)
 
 	return lmsfdw_api_url_segments(opts, "api", "v1", "accounts",
 								   opts->account_id, "reports", opts->resource,
-								   id, action, NULL);
+								   id, action);
 }
 
 static void
@@ -393,7 +392,7 @@ canvas_file_answered(LmsJob *job, LmsResultFile *file,
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("the next page of %s is not on the origin of base_url",
-						job->remote_id),
+						lmsfdw_job_name(job)),
 				 errdetail("The Link header points at %s.",
 						   next ? lmsfdw_redact_url(next) : "an invalid URL"),
 				 errhint("Set base_url to the host Canvas answers from.")));

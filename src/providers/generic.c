@@ -40,7 +40,8 @@ generic_check_table(const LmsOptions *opts)
 static char *
 generic_describe(const LmsOptions *opts)
 {
-	return psprintf("generic export %s %s", opts->start_method, opts->start_path);
+	return psprintf("generic export %s %s", opts->start_method,
+					lmsfdw_redact_path(opts->start_path));
 }
 
 static void

@@ -2749,6 +2749,14 @@ def fault_response(f):
                      headers=[("X-Rate-Limit-Remaining", "0.0")] + headers)
     body = f.get("body")
     status = int(f.get("status", 500))
+    if f.get("body_size") is not None or f.get("trickle_ms") is not None:
+        # a long answer: `body` first, then `fill` bytes up to `body_size`
+        # bytes in all (-1: endless), chunked; `trickle_ms`: one byte each
+        # time (Handler.send_long_body)
+        resp = Resp(status, str(body or "").encode(), f.get("content_type") or TEXT_CT, headers)
+        resp.long_body = (int(f.get("body_size", -1)), float(f.get("trickle_ms") or 0) / 1000.0,
+                          str(f.get("fill") or " ").encode()[:1])
+        return resp
     if isinstance(body, (dict, list)):
         return Resp(status, json.dumps(body).encode(), f.get("content_type") or JSON_CT, headers)
     if f.get("body_base64") is not None:
@@ -2958,7 +2966,9 @@ class Handler(BaseHTTPRequestHandler):
             # when the answer left: no client can have known it before
             self.entry["t_answer"] = time.time()
         try:
-            if resp.stream is None:
+            if getattr(resp, "long_body", None):
+                self.send_long_body(resp)
+            elif resp.stream is None:
                 self.send_plain(resp)
             else:
                 self.send_stream(resp, ctx)
@@ -2979,6 +2989,34 @@ class Handler(BaseHTTPRequestHandler):
         self.head(resp, [("Content-Length", str(len(body)))])
         if self.command != "HEAD":
             self.wfile.write(body)
+
+    def send_long_body(self, resp):
+        """A fault's long answer.  The request-log entry counts the body
+        bytes written (`body_sent`) and says whether the client closed the
+        connection before the end (`closed_early`)."""
+        size, pause, fill = resp.long_body
+        entry = getattr(self, "entry", None) or {}
+        entry["body_sent"] = 0
+        entry["closed_early"] = False
+        self.head(resp, [("Transfer-Encoding", "chunked")])
+        deadline = time.time() + 600        # an endless body ends some day
+        prefix = resp.body or b""
+        block = prefix + fill * (1 if pause else max(0, 65536 - len(prefix)))
+        try:
+            while size < 0 or entry["body_sent"] < size:
+                piece = block if size < 0 else block[:size - entry["body_sent"]]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+                entry["body_sent"] += len(piece)
+                block = fill * (1 if pause else 65536)
+                if pause:
+                    time.sleep(pause)
+                if time.time() > deadline:
+                    raise Truncated()
+            self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            entry["closed_early"] = True
+            raise
 
     def send_stream(self, resp, ctx):
         sc = ctx.app.state.scen()

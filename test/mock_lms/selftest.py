@@ -555,6 +555,30 @@ def faults_5xx_count_reset_delay():
 
 
 @test
+def faults_long_body():
+    reset(faults=[{"path": "reports$", "status": 500, "body": "oops", "body_size": 200000,
+                   "fill": "x", "count": 1}])
+    r = req("GET", "/api/v1/accounts/1/reports", headers=AUTH)
+    eq((r.status, len(r.body), r.body[:5]), (500, 200000, b"oopsx"), "sized body")
+    e = log()[-1]
+    eq((e["body_sent"], e["closed_early"]), (200000, False), "sized body logged")
+    # endless trickle: the client reads a few bytes and hangs up
+    scenario(faults=[{"path": "reports$", "status": 200, "trickle_ms": 50,
+                      "content_type": "application/json", "count": 1}])
+    c = conn()
+    c.request("GET", "/api/v1/accounts/1/reports", headers=AUTH)
+    resp = c.getresponse()
+    eq((resp.status, resp.read(3)), (200, b"   "), "trickled bytes")
+    c.close()
+    for _ in range(100):
+        if log()[-1].get("closed_early"):
+            break
+        time.sleep(0.05)
+    e = log()[-1]
+    assert e["closed_early"] and e["body_sent"] < 100, e
+
+
+@test
 def truncation_chunked_and_length():
     rep, polls = run_report_to_complete(rows=200)
     loc = get_url(polls[-1]["attachment"]["url"]).header("Location")
