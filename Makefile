@@ -33,7 +33,10 @@ OBJS = \
 	src/dap_schema.o \
 	src/shared.o \
 	src/oauth.o \
-	src/token_store.o
+	src/token_store.o \
+	src/history.o \
+	src/activity.o \
+	src/budget.o
 
 EXTENSION = lms_fdw
 DATA = sql/lms_fdw--1.0.sql sql/lms_fdw--1.1.sql sql/lms_fdw--1.0--1.1.sql

@@ -37,6 +37,7 @@
 #include "access/reloptions.h"
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "activity.h"
 #include "commands/defrem.h"
 #include "commands/explain.h"
 #include "connection.h"
@@ -44,6 +45,7 @@
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
+#include "history.h"
 #include "import.h"
 #include "jobset.h"
 #include "lms_fdw.h"
@@ -209,6 +211,7 @@ typedef struct LmsFdwScanState
 	int			jobs_done;
 	int			jobs_reused;
 	LmsCounters totals;
+	int			learned_runs;	/* most runs a job's schedule learned from */
 } LmsFdwScanState;
 
 void		_PG_init(void);
@@ -225,6 +228,8 @@ PG_FUNCTION_INFO_V1(lms_fdw_version);
 PG_FUNCTION_INFO_V1(lms_fdw_jobs);
 PG_FUNCTION_INFO_V1(lms_fdw_disconnect);
 PG_FUNCTION_INFO_V1(lms_fdw_disconnect_all);
+PG_FUNCTION_INFO_V1(lms_fdw_forget);
+PG_FUNCTION_INFO_V1(lms_fdw_activity);
 
 /* FDW callback routines */
 static void lmsGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel,
@@ -960,6 +965,8 @@ finish_export(LmsFdwScanState *state)
 		state->totals.bytes += c->bytes;
 		state->totals.rows += c->rows;
 		state->totals.files += c->files;
+		state->learned_runs = Max(state->learned_runs,
+								  state->job->poll.learned_runs);
 		state->set_rows += c->rows;
 		if (!whole)
 			state->set_partial = true;
@@ -1219,6 +1226,16 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 			ExplainPropertyFloat("Waited", "s", c.waited_ms / 1000.0, 1, es);
 			ExplainPropertyInteger("Downloaded", "bytes", (int64) c.bytes, es);
 		}
+		/* status checks aimed at the durations of past runs */
+		{
+			int			learned = state->learned_runs;
+
+			if (state->job)
+				learned = Max(learned, state->job->poll.learned_runs);
+			if (learned > 0)
+				ExplainPropertyText("Schedule",
+									psprintf("learned (%d runs)", learned), es);
+		}
 	}
 }
 
@@ -1361,43 +1378,54 @@ lms_fdw_version(PG_FUNCTION_ARGS)
 }
 
 /*
- * lms_fdw_jobs
- *		This backend's recent jobs, oldest first.
+ * The tuplestore a set-returning function in materialize mode fills, with
+ * its row type in *tupdesc (InitMaterializedSRF, which PostgreSQL 14 lacks).
  */
-Datum
-lms_fdw_jobs(PG_FUNCTION_ARGS)
+static Tuplestorestate *
+materialize_srf(FunctionCallInfo fcinfo, TupleDesc *tupdesc)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	TupleDesc	tupdesc;
 	Tuplestorestate *store;
 	MemoryContext old;
-	LmsJobRecord *records;
-	int			n;
-	int			first;
-	int			i;
 
 	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
 		!(rsinfo->allowedModes & SFRM_Materialize))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("set-valued function called in context that cannot accept a set")));
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+	if (get_call_result_type(fcinfo, NULL, tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
 
 	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
-	tupdesc = CreateTupleDescCopy(tupdesc);
+	*tupdesc = CreateTupleDescCopy(*tupdesc);
 	store = tuplestore_begin_heap(true, false, work_mem);
 	rsinfo->returnMode = SFRM_Materialize;
 	rsinfo->setResult = store;
-	rsinfo->setDesc = tupdesc;
+	rsinfo->setDesc = *tupdesc;
 	MemoryContextSwitchTo(old);
+	return store;
+}
+
+/*
+ * lms_fdw_jobs
+ *		This backend's recent jobs, oldest first.
+ */
+Datum
+lms_fdw_jobs(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store = materialize_srf(fcinfo, &tupdesc);
+	LmsJobRecord *records;
+	int			n;
+	int			first;
+	int			i;
 
 	n = lmsfdw_job_history(&records, &first);
 	for (i = 0; i < n; i++)
 	{
 		LmsJobRecord *r = &records[(first + i) % n];
-		Datum		values[12];
-		bool		nulls[12];
+		Datum		values[13];
+		bool		nulls[13];
 		Interval   *waited;
 
 		if (!r->used)
@@ -1421,6 +1449,11 @@ lms_fdw_jobs(PG_FUNCTION_ARGS)
 		values[10] = Int64GetDatum((int64) r->counters.rows);
 		values[11] = CStringGetTextDatum(r->error);
 		nulls[11] = r->error[0] == '\0';
+		/* schedule, since 1.1: a 1.0 install's row type takes the first 12 */
+		values[12] = CStringGetTextDatum(r->learned_runs > 0 ?
+										 psprintf("learned (%d runs)", r->learned_runs) :
+										 "default");
+		nulls[12] = false;
 		tuplestore_putvalues(store, tupdesc, values, nulls);
 	}
 	return (Datum) 0;
@@ -1439,4 +1472,28 @@ Datum
 lms_fdw_disconnect_all(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(lmsfdw_disconnect_all());
+}
+
+/*
+ * lms_fdw_forget
+ *		Forget the learned durations; the number of exports forgotten.
+ */
+Datum
+lms_fdw_forget(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT32(lmsfdw_history_forget());
+}
+
+/*
+ * lms_fdw_activity
+ *		The exports in progress the caller may see (activity.c).
+ */
+Datum
+lms_fdw_activity(PG_FUNCTION_ARGS)
+{
+	TupleDesc	tupdesc;
+	Tuplestorestate *store = materialize_srf(fcinfo, &tupdesc);
+
+	lmsfdw_activity_rows(store, tupdesc);
+	return (Datum) 0;
 }

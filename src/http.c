@@ -50,6 +50,33 @@
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
 
+/*
+ * The wait event a backend waiting on the LMS shows in pg_stat_activity:
+ * class Extension; on PostgreSQL 17 and later named LmsFdwRequest (an
+ * answer, or a transfer's data) or LmsFdwPoll (the wait before a status
+ * check, a retry or a paced request).
+ */
+static uint32
+http_wait_event(bool poll)
+{
+#if PG_VERSION_NUM >= 170000
+	static uint32 request_event = 0;
+	static uint32 poll_event = 0;
+
+	if (poll)
+	{
+		if (poll_event == 0)
+			poll_event = WaitEventExtensionNew("LmsFdwPoll");
+		return poll_event;
+	}
+	if (request_event == 0)
+		request_event = WaitEventExtensionNew("LmsFdwRequest");
+	return request_event;
+#else
+	return PG_WAIT_EXTENSION;
+#endif
+}
+
 /* the longest we sleep without looking at curl's timers */
 #define LMS_MAX_WAIT_MS		1000
 
@@ -504,7 +531,7 @@ transfer_wait_and_run(LmsTransfer *x, long timeout_ms)
 			AddWaitEventToSet(set, ev, fds[i], NULL, NULL);
 	}
 	nevents = WaitEventSetWait(set, timeout_ms, events, lengthof(events),
-							   PG_WAIT_EXTENSION);
+							   http_wait_event(false));
 	FreeWaitEventSet(set);
 
 	ResetLatch(MyLatch);
@@ -1212,7 +1239,7 @@ lmsfdw_wait_ms(double ms)
 			break;
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
+						 left, http_wait_event(true));
 		ResetLatch(MyLatch);
 	}
 }

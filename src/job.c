@@ -31,6 +31,9 @@
 #include <math.h>
 #include <time.h>
 
+#include "activity.h"
+#include "budget.h"
+#include "history.h"
 #include "job.h"
 #include "lms_fdw.h"
 #include "miscadmin.h"
@@ -89,8 +92,10 @@ lmsfdw_job_note(LmsJob *job, const char *error)
 	r->started = job->started;
 	r->finished = job->finished;
 	r->counters = job->counters;
+	r->learned_runs = job->poll.learned_runs;
 	if (error)
 		strlcpy(r->error, error, sizeof(r->error));
+	lmsfdw_activity_note(job);
 }
 
 static const char *
@@ -233,6 +238,10 @@ job_abandon_callback(void *arg)
 {
 	LmsJob	   *job = (LmsJob *) arg;
 
+	/* whatever happens next, the export is no longer in progress here */
+	lmsfdw_activity_end(job->activity_slot);
+	job->activity_slot = -1;
+
 	job_queue_cancel(job);
 	if (job->watching)
 		lmsfdw_shared_unwatch(job);
@@ -279,6 +288,12 @@ lmsfdw_job_create(const LmsOptions *opts, List *params)
 	job->history_slot = job_history_next;
 	job_history_next = (job_history_next + 1) % LMS_JOB_HISTORY;
 	memset(&job_history[job->history_slot], 0, sizeof(LmsJobRecord));
+
+	job->history_key = lmsfdw_history_key(opts->serverid, opts->umid,
+										  lmsfdw_reuse_key(job));
+	job->activity_slot = lmsfdw_activity_begin(opts->server_name,
+											   opts->resource ? opts->resource :
+											   opts->start_path);
 
 	cb = palloc0(sizeof(MemoryContextCallback));
 	cb->func = job_abandon_callback;
@@ -379,6 +394,32 @@ lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 }
 
 /*
+ * With the library preloaded: wait for the credential's shared budget
+ * (budget.c), and reserve this request's share of it.  The waits are
+ * stretched like the job's own below.
+ */
+static void
+job_pace_shared(LmsJob *job)
+{
+	const char *credential = job->bearer ? job->bearer : job->opts->token;
+
+	job->budget_key = lmsfdw_budget_key(credential, job->opts->base_url);
+	for (;;)
+	{
+		double		delay = lmsfdw_budget_acquire(job->budget_key, &job->pacer,
+												  lmsfdw_now_ms(),
+												  &job->budget_reserved);
+
+		if (delay <= 0)
+			return;
+		delay *= 1.0 + 0.2 * lms_rng_uniform(&job->rng);
+		elog(DEBUG1, "lms_fdw: pacing requests for %.0f ms (shared rate budget, remaining %.1f)",
+			 delay, job->pacer.remaining);
+		lmsfdw_job_wait(job, delay);
+	}
+}
+
+/*
  * lmsfdw_job_pace
  *		Wait before a request to the LMS if the rate-limit headers seen so far
  *		say so.  The wait is stretched by up to 20% at random, never
@@ -389,7 +430,14 @@ lmsfdw_job_retry_wait(LmsJob *job, LmsRetryClass cls,
 void
 lmsfdw_job_pace(LmsJob *job)
 {
-	double		delay = lms_pacer_delay_ms(&job->pacer, lmsfdw_now_ms());
+	double		delay;
+
+	if (lmsfdw_budget_shared())
+	{
+		job_pace_shared(job);
+		return;
+	}
+	delay = lms_pacer_delay_ms(&job->pacer, lmsfdw_now_ms());
 
 	if (delay > job->opts->poll_timeout_ms)
 		ereport(ERROR,
@@ -409,16 +457,37 @@ lmsfdw_job_pace(LmsJob *job)
 }
 
 /*
+ * Did the answer carry X-Rate-Limit-Remaining?  (One rule for both pacers.)
+ * A throttled Canvas answer reports a negative remaining: pace on it.
+ */
+static bool
+answer_has_remaining(const LmsHttpResult *res)
+{
+	return !isnan(res->rate_remaining);
+}
+
+/*
  * lmsfdw_job_observe
  *		Note an answer's rate-limit headers for pacing.
  */
 void
 lmsfdw_job_observe(LmsJob *job, const LmsHttpResult *res)
 {
-	/* a throttled Canvas answer reports a negative remaining: pace on it */
-	if (!isnan(res->rate_remaining))
+	if (answer_has_remaining(res))
 		lms_pacer_observe(&job->pacer, lmsfdw_now_ms(), res->rate_remaining,
 						  res->request_cost, res->rate_reset);
+	if (job->budget_key != 0)
+	{
+		/* the shared budget: reservation back, the answer's figures in */
+		double		retry_after = res->retry_after ?
+			lms_retry_after_ms(res->retry_after, time(NULL)) : -1.0;
+
+		lmsfdw_budget_release(job->budget_key, job->budget_reserved,
+							  lmsfdw_now_ms(),
+							  answer_has_remaining(res) ? res->rate_remaining : NAN,
+							  res->request_cost, res->rate_reset, retry_after);
+		job->budget_reserved = 0;
+	}
 }
 
 static void job_request(LmsJob *job, const LmsRequestSpec *spec,
@@ -673,6 +742,13 @@ lmsfdw_job_start(LmsJob *job)
 	if (job->state == LMS_JOB_NEW)
 		job->state = LMS_JOB_PENDING;
 	job->start_ms = lmsfdw_now_ms();
+	{
+		/* aim the status checks at what the last runs took */
+		LmsLearnedRun runs[LMS_LEARN_RUNS];
+
+		(void) lms_poll_learn(&job->poll, runs,
+							  lmsfdw_history_get(job->history_key, runs));
+	}
 	job->next_check_ms = job->start_ms +
 		Min(lms_poll_first_wait(&job->poll, &job->rng), job->opts->poll_timeout_ms);
 	job->phase = "monitor";
@@ -740,6 +816,7 @@ job_resolve(LmsJob *job)
 	lmsfdw_job_note(job, NULL);
 	lmsfdw_reuse_remember(job);
 	job->phase = "download";
+	lmsfdw_activity_note(job);
 }
 
 /*
@@ -783,6 +860,14 @@ lmsfdw_job_check(LmsJob *job)
 		 job->remote_state ? job->remote_state : "?",
 		 job->progress >= 0 ? psprintf("%.1f", job->progress) : "unknown",
 		 job_terminal(job) ? "none" : psprintf("%.0f ms", wait_ms));
+	if (job->state == LMS_JOB_DONE && !job->reused)
+	{
+		/* a completed run of this export, to learn from */
+		LmsLearnedRun run;
+
+		lms_poll_finished(&job->poll, now - job->start_ms, &run);
+		lmsfdw_history_add(job->history_key, &run);
+	}
 	lmsfdw_job_note(job, NULL);
 	if (job_terminal(job))
 		job_resolve(job);

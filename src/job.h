@@ -75,6 +75,13 @@ typedef struct LmsJob
 	bool		reused;			/* a finished job's result, reused */
 	bool		watching;		/* another backend's running job, watched */
 	int			history_slot;	/* index in the backend's job list */
+
+	/* learned durations, the lms_fdw_activity row, the shared rate budget */
+	uint64		history_key;	/* the export's key in history.c */
+	int			activity_slot;	/* -1: not shown */
+	double		activity_ms;	/* when the row was last refreshed */
+	uint64		budget_key;		/* 0: pacing on this job's answers alone */
+	double		budget_reserved;	/* units reserved for the request in flight */
 } LmsJob;
 
 /*
@@ -104,6 +111,7 @@ typedef struct LmsJobRecord
 	TimestampTz finished;
 	LmsCounters counters;
 	char		error[256];
+	int			learned_runs;	/* the schedule's history; 0: none */
 } LmsJobRecord;
 
 /* life of one job */

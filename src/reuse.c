@@ -7,8 +7,8 @@
  * Two caches answer, behind one pair of functions: this backend's list of
  * finished jobs (in TopMemoryContext, at most LMS_REUSABLE_MAX), then, when
  * the library is preloaded, the shared table of shared.c, which also knows
- * other backends' running jobs.  Both are keyed by reuse_key(), the one
- * definition of "the same export" (it includes the user mapping).
+ * other backends' running jobs.  Both are keyed by lmsfdw_reuse_key(), the
+ * one definition of "the same export" (it includes the user mapping).
  *
  *	lmsfdw_reuse_find()		before a job is started: adopt a match
  *	lmsfdw_reuse_remember()	when a job has started (shared table only) and
@@ -54,7 +54,7 @@ key_field(StringInfo key, const char *name, const char *value)
 }
 
 /*
- * reuse_key
+ * lmsfdw_reuse_key
  *		THE definition of "the same export", for both caches: the user
  *		mapping (one user's export is never handed to another, even in the
  *		same backend through a view or a SECURITY DEFINER function) and
@@ -64,8 +64,8 @@ key_field(StringInfo key, const char *name, const char *value)
  *		paths, method and body, and the job's export parameters.  Returned as the hex
  *		SHA-256 of that text, so that it has a fixed size (shared.c).
  */
-static char *
-reuse_key(const LmsJob *job)
+char *
+lmsfdw_reuse_key(const LmsJob *job)
 {
 	const LmsOptions *o = job->opts;
 	StringInfoData key;
@@ -138,13 +138,13 @@ lmsfdw_reuse_remember(LmsJob *job)
 
 	if (job->opts->reuse_window_ms <= 0)
 		return;
-	lmsfdw_shared_publish(job, reuse_key(job));
+	lmsfdw_shared_publish(job, lmsfdw_reuse_key(job));
 	if (job->reused || job->state != LMS_JOB_DONE)
 		return;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	r = palloc0(sizeof(LmsReusable));
 	r->serverid = job->opts->serverid;
-	r->key = reuse_key(job);
+	r->key = lmsfdw_reuse_key(job);
 	r->remote_id = pstrdup(job->remote_id);
 	r->remote_state = job->remote_state ? pstrdup(job->remote_state) : NULL;
 	foreach(lc, job->resolved_urls)
@@ -186,7 +186,7 @@ lmsfdw_reuse_find(LmsJob *job)
 	if (job->opts->reuse_window_ms <= 0)
 		return LMS_REUSE_NONE;
 	old = MemoryContextSwitchTo(job->cxt);
-	key = reuse_key(job);
+	key = lmsfdw_reuse_key(job);
 	foreach(lc, reusable_jobs)
 	{
 		LmsReusable *r = (LmsReusable *) lfirst(lc);

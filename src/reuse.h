@@ -23,5 +23,6 @@ typedef enum LmsReuse
 
 extern LmsReuse lmsfdw_reuse_find(LmsJob *job);
 extern void lmsfdw_reuse_remember(LmsJob *job);
+extern char *lmsfdw_reuse_key(const LmsJob *job);
 
 #endif							/* LMS_REUSE_H */

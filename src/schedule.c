@@ -71,6 +71,53 @@
  * max_ms, so the job is seen within about max_ms of its end, as without
  * progress.
  *
+ * Learned durations
+ * -----------------
+ * The same export usually takes about as long as it did the last times.
+ * Given the finishes of past runs (each known to within the gap between
+ * the two status checks around it), lms_poll_learn sets a plausible
+ * window [lo, hi]: from the earliest past finish to the latest, widened
+ * by a margin of one mean gap between sorted past durations (range /
+ * (n - 1): with n runs a new one falls below the shortest with odds
+ * 1/(n + 1), and about that far below), at least LMS_LEARN_SLACK of the
+ * median and at least the uncertainty of the most precise run (the
+ * midpoints are what is compared; a rough run, such as one followed by
+ * the widening geometric schedule, moves the window by its midpoint but
+ * does not widen it for good).  Then:
+ *
+ * - The first check comes just before lo (jittered only earlier, by up to
+ *	 the jitter times the dense spacing), never before poll_initial.  When
+ *	 the runs are few for their spread (the margin exceeds LMS_LEARN_WIDE
+ *	 dense spacings), lo itself is uncertain by about a margin, and a job
+ *	 finishing before it would be seen only at the first check: then the
+ *	 first check comes LMS_LEARN_REACH margins earlier and the next ones
+ *	 approach lo by the poll factor (the geometric widening in reverse),
+ *	 so an early finish is seen about a third of its distance to lo late,
+ *	 for a handful more checks.
+ * - Within the window the checks are dense_ms apart (LMS_LEARN_DENSE_MS,
+ *	 or a quarter of the window if that is narrower, within [initial, max]),
+ *	 jittered +-jitter, and the last one lands at hi.  Without progress the
+ *	 finish may be anywhere in the window, so no spacing is better than
+ *	 another there except through its cost: the mean latency is about
+ *	 half the spacing, the checks about the window's width over it.
+ * - Past hi the job is slower than any before: the schedule falls back to
+ *	 the geometric one, widening again from dense_ms by factor up to max.
+ * - A status with usable progress is aimed by the progress rules above,
+ *	 which know more than history; the learned window is used otherwise.
+ *
+ * How progress advanced in past runs (when 25, 50 and 75 percent were
+ * first seen, as fractions of each run) does not move the checks, which
+ * follow this run's own progress, but tells when the job should end: a
+ * job whose progress is front-loaded or back-loaded ends when its last
+ * quartile suggests, scaled as the past runs advanced (lms_poll_expected_ms).
+ *
+ * With fewer than LMS_LEARN_MIN runs nothing changes: the schedule and
+ * every random draw are exactly those without history.  lms_poll_finished
+ * turns a job seen done into the run to remember: the midpoint between the
+ * last check that saw it running and the one that saw it done.  A job done
+ * at its first check is known only to have taken at most that long: it is
+ * counted as ending within one margin (or since its start) before.
+ *
  * Retry backoff and Retry-After
  * -----------------------------
  * Backoff is "full jitter": uniform in [0, min(cap, base * 2^attempt)).
@@ -103,6 +150,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define LMS_DEFAULT_JITTER		0.2
@@ -125,6 +173,20 @@
 
 /* aimed waits are delayed by up to jitter * this fraction, never hastened */
 #define LMS_PROGRESS_LATE		0.25
+
+/* checks within a learned window are this far apart, at most */
+#define LMS_LEARN_DENSE_MS		3200.0
+
+/* a learned window is widened by at least this fraction of the median */
+#define LMS_LEARN_SLACK			0.02
+
+/*
+ * When the margin exceeds LMS_LEARN_WIDE dense spacings, the first check
+ * comes LMS_LEARN_REACH margins before lo, and the checks approach lo
+ * closing the distance by the poll factor each time.
+ */
+#define LMS_LEARN_WIDE			4.0
+#define LMS_LEARN_REACH			3.0
 
 /* beyond this attempt number base * 2^attempt exceeds any sane cap */
 #define LMS_BACKOFF_MAX_SHIFT	62
@@ -202,6 +264,9 @@ lms_poll_init(LmsPollSchedule *s, double initial_ms, double max_ms,
 	s->base_ms = initial_ms;
 	s->checks = 0;
 	s->have_progress = false;
+	s->prev_check_ms = -1.0;
+	s->learned_runs = 0;
+	s->learned_active = false;
 }
 
 /* jitter in [0, 1]; anything else would allow negative waits */
@@ -243,8 +308,208 @@ lms_poll_first_wait(LmsPollSchedule *s, LmsRng *rng)
 	double		wait;
 
 	s->base_ms = s->initial_ms;
-	wait = poll_geometric(s, rng);
+	if (s->learned_active)
+	{
+		/* just before the shortest plausible finish, never after it */
+		wait = s->learn_lo_ms - s->learn_reach_ms -
+			poll_jitter(s) * s->dense_ms * lms_rng_uniform(rng);
+		if (wait < s->initial_ms)
+			wait = s->initial_ms;
+	}
+	else
+		wait = poll_geometric(s, rng);
 	poll_advance_width(s);
+	return wait;
+}
+
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* Sort v[0..m-1] (m > 0) and return its median. */
+static double
+sorted_median(double *v, int m)
+{
+	qsort(v, m, sizeof(double), compare_doubles);
+	return m % 2 ? v[m / 2] : (v[m / 2 - 1] + v[m / 2]) / 2.0;
+}
+
+/*
+ * How the learned runs' progress advanced: per quartile, the median of the
+ * fractions of the runs that reported it (at least LMS_LEARN_MIN), else 0.
+ */
+static void
+learn_progress(LmsPollSchedule *s, const LmsLearnedRun *runs, int n)
+{
+	int			k;
+
+	for (k = 0; k < LMS_LEARN_QUARTILES; k++)
+	{
+		double		f[LMS_LEARN_RUNS];
+		int			m = 0;
+		int			i;
+
+		for (i = n > LMS_LEARN_RUNS ? n - LMS_LEARN_RUNS : 0; i < n; i++)
+			if (runs[i].progress_at[k] > 0.0 && runs[i].progress_at[k] <= 1.0)
+				f[m++] = runs[i].progress_at[k];
+		s->learn_progress_at[k] = 0.0;
+		if (m < LMS_LEARN_MIN)
+			continue;
+		s->learn_progress_at[k] = sorted_median(f, m);
+	}
+}
+
+/*
+ * lms_poll_learn
+ *		Set the learned window from past runs (see the file header).  Runs
+ *		with a non-positive or non-finite duration are ignored; of more than
+ *		LMS_LEARN_RUNS only the last LMS_LEARN_RUNS count.
+ */
+int
+lms_poll_learn(LmsPollSchedule *s, const LmsLearnedRun *runs, int n)
+{
+	double		d[LMS_LEARN_RUNS];
+	double		sharpest = INFINITY;
+	double		lo;
+	double		hi;
+	double		median;
+	double		margin;
+	double		dense;
+	int			m = 0;
+	int			i;
+
+	for (i = n > LMS_LEARN_RUNS ? n - LMS_LEARN_RUNS : 0; i < n; i++)
+	{
+		double		dur = runs[i].duration_ms;
+		double		spread = runs[i].spread_ms;
+
+		if (!isfinite(dur) || !(dur > 0.0))
+			continue;
+		if (!isfinite(spread) || !(spread > 0.0))
+			spread = 0.0;
+		d[m++] = dur;
+		if (spread < sharpest)
+			sharpest = spread;
+	}
+	if (m < LMS_LEARN_MIN)
+		return 0;
+
+	median = sorted_median(d, m);
+	margin = (d[m - 1] - d[0]) / (m - 1);
+	if (margin < LMS_LEARN_SLACK * median)
+		margin = LMS_LEARN_SLACK * median;
+	if (margin < sharpest)
+		margin = sharpest;
+	lo = d[0] - margin;
+	hi = d[m - 1] + margin;
+	if (lo < 0.0)
+		lo = 0.0;
+
+	dense = LMS_LEARN_DENSE_MS;
+	if (dense > (hi - lo) / 4.0)
+		dense = (hi - lo) / 4.0;
+	if (dense > s->max_ms)
+		dense = s->max_ms;
+	if (dense < s->initial_ms)
+		dense = s->initial_ms;
+
+	s->learned_runs = m;
+	s->learned_active = true;
+	s->learn_lo_ms = lo;
+	s->learn_hi_ms = hi;
+	s->learn_expected_ms = median;
+	s->learn_margin_ms = margin;
+	learn_progress(s, runs, n);
+	s->learn_reach_ms = 0.0;
+	if (margin > LMS_LEARN_WIDE * dense)
+		s->learn_reach_ms = LMS_LEARN_REACH * margin;
+	if (s->learn_reach_ms > lo)
+		s->learn_reach_ms = lo;
+	s->dense_ms = dense;
+	return m;
+}
+
+/*
+ * lms_poll_finished
+ *		The run to remember of a job that a status check at done_ms saw
+ *		done: between the last check that saw it running and this one.
+ */
+void
+lms_poll_finished(const LmsPollSchedule *s, double done_ms,
+				  LmsLearnedRun *run)
+{
+	double		prev = s->prev_check_ms;
+	int			k;
+
+	if (!(prev >= 0.0) || prev >= done_ms)
+	{
+		/*
+		 * Done at the first check: it took at most done_ms.  Aimed at a
+		 * learned window, it was faster than the shortest plausible run:
+		 * count it as ending within one margin before, so that the next
+		 * window reaches that much further down.
+		 */
+		double		gap = done_ms;
+
+		if (s->learned_runs > 0)
+			gap = s->learn_margin_ms > s->dense_ms ? s->learn_margin_ms :
+				s->dense_ms;
+		if (gap > done_ms)
+			gap = done_ms;
+		prev = done_ms - gap;
+	}
+	run->duration_ms = (prev + done_ms) / 2.0;
+	run->spread_ms = (done_ms - prev) / 2.0;
+	for (k = 0; k < LMS_LEARN_QUARTILES; k++)
+	{
+		double		f = s->quartile_ms[k] / run->duration_ms;
+
+		run->progress_at[k] = s->quartile_ms[k] > 0.0 && f <= 1.0 ? f : 0.0;
+	}
+}
+
+/*
+ * The wait within the learned window, or a negative value when there is no
+ * window or the job has outlived it (then the geometric widths restart at
+ * the dense spacing).
+ */
+static double
+learned_wait(LmsPollSchedule *s, LmsRng *rng, double now_ms)
+{
+	double		jitter = poll_jitter(s);
+	double		wait;
+
+	if (!s->learned_active)
+		return -1.0;
+	if (now_ms >= s->learn_hi_ms)
+	{
+		/* slower than ever before */
+		s->learned_active = false;
+		s->base_ms = s->dense_ms;
+		return -1.0;
+	}
+	if (now_ms < s->learn_lo_ms - s->dense_ms)
+	{
+		/* approaching lo: each check closes the distance by the factor */
+		double		left = s->learn_lo_ms - now_ms;
+
+		wait = left - left / s->factor;
+		if (wait < s->dense_ms)
+			wait = left;
+		wait *= 1.0 - jitter * 0.5 * lms_rng_uniform(rng);
+	}
+	else
+		wait = s->dense_ms * (1.0 + jitter * (2.0 * lms_rng_uniform(rng) - 1.0));
+	/* the last check of the window is at its end */
+	if (now_ms + wait > s->learn_hi_ms)
+		wait = s->learn_hi_ms - now_ms;
+	if (wait < s->initial_ms)
+		wait = s->initial_ms;
 	return wait;
 }
 
@@ -372,6 +637,29 @@ progress_wait(const LmsPollSchedule *s, LmsRng *rng, double now_ms)
 }
 
 /*
+ * lms_poll_expected_ms
+ *		The expected finish: the last quartile reached as past runs
+ *		advanced, else the progress rate (two readings), else the median
+ *		past run.
+ */
+double
+lms_poll_expected_ms(const LmsPollSchedule *s)
+{
+	ProgressEstimate est;
+	int			k;
+
+	/* the last quartile reached, where past runs were then */
+	for (k = LMS_LEARN_QUARTILES - 1; k >= 0; k--)
+		if (s->quartile_ms[k] > 0.0 && s->learn_progress_at[k] > 0.0)
+			return s->quartile_ms[k] / s->learn_progress_at[k];
+	if (s->have_progress && progress_estimate(s, &est) && est.two_point)
+		return est.finish;
+	if (s->learned_runs > 0)
+		return s->learn_expected_ms;
+	return -1.0;
+}
+
+/*
  * lms_poll_next_wait
  *		The wait before the next status check, after a check at now_ms that
  *		saw progress (negative: the status carries none).
@@ -381,8 +669,13 @@ lms_poll_next_wait(LmsPollSchedule *s, LmsRng *rng, double now_ms,
 				   double progress)
 {
 	double		wait = -1.0;
+	int			k;
 
 	s->checks++;
+	/* when progress first reached each quartile, for the history */
+	for (k = 0; k < LMS_LEARN_QUARTILES; k++)
+		if (progress >= 25.0 * (k + 1) && s->quartile_ms[k] == 0.0 && now_ms > 0.0)
+			s->quartile_ms[k] = now_ms;
 
 	if (isnan(progress) || progress < 0.0)
 	{
@@ -432,6 +725,8 @@ lms_poll_next_wait(LmsPollSchedule *s, LmsRng *rng, double now_ms,
 	}
 
 	if (wait < 0.0)
+		wait = learned_wait(s, rng, now_ms);
+	if (wait < 0.0)
 	{
 		/*
 		 * Geometric.  While progress stands still, the width is also kept
@@ -451,6 +746,7 @@ lms_poll_next_wait(LmsPollSchedule *s, LmsRng *rng, double now_ms,
 		wait = poll_geometric(s, rng);
 	}
 	poll_advance_width(s);
+	s->prev_check_ms = now_ms;
 	return wait;
 }
 
@@ -654,4 +950,50 @@ lms_pacer_delay_ms(const LmsRatePacer *p, double now_ms)
 			return 0.0;
 		return (need - now_remaining) / p->leak_per_s * 1000.0;
 	}
+}
+
+
+/* ----------------------------------------------------------------
+ *		A rate budget shared between senders
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * lms_pacer_reservation
+ *		What one more request is expected to take from the quota: its cost
+ *		(the last one seen, or 1), and on a leaky bucket Canvas's up-front
+ *		charge, which it holds until it is answered.
+ */
+double
+lms_pacer_reservation(const LmsRatePacer *p)
+{
+	double		cost = p->cost > 0.0 ? p->cost : 1.0;
+
+	if (p->reset_ms >= 0.0)
+		return cost;
+	return cost + LMS_CANVAS_UP_FRONT;
+}
+
+/*
+ * lms_pacer_shared_delay_ms
+ *		The delay of lms_pacer_delay_ms for a quota of which reserved units
+ *		are already promised to in_flight requests.  Before any answer has
+ *		shown the quota, requests go one at a time.
+ */
+double
+lms_pacer_shared_delay_ms(const LmsRatePacer *p, double now_ms,
+						  double reserved, int in_flight)
+{
+	LmsRatePacer left = *p;
+	double		delay;
+
+	if (!p->have)
+		return in_flight > 0 ? LMS_PACER_PROBE_MS : 0.0;
+	if (reserved > 0.0)
+		left.remaining -= reserved;
+	delay = lms_pacer_delay_ms(&left, now_ms);
+	/* answers still to come may show more room: ask again soon */
+	if (in_flight > 0 && delay > LMS_PACER_PROBE_MS)
+		delay = LMS_PACER_PROBE_MS;
+	return delay;
 }

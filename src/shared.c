@@ -17,6 +17,12 @@
  * Without preloading nothing here is set up, and reuse stays within each
  * backend (job.c).
  *
+ * The same hooks set up the shared state of history.c (learned durations),
+ * activity.c (exports in progress) and budget.c (rate budgets), each laid
+ * out by its own module under a lock of its own, and save the learned
+ * durations when the postmaster shuts down cleanly; lmsfdw_area_lock hands
+ * history.c and activity.c their table, shared or the backend's own.
+ *
  * IDENTIFICATION
  *		  src/shared.c
  *
@@ -24,12 +30,16 @@
  */
 #include "postgres.h"
 
+#include "activity.h"
+#include "budget.h"
+#include "history.h"
 #include "lms_fdw.h"
 #include "shared.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
+#include "utils/memutils.h"
 
 #define LMS_SHARED_JOBS		64
 #define LMS_SHARED_KEY		512
@@ -74,7 +84,38 @@ shared_request(void)
 		prev_shmem_request_hook();
 #endif
 	RequestAddinShmemSpace(MAXALIGN(sizeof(LmsSharedState)));
-	RequestNamedLWLockTranche("lms_fdw", 1);
+	/* learned durations, exports in progress, rate budgets: one lock each */
+	RequestAddinShmemSpace(lmsfdw_history_shmem_size());
+	RequestAddinShmemSpace(lmsfdw_activity_shmem_size());
+	RequestAddinShmemSpace(lmsfdw_budget_shmem_size());
+	RequestNamedLWLockTranche("lms_fdw", 4);
+}
+
+/* at the postmaster's clean shutdown: keep the learned durations */
+static void
+shared_shutdown(int code, Datum arg)
+{
+	/* not after a crash: the table may be inconsistent */
+	if (code == 0)
+		lmsfdw_history_save();
+}
+
+/* The other modules' shared state, each under its own lock. */
+static void
+shared_startup_modules(void)
+{
+	LWLockPadded *locks = GetNamedLWLockTranche("lms_fdw");
+	bool		found;
+	void	   *mem;
+
+	mem = ShmemInitStruct("lms_fdw history", lmsfdw_history_shmem_size(), &found);
+	lmsfdw_history_shmem_attach(mem, &locks[1].lock, found);
+	mem = ShmemInitStruct("lms_fdw activity", lmsfdw_activity_shmem_size(), &found);
+	lmsfdw_activity_shmem_attach(mem, &locks[2].lock, found);
+	mem = ShmemInitStruct("lms_fdw budgets", lmsfdw_budget_shmem_size(), &found);
+	lmsfdw_budget_shmem_attach(mem, &locks[3].lock, found);
+	if (!IsUnderPostmaster)
+		on_shmem_exit(shared_shutdown, (Datum) 0);
 }
 
 static void
@@ -91,6 +132,7 @@ shared_startup(void)
 		memset(shared, 0, sizeof(LmsSharedState));
 		shared->lock = &(GetNamedLWLockTranche("lms_fdw"))->lock;
 	}
+	shared_startup_modules();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -323,4 +365,28 @@ lmsfdw_shared_watched(const LmsJob *job)
 	watched = e != NULL && e->watchers > 0;
 	LWLockRelease(shared->lock);
 	return watched;
+}
+
+/*
+ * lmsfdw_area_lock
+ *		The area's table, locked in mode when it is shared.
+ */
+void *
+lmsfdw_area_lock(LmsSharedArea *area, LWLockMode mode)
+{
+	if (area->shared)
+	{
+		LWLockAcquire(area->lock, mode);
+		return area->shared;
+	}
+	if (area->local == NULL)
+		area->local = MemoryContextAllocZero(TopMemoryContext, area->size);
+	return area->local;
+}
+
+void
+lmsfdw_area_unlock(LmsSharedArea *area)
+{
+	if (area->shared)
+		LWLockRelease(area->lock);
 }

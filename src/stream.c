@@ -36,6 +36,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "activity.h"
 #include "gunzip.h"
 #include "http.h"
 #include "lms_fdw.h"
@@ -108,6 +109,7 @@ raw_fill(LmsStream *s)
 	if (lmsfdw_transfer_read(s->xfer, &s->raw, &s->raw_len))
 	{
 		s->job->counters.bytes += s->raw_len;
+		lmsfdw_activity_tick(s->job);
 		return true;
 	}
 	s->raw_eof = true;

@@ -2963,6 +2963,8 @@ class Handler(BaseHTTPRequestHandler):
                     self.entry["rate_remaining"] = float(v)
                 elif k.lower() == "x-request-cost":
                     self.entry["request_cost"] = float(v)
+            # when the answer left: no client can have known it before
+            self.entry["t_answer"] = time.time()
         try:
             if getattr(resp, "long_body", None):
                 self.send_long_body(resp)

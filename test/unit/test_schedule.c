@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * test_schedule.c
- *		  Unit tests for src/schedule.c: poll schedule, backoff, Retry-After
- *		  and rate-limit pacing
+ *		  Unit tests for src/schedule.c: poll schedule (learned from past
+ *		  runs, too), backoff, Retry-After and rate-limit pacing
  *
  * Everything runs on simulated clocks with fixed seeds, so the results are
  * the same on every run; nothing here measures wall-clock time.  Bounds on
@@ -636,6 +636,396 @@ test_poll_progress_fallback(void)
 	}
 }
 
+/* A job without progress ending at finish_ms, learned from n runs. */
+static int
+run_learned(double finish_ms, const LmsLearnedRun *runs, int n,
+			uint64_t seed, double *latency, LmsLearnedRun *seen)
+{
+	LmsPollSchedule s;
+	LmsRng		rng;
+	double		t;
+	int			checks = 1;
+
+	lms_rng_seed(&rng, seed);
+	lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_learn(&s, runs, n);
+	t = lms_poll_first_wait(&s, &rng);
+	while (t < finish_ms && checks < 100000)
+	{
+		t += lms_poll_next_wait(&s, &rng, t, -1.0);
+		checks++;
+	}
+	if (seen)
+		lms_poll_finished(&s, t, seen);
+	*latency = t - finish_ms;
+	return checks;
+}
+
+/* Fewer than LMS_LEARN_MIN runs (or none usable): today's schedule, exactly. */
+static void
+test_learned_none(void)
+{
+	LmsLearnedRun one[1] = {{600000.0, 1000.0, {0}}};
+	LmsLearnedRun junk[3] = {{-5.0, 1.0, {0}}, {NAN, 1.0, {0}}, {600000.0, 1.0, {0}}};
+	LmsPollSchedule a;
+	LmsPollSchedule b;
+	LmsPollSchedule c;
+	LmsRng		ra;
+	LmsRng		rb;
+	LmsRng		rc;
+	bool		same;
+	double		t;
+	int			k;
+
+	lms_rng_seed(&ra, 31);
+	lms_rng_seed(&rb, 31);
+	lms_rng_seed(&rc, 31);
+	lms_poll_init(&a, INITIAL_MS, MAX_MS, FACTOR);
+	lms_poll_init(&b, INITIAL_MS, MAX_MS, FACTOR);
+	lms_poll_init(&c, INITIAL_MS, MAX_MS, FACTOR);
+	UNIT_CHECK(lms_poll_learn(&b, one, 1) == 0, "one run is no history");
+	UNIT_CHECK(lms_poll_learn(&c, junk, 3) == 0, "unusable runs are ignored");
+	UNIT_CHECK(lms_poll_learn(&c, NULL, 0) == 0, "no runs");
+	t = lms_poll_first_wait(&a, &ra);
+	same = t == lms_poll_first_wait(&b, &rb) && t == lms_poll_first_wait(&c, &rc);
+	for (k = 0; k < 40; k++)
+	{
+		double		p = k < 20 ? -1.0 : 3.0 * (k - 20);
+		double		wa = lms_poll_next_wait(&a, &ra, t, p);
+
+		if (wa != lms_poll_next_wait(&b, &rb, t, p) ||
+			wa != lms_poll_next_wait(&c, &rc, t, p))
+			same = false;
+		t += wa;
+	}
+	UNIT_CHECK(same, "without history every wait is today's");
+	UNIT_CHECK(b.learned_runs == 0 && !b.learned_active, "nothing learned");
+}
+
+/* The learned window and the waits in, before and after it. */
+static void
+test_learned_window(void)
+{
+	LmsLearnedRun runs[LMS_LEARN_RUNS] = {{0}};
+	LmsPollSchedule s;
+	LmsRng		rng;
+	double		shortest = 1e300;
+	double		longest = 0.0;
+	double		t;
+	double		w;
+	double		prev;
+	bool		in_bounds = true;
+	bool		at_end = false;
+	int			i;
+	int			widening = 0;
+
+	/* eight runs of 10 min +-10%, each known to within 2 s */
+	for (i = 0; i < LMS_LEARN_RUNS; i++)
+	{
+		runs[i].duration_ms = 540000.0 + 120000.0 * ((i * 5) % 8) / 7.0;
+		runs[i].spread_ms = 2000.0;
+		if (runs[i].duration_ms < shortest)
+			shortest = runs[i].duration_ms;
+		if (runs[i].duration_ms > longest)
+			longest = runs[i].duration_ms;
+	}
+	lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
+	UNIT_CHECK(lms_poll_learn(&s, runs, LMS_LEARN_RUNS) == LMS_LEARN_RUNS,
+			   "eight runs learned");
+	UNIT_CHECK(s.learn_lo_ms < shortest - 2000.0 &&
+			   s.learn_lo_ms > shortest - 2000.0 - 2.0 * 120000.0 / 7.0,
+			   "lo %.0f just below the shortest run %.0f", s.learn_lo_ms,
+			   shortest);
+	UNIT_CHECK(s.learn_hi_ms > longest + 2000.0 &&
+			   s.learn_hi_ms < longest + 2000.0 + 2.0 * 120000.0 / 7.0,
+			   "hi %.0f just above the longest run %.0f", s.learn_hi_ms,
+			   longest);
+	UNIT_CHECK(fabs(s.learn_expected_ms - 600000.0) < 120000.0 / 7.0,
+			   "expected finish %.0f is the median", s.learn_expected_ms);
+	UNIT_CHECK(s.dense_ms >= INITIAL_MS && s.dense_ms <= 5000.0,
+			   "dense spacing %.0f", s.dense_ms);
+
+	/* the first check: just before lo, never after (any seed) */
+	for (i = 1; i <= 500; i++)
+	{
+		LmsPollSchedule js = s;
+
+		lms_rng_seed(&rng, (uint64_t) i);
+		w = lms_poll_first_wait(&js, &rng);
+		if (w > js.learn_lo_ms - js.learn_reach_ms + EPS ||
+			w < js.learn_lo_ms - js.learn_reach_ms - 0.2 * js.dense_ms - EPS)
+			in_bounds = false;
+	}
+	UNIT_CHECK(in_bounds, "first wait within [lo - jitter, lo]");
+
+	/* a job slower than ever: dense in the window, then widening again */
+	lms_rng_seed(&rng, 41);
+	t = lms_poll_first_wait(&s, &rng);
+	in_bounds = true;
+	while (t < s.learn_hi_ms)
+	{
+		w = lms_poll_next_wait(&s, &rng, t, -1.0);
+		if (t >= s.learn_lo_ms &&
+			(w > 1.2 * s.dense_ms + EPS || w < INITIAL_MS - EPS))
+			in_bounds = false;
+		t += w;
+		/* at the end exactly, unless that was closer than poll_initial */
+		if (fabs(t - s.learn_hi_ms) < 1e-6 ||
+			(t > s.learn_hi_ms && w <= INITIAL_MS + EPS))
+			at_end = true;
+	}
+	UNIT_CHECK(in_bounds, "waits within the window at most the dense spacing");
+	UNIT_CHECK(at_end, "the last check of the window is at its end");
+	UNIT_CHECK(s.learned_active, "still learned at the window's end");
+	prev = 0.0;
+	for (i = 0; i < 20; i++)
+	{
+		w = lms_poll_next_wait(&s, &rng, t, -1.0);
+		if (i > 0 && w > prev)
+			widening++;
+		prev = w;
+		t += w;
+	}
+	UNIT_CHECK(!s.learned_active, "past the window: today's schedule");
+	UNIT_CHECK(widening >= 5, "the waits widen again (%d of 19 grew)",
+			   widening);
+	UNIT_CHECK(w >= 0.8 * MAX_MS && w <= 1.2 * MAX_MS,
+			   "and reach poll_max: %.0f", w);
+
+	/* only the last LMS_LEARN_RUNS runs count */
+	{
+		LmsLearnedRun many[LMS_LEARN_RUNS + 4] = {{0}};
+
+		for (i = 0; i < LMS_LEARN_RUNS + 4; i++)
+		{
+			many[i].duration_ms = i < 4 ? 5000.0 : 60000.0;
+			many[i].spread_ms = 500.0;
+		}
+		lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
+		UNIT_CHECK(lms_poll_learn(&s, many, LMS_LEARN_RUNS + 4) ==
+				   LMS_LEARN_RUNS, "at most %d runs", LMS_LEARN_RUNS);
+		UNIT_CHECK(s.learn_lo_ms > 50000.0, "old runs forgotten: lo %.0f",
+				   s.learn_lo_ms);
+	}
+}
+
+/* What a job seen done is remembered as. */
+static void
+test_learned_finished(void)
+{
+	LmsPollSchedule s;
+	LmsLearnedRun run;
+	LmsLearnedRun runs[2] = {{10000.0, 100.0, {0}}, {10000.0, 100.0, {0}}};
+	LmsRng		rng;
+
+	lms_rng_seed(&rng, 1);
+	lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_first_wait(&s, &rng);
+	(void) lms_poll_next_wait(&s, &rng, 1000.0, -1.0);
+	(void) lms_poll_next_wait(&s, &rng, 2500.0, -1.0);
+	lms_poll_finished(&s, 4750.0, &run);
+	UNIT_CHECK(run.duration_ms == 3625.0 && run.spread_ms == 1125.0,
+			   "between the last two checks: %.0f +- %.0f", run.duration_ms,
+			   run.spread_ms);
+
+	lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
+	lms_poll_finished(&s, 1000.0, &run);
+	UNIT_CHECK(run.duration_ms == 500.0 && run.spread_ms == 500.0,
+			   "done at the first check: since the start");
+
+	/* done at a learned first check: faster than ever, by a margin */
+	lms_poll_init(&s, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_learn(&s, runs, 2);
+	lms_poll_finished(&s, 9500.0, &run);
+	UNIT_CHECK(run.duration_ms < 9500.0 && run.duration_ms >= 9500.0 - s.dense_ms &&
+			   run.duration_ms - run.spread_ms >= 0.0,
+			   "faster than ever: %.0f +- %.0f", run.duration_ms,
+			   run.spread_ms);
+}
+
+/*
+ * Repeated jobs learn from each other: a +-10% ten-minute job is seen far
+ * sooner than today with no more checks, and a job of fixed length takes a
+ * handful of checks once the rough first runs have left the history.
+ */
+static void
+test_learned_repeats(void)
+{
+	LmsLearnedRun history[64];
+	LmsRng		draw;
+	double		checks[2] = {0, 0};
+	double		late[2] = {0, 0};
+	int			measured = 0;
+	int			i;
+
+	lms_rng_seed(&draw, 2024);
+	for (i = 0; i < 48; i++)
+	{
+		double		finish = 600000.0 * (1.0 + 0.1 * (2.0 * lms_rng_uniform(&draw) - 1.0));
+		int			from = i > LMS_LEARN_RUNS ? i - LMS_LEARN_RUNS : 0;
+		double		latency;
+		int			c;
+
+		c = run_learned(finish, history + from, i - from, 100 + i, &latency,
+						&history[i]);
+		if (i < LMS_LEARN_RUNS)
+			continue;
+		measured++;
+		checks[0] += c;
+		late[0] += latency;
+		checks[1] += run_learned(finish, NULL, 0, 100 + i, &latency, NULL);
+		late[1] += latency;
+	}
+	UNIT_CHECK(checks[0] <= checks[1], "10 min +-10%%: %.1f checks, today %.1f",
+			   checks[0] / measured, checks[1] / measured);
+	UNIT_CHECK(late[0] < 0.25 * late[1] && late[0] / measured < 3000.0,
+			   "10 min +-10%%: %.0f ms late on average, today %.0f",
+			   late[0] / measured, late[1] / measured);
+	UNIT_CHECK(checks[0] / measured < 600000.0 / 5000.0 / 4.0,
+			   "a quarter of fixed 5 s polling's checks");
+
+	/*
+	 * A job of fixed length: once the two rough runs of today's schedule
+	 * have left the history, a check or two before the end, one after.
+	 */
+	{
+		LmsLearnedRun fixed[64];
+		int			first_two = 0;
+		int			worst = 0;
+		double		worst_late = 0.0;
+
+		for (i = 0; i < 24; i++)
+		{
+			int			from = i > LMS_LEARN_RUNS ? i - LMS_LEARN_RUNS : 0;
+			double		latency;
+			int			c;
+
+			c = run_learned(90000.0, fixed + from, i - from, 7 + i, &latency,
+							&fixed[i]);
+			if (i < 2)
+				first_two += c;
+			if (i >= LMS_LEARN_RUNS + 2 && c > worst)
+				worst = c;
+			if (i >= LMS_LEARN_RUNS + 2 && latency > worst_late)
+				worst_late = latency;
+		}
+		UNIT_CHECK(first_two >= 16, "fixed 90 s job: %d checks in the first "
+				   "two runs", first_two);
+		UNIT_CHECK(worst <= 5, "then at most %d checks", worst);
+		UNIT_CHECK(worst_late <= 1.2 * 3200.0, "and at most %.0f ms late",
+				   worst_late);
+	}
+}
+
+/* Progress, when the status has it, is followed rather than history. */
+static void
+test_learned_progress(void)
+{
+	LmsLearnedRun runs[3] = {{100000.0, 500.0, {0}}, {101000.0, 500.0, {0}},
+	{99000.0, 500.0, {0}}};
+	LmsPollSchedule a;
+	LmsPollSchedule b;
+	LmsRng		ra;
+	LmsRng		rb;
+	double		wa;
+	double		wb;
+
+	lms_poll_init(&a, INITIAL_MS, MAX_MS, FACTOR);
+	lms_poll_init(&b, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_learn(&b, runs, 3);
+	lms_rng_seed(&ra, 8);
+	lms_rng_seed(&rb, 8);
+	(void) lms_poll_first_wait(&a, &ra);
+	(void) lms_poll_first_wait(&b, &rb);
+	(void) lms_poll_next_wait(&a, &ra, 20000.0, 20.0);
+	(void) lms_poll_next_wait(&b, &rb, 20000.0, 20.0);
+	wa = lms_poll_next_wait(&a, &ra, 80000.0, 80.0);
+	wb = lms_poll_next_wait(&b, &rb, 80000.0, 80.0);
+	UNIT_CHECK(wa == wb, "two readings aim the same with or without history: "
+			   "%.0f vs %.0f", wa, wb);
+	UNIT_CHECK(fabs(lms_poll_expected_ms(&b) - 100000.0) < 2000.0,
+			   "expected finish from progress: %.0f", lms_poll_expected_ms(&b));
+	wb = lms_poll_next_wait(&b, &rb, 80000.0 + wb, -1.0);
+	UNIT_CHECK(wb <= 1.2 * b.dense_ms, "a status without progress: learned "
+			   "window (%.0f)", wb);
+
+	/* expected finish: history without progress, nothing without either */
+	lms_poll_init(&b, INITIAL_MS, MAX_MS, FACTOR);
+	UNIT_CHECK(lms_poll_expected_ms(&b) < 0.0, "no estimate without either");
+	(void) lms_poll_learn(&b, runs, 3);
+	UNIT_CHECK(lms_poll_expected_ms(&b) == 100000.0,
+			   "expected finish: the median run, %.0f", lms_poll_expected_ms(&b));
+}
+
+/*
+ * How progress advanced: remembered per quartile, and used to tell when a
+ * job whose progress is front-loaded should end.
+ */
+static void
+test_learned_progress_curve(void)
+{
+	LmsLearnedRun runs[3];
+	LmsLearnedRun run;
+	LmsPollSchedule a;
+	LmsPollSchedule b;
+	LmsRng		rng;
+	int			i;
+
+	/* a run seen at 25% at 10 s, 50% at 20 s, 90% at 90 s, done by 100 s */
+	lms_rng_seed(&rng, 3);
+	lms_poll_init(&a, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_first_wait(&a, &rng);
+	(void) lms_poll_next_wait(&a, &rng, 10000.0, 25.0);
+	(void) lms_poll_next_wait(&a, &rng, 20000.0, 50.0);
+	(void) lms_poll_next_wait(&a, &rng, 90000.0, 90.0);
+	(void) lms_poll_next_wait(&a, &rng, 99000.0, 99.0);
+	lms_poll_finished(&a, 101000.0, &run);
+	UNIT_CHECK(run.duration_ms == 100000.0, "run %.0f", run.duration_ms);
+	UNIT_CHECK(fabs(run.progress_at[0] - 0.1) < EPS &&
+			   fabs(run.progress_at[1] - 0.2) < EPS &&
+			   fabs(run.progress_at[2] - 0.9) < EPS,
+			   "quartiles first seen at %.2f %.2f %.2f of the run",
+			   run.progress_at[0], run.progress_at[1], run.progress_at[2]);
+
+	/* without progress nothing is remembered of it */
+	lms_poll_init(&b, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_next_wait(&b, &rng, 5000.0, -1.0);
+	lms_poll_finished(&b, 8000.0, &run);
+	UNIT_CHECK(run.progress_at[0] == 0.0 && run.progress_at[1] == 0.0 &&
+			   run.progress_at[2] == 0.0, "no progress, no quartiles");
+
+	/* three such runs: a job at 50% after 30 s should end at 150 s */
+	for (i = 0; i < 3; i++)
+	{
+		runs[i].duration_ms = 100000.0 + 1000.0 * i;
+		runs[i].spread_ms = 500.0;
+		runs[i].progress_at[0] = 0.1;
+		runs[i].progress_at[1] = 0.2;
+		runs[i].progress_at[2] = 0.9;
+	}
+	lms_poll_init(&a, INITIAL_MS, MAX_MS, FACTOR);
+	lms_poll_init(&b, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_learn(&a, runs, 3);
+	UNIT_CHECK(fabs(a.learn_progress_at[1] - 0.2) < EPS, "median quartile %.2f",
+			   a.learn_progress_at[1]);
+	(void) lms_poll_next_wait(&a, &rng, 15000.0, 25.0);
+	(void) lms_poll_next_wait(&a, &rng, 30000.0, 50.0);
+	(void) lms_poll_next_wait(&b, &rng, 15000.0, 25.0);
+	(void) lms_poll_next_wait(&b, &rng, 30000.0, 50.0);
+	UNIT_CHECK(fabs(lms_poll_expected_ms(&a) - 150000.0) < EPS,
+			   "as past runs advanced: %.0f", lms_poll_expected_ms(&a));
+	UNIT_CHECK(lms_poll_expected_ms(&b) < 70000.0,
+			   "from the rate alone it looks nearer: %.0f",
+			   lms_poll_expected_ms(&b));
+
+	/* one run that reported progress is not enough */
+	runs[1].progress_at[1] = runs[2].progress_at[1] = 0.0;
+	lms_poll_init(&a, INITIAL_MS, MAX_MS, FACTOR);
+	(void) lms_poll_learn(&a, runs, 3);
+	UNIT_CHECK(a.learn_progress_at[1] == 0.0 && a.learn_progress_at[0] > 0.0,
+			   "a quartile from fewer than two runs is unknown");
+}
+
 static void
 test_backoff(void)
 {
@@ -934,6 +1324,49 @@ test_pacer(void)
 			   "reset forgotten: %.3f", lms_pacer_delay_ms(&p, 0.0));
 }
 
+/* One budget for several senders: reservations and the first answer. */
+static void
+test_pacer_shared(void)
+{
+	LmsRatePacer p;
+	double		d;
+
+	lms_pacer_init(&p, 0.0, 10.0);
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 0.0, 0) == 0.0,
+			   "nothing seen, nothing in flight: send");
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 51.0, 1) == LMS_PACER_PROBE_MS,
+			   "nothing seen, one in flight: wait for its answer");
+	UNIT_CHECK(lms_pacer_reservation(&p) == 51.0,
+			   "unknown cost: 1 plus the up-front 50");
+
+	/* 300 left, cost 2: five requests in flight (260 reserved) leave room */
+	lms_pacer_observe(&p, 0.0, 300.0, 2.0, -1.0);
+	UNIT_CHECK(lms_pacer_reservation(&p) == 52.0, "reservation %.1f",
+			   lms_pacer_reservation(&p));
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 4 * 52.0, 4) == 0.0,
+			   "room for a fifth");
+	d = lms_pacer_shared_delay_ms(&p, 0.0, 5 * 52.0, 5);
+	UNIT_CHECK(d == LMS_PACER_PROBE_MS, "a sixth asks again soon: %.1f", d);
+	/* with nothing in flight, the refill alone decides: 12 units at 10/s */
+	lms_pacer_observe(&p, 0.0, 40.0, 2.0, -1.0);
+	d = lms_pacer_shared_delay_ms(&p, 0.0, 0.0, 0);
+	UNIT_CHECK(fabs(d - 1200.0) < EPS && d == lms_pacer_delay_ms(&p, 0.0),
+			   "nothing in flight: as one sender, %.1f", d);
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 1200.0, 0.0, 0) == 0.0,
+			   "refilled");
+
+	/* a reset window: the reservation is the cost alone */
+	lms_pacer_init(&p, 0.0, 0.0);
+	lms_pacer_observe(&p, 0.0, 100.0, 10.0, 30.0);
+	UNIT_CHECK(lms_pacer_reservation(&p) == 10.0, "window reservation");
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 80.0, 8) == 0.0,
+			   "10 left after 8 in flight: one more fits");
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 100.0, 10) == LMS_PACER_PROBE_MS,
+			   "none left: ask again after the answers");
+	UNIT_CHECK(lms_pacer_shared_delay_ms(&p, 0.0, 100.0, 0) == 30000.0,
+			   "nothing in flight and none left: the reset");
+}
+
 int
 main(void)
 {
@@ -945,8 +1378,15 @@ main(void)
 	test_poll_progress_waits();
 	test_poll_no_progress();
 	test_poll_progress_fallback();
+	test_learned_none();
+	test_learned_window();
+	test_learned_finished();
+	test_learned_repeats();
+	test_learned_progress();
+	test_learned_progress_curve();
 	test_backoff();
 	test_retry_after();
 	test_pacer();
+	test_pacer_shared();
 	UNIT_DONE("test_schedule");
 }
