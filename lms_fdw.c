@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "access/htup_details.h"
+#include "access/parallel.h"
 #include "access/reloptions.h"
 #include "access/sysattr.h"
 #include "access/table.h"
@@ -60,6 +61,7 @@
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "port/atomics.h"
 #include "options.h"
 #include "params.h"
 #include "parser/parsetree.h"
@@ -99,6 +101,7 @@ PG_MODULE_MAGIC;
  * scan of a million rows is.
  */
 #define LMS_STARTUP_PAGES	10000.0
+#define LMS_PARALLEL_ID_LEN	256
 #define LMS_DEFAULT_ROWS	1000
 
 /* fdw_private of a ForeignScan plan */
@@ -176,6 +179,22 @@ typedef struct LmsFileSlot
 	LmsRowSource *rows;
 } LmsFileSlot;
 
+/*
+ * A parallel scan's shared state (in the DSM of its Gather): the leader
+ * runs the export and publishes its job id; every participant, leader
+ * included, claims the job's result files by number from next_file.
+ */
+typedef struct LmsParallelScan
+{
+	pg_atomic_uint32 next_file; /* the next file number to claim */
+	/* what the participants read, for the next estimate (remember_rows) */
+	pg_atomic_uint32 files_read;
+	pg_atomic_uint64 rows_read;
+	pg_atomic_uint32 partial;	/* 1: a participant did not read to the end */
+	bool		done;			/* no job to read (nothing to export) */
+	char		remote_id[LMS_PARALLEL_ID_LEN];
+} LmsParallelScan;
+
 /* at most this many result files of one job open at once */
 #define LMS_MAX_OPEN_FILES 32
 
@@ -198,6 +217,8 @@ typedef struct LmsFdwScanState
 	int			rows_since_poll;
 	char	   *params_text;	/* the export parameters of the current jobs */
 	uint64		set_rows;		/* rows of the current jobs read so far */
+	int			set_files;		/* their result files opened */
+	int			set_jobs;		/* how many of them were read */
 	bool		set_partial;	/* one of them was not read to its end */
 	bool		async;			/* run by an async Append: never block on jobs */
 	bool		async_waiting;	/* jobs run, none ready: wait for the timer */
@@ -212,6 +233,7 @@ typedef struct LmsFdwScanState
 	int			jobs_reused;
 	LmsCounters totals;
 	int			learned_runs;	/* most runs a job's schedule learned from */
+	LmsParallelScan *pscan;		/* a parallel scan's shared state, or NULL */
 } LmsFdwScanState;
 
 void		_PG_init(void);
@@ -250,6 +272,17 @@ static bool lmsIsForeignPathAsyncCapable(ForeignPath *path);
 static void lmsForeignAsyncRequest(AsyncRequest *areq);
 static void lmsForeignAsyncConfigureWait(AsyncRequest *areq);
 static void lmsForeignAsyncNotify(AsyncRequest *areq);
+static bool lmsIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
+										 RangeTblEntry *rte);
+static Size lmsEstimateDSMForeignScan(ForeignScanState *node,
+									  ParallelContext *pcxt);
+static void lmsInitializeDSMForeignScan(ForeignScanState *node,
+										ParallelContext *pcxt, void *coordinate);
+static void lmsReInitializeDSMForeignScan(ForeignScanState *node,
+										  ParallelContext *pcxt, void *coordinate);
+static void lmsInitializeWorkerForeignScan(ForeignScanState *node,
+										   shm_toc *toc, void *coordinate);
+static void lmsShutdownForeignScan(ForeignScanState *node);
 
 /*
  * _PG_init
@@ -308,6 +341,12 @@ lms_fdw_handler(PG_FUNCTION_ARGS)
 	routine->ForeignAsyncRequest = lmsForeignAsyncRequest;
 	routine->ForeignAsyncConfigureWait = lmsForeignAsyncConfigureWait;
 	routine->ForeignAsyncNotify = lmsForeignAsyncNotify;
+	routine->IsForeignScanParallelSafe = lmsIsForeignScanParallelSafe;
+	routine->EstimateDSMForeignScan = lmsEstimateDSMForeignScan;
+	routine->InitializeDSMForeignScan = lmsInitializeDSMForeignScan;
+	routine->ReInitializeDSMForeignScan = lmsReInitializeDSMForeignScan;
+	routine->InitializeWorkerForeignScan = lmsInitializeWorkerForeignScan;
+	routine->ShutdownForeignScan = lmsShutdownForeignScan;
 
 	PG_RETURN_POINTER(routine);
 }
@@ -363,12 +402,13 @@ typedef struct LmsRowCount
 {
 	Oid			relid;			/* hash key */
 	double		rows;
+	int			files;			/* result files of its one job; 0: unknown */
 } LmsRowCount;
 
 static HTAB *last_row_counts = NULL;
 
-static void
-remember_rows(Oid relid, double rows)
+static LmsRowCount *
+row_count_entry(Oid relid)
 {
 	LmsRowCount *entry;
 	bool		found;
@@ -383,7 +423,31 @@ remember_rows(Oid relid, double rows)
 									  HASH_ELEM | HASH_BLOBS);
 	}
 	entry = hash_search(last_row_counts, &relid, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->rows = LMS_DEFAULT_ROWS;
+		entry->files = 0;
+	}
+	return entry;
+}
+
+static void
+remember_rows(Oid relid, double rows, int files)
+{
+	LmsRowCount *entry = row_count_entry(relid);
+
 	entry->rows = rows;
+	entry->files = files;
+}
+
+/* result files of the last whole export of relid's one job; 0: unknown */
+static int
+known_files(Oid relid)
+{
+	LmsRowCount *entry = last_row_counts ?
+		hash_search(last_row_counts, &relid, HASH_FIND, NULL) : NULL;
+
+	return entry ? entry->files : 0;
 }
 
 static double
@@ -503,6 +567,52 @@ param_path_info(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 }
 
 /*
+ * A partial path: the export's result files shared out among a Gather's
+ * participants.  Only for a provider that hands out files independently
+ * (Canvas Data 2's objects, which a table of any size has several of) and
+ * an export without parameters (one job).  The planner cannot know the file
+ * count of an export not yet run: as for the row estimate, the last whole
+ * export of the table in this backend tells it, one worker per file beyond
+ * the leader's (none after a single-file export: that table stays serial);
+ * before any, max_parallel_workers_per_gather.
+ */
+static void
+add_parallel_path(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
+				  const LmsOptions *opts)
+{
+	const LmsProvider *provider = opts->provider;
+	int			files = known_files(relid);
+	int			workers = files == 0 ? max_parallel_workers_per_gather :
+		Min(files - 1, max_parallel_workers_per_gather);
+	double		divisor = workers;
+	double		rows;
+	Cost		startup_cost;
+	Cost		total_cost;
+	ForeignPath *path;
+
+	if (!baserel->consider_parallel || baserel->lateral_relids != NULL ||
+		provider->next_file == NULL || !provider->concurrent_files ||
+		workers < 1)
+		return;
+	/* the leader's share, as costsize.c's get_parallel_divisor counts it */
+	if (parallel_leader_participation && 1.0 - 0.3 * workers > 0)
+		divisor += 1.0 - 0.3 * workers;
+	rows = clamp_row_est(baserel->rows / divisor);
+	export_costs(baserel, rows, &startup_cost, &total_cost);
+	path = create_foreignscan_path(root, baserel, NULL, rows,
+								   startup_cost, total_cost,
+								   NIL, NULL, NULL,
+#if PG_VERSION_NUM >= 170000
+								   NIL,
+#endif
+								   NIL);
+	path->path.parallel_aware = true;
+	path->path.parallel_safe = true;
+	path->path.parallel_workers = workers;
+	add_partial_path(baserel, (Path *) path);
+}
+
+/*
  * lmsGetForeignPaths
  *		The export, with a startup cost that reflects its latency; and,
  *		for a join on a param column, parameterized paths: a nested loop
@@ -526,6 +636,7 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *is_list;
 	List	   *ppis = NIL;
 	ListCell   *lc;
+	ForeignPath *path;
 	AttrNumber	attnum;
 	TupleDesc	tupdesc;
 	Relation	rel;
@@ -540,14 +651,18 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		startup_cost += disable_cost;
 		total_cost += disable_cost;
 	}
-	add_path(baserel, (Path *)
-			 create_foreignscan_path(root, baserel, NULL, baserel->rows,
-									 startup_cost, total_cost,
-									 NIL, NULL, NULL,
+	path = create_foreignscan_path(root, baserel, NULL, baserel->rows,
+								   startup_cost, total_cost,
+								   NIL, NULL, NULL,
 #if PG_VERSION_NUM >= 170000
-									 NIL,
+								   NIL,
 #endif
-									 NIL));
+								   NIL);
+	/* only a parallel-aware scan may run in a worker (see add_parallel_path) */
+	path->path.parallel_safe = false;
+	add_path(baserel, (Path *) path);
+	if (names == NIL && required == NULL)
+		add_parallel_path(root, baserel, foreigntableid, ps->opts);
 
 	/* join clauses on param columns, written out or implied by equivalence */
 	foreach(lc, baserel->joininfo)
@@ -591,14 +706,15 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 		export_costs(baserel, ppi->ppi_rows,
 					 &startup_cost, &total_cost);
-		add_path(baserel, (Path *)
-				 create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
-										 startup_cost, total_cost,
-										 NIL, ppi->ppi_req_outer, NULL,
+		path = create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
+									   startup_cost, total_cost,
+									   NIL, ppi->ppi_req_outer, NULL,
 #if PG_VERSION_NUM >= 170000
-										 NIL,
+									   NIL,
 #endif
-										 NIL));
+									   NIL);
+		path->path.parallel_safe = false;
+		add_path(baserel, (Path *) path);
 	}
 }
 
@@ -697,7 +813,8 @@ lmsBeginForeignScan(ForeignScanState *node, int eflags)
 	state->scan_cxt = AllocSetContextCreate(estate->es_query_cxt,
 											"lms_fdw scan",
 											ALLOCSET_DEFAULT_SIZES);
-	if (may_replay(plan, eflags))
+	/* a parallel scan's rescan is a new export (see parallel_start) */
+	if (!plan->scan.plan.parallel_aware && may_replay(plan, eflags))
 	{
 		state->spool = tuplestore_begin_heap(false, false, work_mem);
 		tuplestore_set_eflags(state->spool, EXEC_FLAG_REWIND);
@@ -784,16 +901,17 @@ parallel_files(LmsFdwScanState *state)
  * download side by side from then on.
  */
 static void
-open_files(LmsFdwScanState *state)
+open_files_upto(LmsFdwScanState *state, int want)
 {
-	int			want = parallel_files(state);
-
 	while (!state->files_done && state->nfiles < want)
 	{
 		LmsFileSlot *f = add_slot(state, NULL);
 		MemoryContext old = MemoryContextSwitchTo(f->cxt);
 
 		f->file = palloc0(sizeof(LmsResultFile));
+		if (state->pscan)
+			state->job->files_claimed = (int)
+				pg_atomic_fetch_add_u32(&state->pscan->next_file, 1);
 		if (!lmsfdw_job_next_file(state->job, f->file))
 		{
 			MemoryContextSwitchTo(old);
@@ -801,10 +919,18 @@ open_files(LmsFdwScanState *state)
 			close_file(state, state->nfiles - 1);
 			break;
 		}
+		if (state->pscan)
+			pg_atomic_fetch_add_u32(&state->pscan->files_read, 1);
 		f->stream = lmsfdw_stream_open(state->job, f->file);
 		f->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
 		MemoryContextSwitchTo(old);
 	}
+}
+
+static void
+open_files(LmsFdwScanState *state)
+{
+	open_files_upto(state, parallel_files(state));
 }
 
 /*
@@ -934,6 +1060,8 @@ start_export(ForeignScanState *node, LmsFdwScanState *state)
 
 	state->params_text = lmsfdw_params_text(sets);
 	state->set_rows = 0;
+	state->set_files = 0;
+	state->set_jobs = 0;
 	state->set_partial = false;
 	if (sets != NIL)
 		state->jobs = lmsfdw_jobset_create(state->opts, sets);
@@ -968,8 +1096,16 @@ finish_export(LmsFdwScanState *state)
 		state->learned_runs = Max(state->learned_runs,
 								  state->job->poll.learned_runs);
 		state->set_rows += c->rows;
+		state->set_files += c->files;
+		state->set_jobs++;
 		if (!whole)
 			state->set_partial = true;
+		if (state->pscan)
+		{
+			pg_atomic_fetch_add_u64(&state->pscan->rows_read, c->rows);
+			if (!whole)
+				pg_atomic_write_u32(&state->pscan->partial, 1);
+		}
 		lmsfdw_job_release(state->job);
 	}
 	state->job = NULL;
@@ -989,7 +1125,14 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 {
 	if (state->exhausted)
 		return false;
-	if (state->jobs == NULL && !start_export(node, state))
+	if (state->pscan && state->job == NULL)
+	{
+		/* a parallel scan's participants read the leader's one job only */
+		state->exhausted = true;
+		return false;
+	}
+	if (state->jobs == NULL && state->pscan == NULL &&
+		!start_export(node, state))
 	{
 		state->exhausted = true;
 		return false;
@@ -1008,7 +1151,8 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 
 				if (lmsfdw_rows_next(state->files[i].rows, slot))
 				{
-					if (++state->rows_since_poll >= LMS_ROWS_PER_POLL)
+					/* (a parallel worker has no jobs of its own to look after) */
+					if (state->jobs && ++state->rows_since_poll >= LMS_ROWS_PER_POLL)
 					{
 						state->rows_since_poll = 0;
 						lmsfdw_jobset_poll(state->jobs);
@@ -1020,6 +1164,8 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 				continue;
 			}
 			finish_export(state);
+			if (state->pscan)
+				break;
 		}
 		if (take_prefetched(state))
 		{
@@ -1045,9 +1191,13 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 		MemoryContextSwitchTo(old);
 		if (job == NULL)
 		{
-			/* every job read to its end: their total is the next estimate */
-			if (!state->set_partial)
-				remember_rows(state->relid, (double) state->set_rows);
+			/*
+			 * every job read to its end: their total is the next estimate
+			 * (not in a parallel scan, whose participant read only a part)
+			 */
+			if (!state->set_partial && state->pscan == NULL)
+				remember_rows(state->relid, (double) state->set_rows,
+							  state->set_jobs == 1 ? state->set_files : 0);
 			break;
 		}
 		set_job(state, job);
@@ -1237,6 +1387,124 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 									psprintf("learned (%d runs)", learned), es);
 		}
 	}
+}
+
+/* ----------------------------------------------------------------
+ * Parallel scans
+ *
+ * The leader runs the export when the Gather sets up its shared memory
+ * (before any worker starts): it starts the job (or reuses one), waits for
+ * it, opens its first result file and publishes the job's id; the file
+ * numbers after it are claimed through an atomic counter by every
+ * participant, leader included.  A worker never starts or polls a job: it
+ * adopts the finished one (lmsfdw_job_adopt) and logs in with the user
+ * mapping itself, so no token travels through shared memory.  An ERROR
+ * in a worker reaches the leader through the Gather, which ends the query.
+ * ----------------------------------------------------------------
+ */
+
+static bool
+lmsIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
+							 RangeTblEntry *rte)
+{
+	return true;
+}
+
+static Size
+lmsEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
+{
+	return sizeof(LmsParallelScan);
+}
+
+/* Run the export for a parallel scan and publish its job in pscan. */
+static void
+parallel_start(ForeignScanState *node, LmsFdwScanState *state,
+			   LmsParallelScan *pscan)
+{
+	MemoryContext old;
+	LmsJob	   *job;
+
+	pg_atomic_write_u32(&pscan->next_file, 0);
+	pg_atomic_write_u32(&pscan->files_read, 0);
+	pg_atomic_write_u64(&pscan->rows_read, 0);
+	pg_atomic_write_u32(&pscan->partial, 0);
+	pscan->done = true;
+	pscan->remote_id[0] = '\0';
+	state->pscan = pscan;
+	if (!start_export(node, state))
+		return;
+	old = MemoryContextSwitchTo(state->scan_cxt);
+	job = lmsfdw_jobset_next(state->jobs);
+	MemoryContextSwitchTo(old);
+	if (job == NULL)
+		return;
+	set_job(state, job);
+	/* the first file: a reused job that vanished is started again here */
+	open_files_upto(state, 1);
+	if (job->remote_id == NULL || strlen(job->remote_id) >= LMS_PARALLEL_ID_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("%s cannot be read by a parallel scan", lmsfdw_job_name(job)),
+				 errhint("Set max_parallel_workers_per_gather to 0.")));
+	strlcpy(pscan->remote_id, job->remote_id, LMS_PARALLEL_ID_LEN);
+	pscan->done = false;
+}
+
+static void
+lmsInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
+							void *coordinate)
+{
+	LmsParallelScan *pscan = (LmsParallelScan *) coordinate;
+
+	pg_atomic_init_u32(&pscan->next_file, 0);
+	pg_atomic_init_u32(&pscan->files_read, 0);
+	pg_atomic_init_u64(&pscan->rows_read, 0);
+	pg_atomic_init_u32(&pscan->partial, 0);
+	parallel_start(node, (LmsFdwScanState *) node->fdw_state, pscan);
+}
+
+/* A rescan (lmsReScanForeignScan forgot the job): a new export, as serially. */
+static void
+lmsReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
+							  void *coordinate)
+{
+	parallel_start(node, (LmsFdwScanState *) node->fdw_state,
+				   (LmsParallelScan *) coordinate);
+}
+
+/*
+ * The leader, once every participant has read its share (the Gather saw all
+ * of them finish, and has not yet freed the shared memory): the export's
+ * rows and files are the table's next estimate, as after a serial scan.
+ */
+static void
+lmsShutdownForeignScan(ForeignScanState *node)
+{
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+
+	if (state == NULL || state->pscan == NULL || IsParallelWorker() ||
+		!state->exhausted || state->pscan->done ||
+		pg_atomic_read_u32(&state->pscan->partial) != 0)
+		return;
+	remember_rows(state->relid,
+				  (double) pg_atomic_read_u64(&state->pscan->rows_read),
+				  (int) pg_atomic_read_u32(&state->pscan->files_read));
+}
+
+static void
+lmsInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
+							   void *coordinate)
+{
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+	LmsParallelScan *pscan = (LmsParallelScan *) coordinate;
+	MemoryContext old;
+
+	state->pscan = pscan;
+	if (pscan->done)
+		return;
+	old = MemoryContextSwitchTo(state->scan_cxt);
+	set_job(state, lmsfdw_job_adopt(state->opts, NIL, pscan->remote_id));
+	MemoryContextSwitchTo(old);
 }
 
 /* ----------------------------------------------------------------

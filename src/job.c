@@ -304,6 +304,27 @@ lmsfdw_job_create(const LmsOptions *opts, List *params)
 }
 
 /*
+ * lmsfdw_job_adopt
+ *		A job another backend started and saw finish (the leader of a
+ *		parallel scan): DONE, with its remote id, nothing to start, poll or
+ *		cancel.  Its provider state is empty, so a provider with next_file
+ *		learns the job's files with its file steps (Canvas Data 2 looks at
+ *		the finished job once for its object list).
+ */
+LmsJob *
+lmsfdw_job_adopt(const LmsOptions *opts, List *params, const char *remote_id)
+{
+	LmsJob	   *job = lmsfdw_job_create(opts, params);
+
+	job->remote_id = MemoryContextStrdup(job->cxt, remote_id);
+	job->state = LMS_JOB_DONE;
+	job->adopted = true;
+	job->started = job->finished = GetCurrentTimestamp();
+	job->phase = "download";
+	return job;
+}
+
+/*
  * lmsfdw_job_release
  *		Free a job the scan is done with; a job still running at the LMS is
  *		cancelled there first (cancel_on_abort).
@@ -962,7 +983,8 @@ lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file)
 	if (provider->next_file)
 	{
 		job_file_steps(job, file);
-		if (job->reused && job->state == LMS_JOB_FAILED && file->index == 0)
+		if (job->reused && !job->adopted &&
+			job->state == LMS_JOB_FAILED && file->index == 0)
 		{
 			job_restart(job);
 			memset(file, 0, sizeof(*file));

@@ -74,6 +74,7 @@ typedef struct LmsJob
 	bool		cancel_sent;
 	bool		reused;			/* a finished job's result, reused */
 	bool		watching;		/* another backend's running job, watched */
+	bool		adopted;		/* a parallel leader's finished job (a worker's) */
 	int			history_slot;	/* index in the backend's job list */
 
 	/* learned durations, the lms_fdw_activity row, the shared rate budget */
@@ -116,6 +117,8 @@ typedef struct LmsJobRecord
 
 /* life of one job */
 extern LmsJob *lmsfdw_job_create(const LmsOptions *opts, List *params);
+extern LmsJob *lmsfdw_job_adopt(const LmsOptions *opts, List *params,
+								 const char *remote_id);
 extern void lmsfdw_job_release(LmsJob *job);
 extern void lmsfdw_job_flush_cancels(void);
 extern bool lmsfdw_job_start(LmsJob *job);

@@ -1,0 +1,104 @@
+# Parallel foreign scans of a Canvas Data 2 export of several objects: the
+# leader starts the job once and waits for it, every participant (leader
+# included) claims objects through shared memory and streams its own; the
+# rows are the serial scan's.  After a single-object export the table is
+# planned serially in that session.  A failing object ends the query with its SQLSTATE and the
+# backend stays usable; statement_timeout ends it with 57014.
+use strict;
+use warnings;
+use lib 't';
+use LmsTest;
+use Test::More;
+
+my $mock = start_mock();
+my $node = new_lms_node('parallel_scan', "max_worker_processes = 8\nmax_parallel_workers = 4\n");
+my $base = $mock->base_url;
+my $polls = q{poll_initial '50ms', poll_max '200ms', retry_base '50ms', retry_cap '200ms'};
+$node->safe_psql('postgres', qq{
+	CREATE SERVER dap FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'canvas_dap', base_url '$base', $polls, retry_max '2');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER dap
+	  OPTIONS (client_id 'tap-client', client_secret 'tap-secret');
+	CREATE FOREIGN TABLE subs (
+	  id bigint OPTIONS (field 'key.id'), score float8, action text OPTIONS (field 'meta.action')
+	) SERVER dap OPTIONS (resource 'submissions');
+});
+
+my $parallel = q{SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
+	SET min_parallel_table_scan_size = 0; SET max_parallel_workers_per_gather = 2;};
+my $serial = q{SET max_parallel_workers_per_gather = 0;};
+my $rows = 'SELECT id, score, action FROM subs ORDER BY id';
+
+sub run_sql { return run_verbose($node, @_) }
+sub log_of { return @{ $mock->requests } }
+sub url_ids { my ($e) = @_; return join(',', $e->{body} =~ /(part-\d+)/g) }
+# the requests after the last job start (the parallel scan's)
+sub last_scan
+{
+	my @log = log_of();
+	my @starts = grep { $_->{path} =~ m{/data$} } @log;
+	return grep { $_->{seq} >= $starts[-1]{seq} } @log;
+}
+sub starts { return scalar(grep { $_->{path} =~ m{/data$} } log_of()) }
+
+# -- the serial scan's rows
+$mock->scenario(rows => 4000, objects => 8);
+my ($out, $err) = run_sql("$serial\n$rows;");
+is($err, '', 'a serial scan of 8 objects');
+my $serial_rows = $out;
+is(scalar(() = $serial_rows =~ /^\d+\|/mg), 4000, 'the serial scan reads 4000 rows');
+
+# -- Gather + Parallel Foreign Scan, the same rows
+$mock->reset;
+$mock->scenario(rows => 4000, objects => 8);
+($out, $err) = run_sql("$parallel\nEXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+	SELECT count(*) FROM subs;");
+is($err, '', 'EXPLAIN ANALYZE of the parallel scan');
+like($out, qr/Gather/, 'a Gather');
+like($out, qr/Parallel Foreign Scan on (public\.)?subs/, 'over a Parallel Foreign Scan');
+like($out, qr/Workers Launched: 2/, 'two workers launched');
+my @log = log_of();
+is(starts(), 1, 'the job was started once');
+my @urls = grep { $_->{path} eq '/dap/object/url' } @log;
+is(join(' ', sort map { url_ids($_) } @urls), join(' ', map { sprintf('part-%05d', $_) } 0 .. 7),
+	'each object asked for once, by whichever participant claimed it');
+is(scalar(grep { $_->{listener} eq 'storage' } @log), 8, 'eight downloads');
+
+$mock->reset;
+$mock->scenario(rows => 4000, objects => 8);
+($out, $err) = run_sql("$parallel\nEXPLAIN (COSTS OFF) $rows;");
+like($out, qr/Parallel Foreign Scan/, 'the ordered query is planned in parallel');
+($out, $err) = run_sql("$parallel\n$rows;");
+is($err, '', 'the parallel scan');
+is($out, $serial_rows, "the parallel scan's rows are the serial scan's");
+is(starts(), 1, 'one job');
+
+# -- a single-object export: the table's next scan in the session is serial
+$mock->reset;
+$mock->scenario(rows => 100, objects => 1);
+($out, $err) = run_sql("$parallel\nSELECT count(*) FROM subs;\nEXPLAIN (COSTS OFF) SELECT count(*) FROM subs;");
+is($err, '', 'a one-object export');
+like($out, qr/^100$/m, 'all its rows');
+unlike($out, qr/Gather/, 'after a one-object export the table is planned serially');
+
+# -- objects that fail: the query ends with their SQLSTATE, the backend lives
+$mock->reset;
+$mock->scenario(rows => 800, objects => 8, faults => [
+	map { { listener => 'storage', path => sprintf('part-%05d', $_), status => 500, count => 1000 } } 1 .. 7 ]);
+($out, $err) = run_sql("$parallel\nEXPLAIN (COSTS OFF) SELECT count(*) FROM subs;\nSELECT count(*) FROM subs;\nSELECT 'alive';");
+like($out, qr/Parallel Foreign Scan/, 'the failing query is planned in parallel');
+is(sqlstate_of($err), 'HV000', 'objects answering 500 repeatedly: HV000');
+like($err, qr/500/, 'the error says what the storage answered');
+like($out, qr/^alive$/m, 'the backend is usable afterwards');
+is(starts(), 1, 'no participant started a second job');
+
+# -- a cancel: statement_timeout ends the parallel scan with 57014
+$mock->reset;
+$mock->scenario(rows => 8000, objects => 8, dap_storage_bps => 20000);
+($out, $err) = run_sql("$parallel\nSET statement_timeout = '1s';\nSELECT count(*) FROM subs;\nRESET statement_timeout;\nSELECT 'alive';");
+is(sqlstate_of($err), '57014', 'statement_timeout cancels the parallel scan: 57014');
+like($out, qr/^alive$/m, 'the backend is usable after the cancel');
+
+$node->stop;
+$mock->stop;
+done_testing();
