@@ -883,7 +883,8 @@ add_slot(LmsFdwScanState *state, MemoryContext cxt)
  * How many files of the job may be read at once: max_parallel_downloads,
  * where the provider hands out files independently of each other (a list
  * of files, or Canvas Data 2's objects), else one (the next page of a
- * paginated list is known only from the previous one's answer).
+ * paginated list is known only from the previous one's answer; a
+ * participant of a parallel scan).
  */
 static int
 parallel_files(LmsFdwScanState *state)
@@ -891,6 +892,13 @@ parallel_files(LmsFdwScanState *state)
 	const LmsProvider *provider = state->opts->provider;
 
 	if (provider->next_file != NULL && !provider->concurrent_files)
+		return 1;
+	/*
+	 * a parallel scan's participant claims one file at a time: the processes
+	 * read side by side, and a file claimed early by one is not left to wait
+	 * while the others run out
+	 */
+	if (state->pscan)
 		return 1;
 	return Min(state->opts->max_parallel_downloads, LMS_MAX_OPEN_FILES);
 }
@@ -901,8 +909,10 @@ parallel_files(LmsFdwScanState *state)
  * download side by side from then on.
  */
 static void
-open_files_upto(LmsFdwScanState *state, int want)
+open_files(LmsFdwScanState *state)
 {
+	int			want = parallel_files(state);
+
 	while (!state->files_done && state->nfiles < want)
 	{
 		LmsFileSlot *f = add_slot(state, NULL);
@@ -925,12 +935,6 @@ open_files_upto(LmsFdwScanState *state, int want)
 		f->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
 		MemoryContextSwitchTo(old);
 	}
-}
-
-static void
-open_files(LmsFdwScanState *state)
-{
-	open_files_upto(state, parallel_files(state));
 }
 
 /*
@@ -1394,11 +1398,11 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
  *
  * The leader runs the export when the Gather sets up its shared memory
  * (before any worker starts): it starts the job (or reuses one), waits for
- * it, opens its first result file and publishes the job's id; the file
- * numbers after it are claimed through an atomic counter by every
- * participant, leader included.  A worker never starts or polls a job: it
- * adopts the finished one (lmsfdw_job_adopt) and logs in with the user
- * mapping itself, so no token travels through shared memory.  An ERROR
+ * it and publishes the job's id; the file numbers are claimed through an
+ * atomic counter by every participant, the leader included unless it only
+ * gathers (parallel_leader_participation off).  A worker never starts or
+ * polls a job: it adopts the finished one (lmsfdw_job_adopt) and logs in
+ * with the user mapping itself, so no token travels through shared memory.  An ERROR
  * in a worker reaches the leader through the Gather, which ends the query.
  * ----------------------------------------------------------------
  */
@@ -1439,8 +1443,23 @@ parallel_start(ForeignScanState *node, LmsFdwScanState *state,
 	if (job == NULL)
 		return;
 	set_job(state, job);
-	/* the first file: a reused job that vanished is started again here */
-	open_files_upto(state, 1);
+	if (job->reused)
+	{
+		/*
+		 * A reused job is asked for its first file here, so that one that
+		 * has vanished is started again by the leader, as serially; the file
+		 * is claimed again by whoever reads it (the leader may only gather).
+		 */
+		MemoryContext probe = AllocSetContextCreate(state->scan_cxt,
+													"lms_fdw result file",
+													ALLOCSET_DEFAULT_SIZES);
+
+		old = MemoryContextSwitchTo(probe);
+		job->files_claimed = 0;
+		(void) lmsfdw_job_next_file(job, palloc0(sizeof(LmsResultFile)));
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(probe);
+	}
 	if (job->remote_id == NULL || strlen(job->remote_id) >= LMS_PARALLEL_ID_LEN)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -1473,22 +1492,26 @@ lmsReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 }
 
 /*
- * The leader, once every participant has read its share (the Gather saw all
- * of them finish, and has not yet freed the shared memory): the export's
- * rows and files are the table's next estimate, as after a serial scan.
+ * Before the Gather frees the shared memory: the participant is done with
+ * its job (lmsEndForeignScan comes after, when pscan would be gone).  The
+ * leader, once every participant has read its share (the Gather saw all of
+ * them finish), makes the export's rows and files the table's next
+ * estimate, as after a serial scan.
  */
 static void
 lmsShutdownForeignScan(ForeignScanState *node)
 {
 	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
 
-	if (state == NULL || state->pscan == NULL || IsParallelWorker() ||
-		!state->exhausted || state->pscan->done ||
-		pg_atomic_read_u32(&state->pscan->partial) != 0)
+	if (state == NULL || state->pscan == NULL)
 		return;
-	remember_rows(state->relid,
-				  (double) pg_atomic_read_u64(&state->pscan->rows_read),
-				  (int) pg_atomic_read_u32(&state->pscan->files_read));
+	if (!IsParallelWorker() && state->exhausted && !state->pscan->done &&
+		pg_atomic_read_u32(&state->pscan->partial) == 0)
+		remember_rows(state->relid,
+					  (double) pg_atomic_read_u64(&state->pscan->rows_read),
+					  (int) pg_atomic_read_u32(&state->pscan->files_read));
+	finish_export(state);
+	state->pscan = NULL;
 }
 
 static void

@@ -11,7 +11,8 @@ use LmsTest;
 use Test::More;
 
 my $mock = start_mock();
-my $node = new_lms_node('parallel_scan', "max_worker_processes = 8\nmax_parallel_workers = 4\n");
+my $node = new_lms_node('parallel_scan',
+	"max_worker_processes = 8\nmax_parallel_workers = 4\nshared_preload_libraries = 'lms_fdw'\n");
 my $base = $mock->base_url;
 my $polls = q{poll_initial '50ms', poll_max '200ms', retry_base '50ms', retry_cap '200ms'};
 $node->safe_psql('postgres', qq{
@@ -72,6 +73,36 @@ like($out, qr/Parallel Foreign Scan/, 'the ordered query is planned in parallel'
 is($err, '', 'the parallel scan');
 is($out, $serial_rows, "the parallel scan's rows are the serial scan's");
 is(starts(), 1, 'one job');
+
+# -- the leader only gathers: the workers read every object
+$mock->reset;
+$mock->scenario(rows => 4000, objects => 8);
+($out, $err) = run_sql("$parallel\nSET parallel_leader_participation = off;
+	EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM subs;
+	SELECT count(*), count(DISTINCT id), sum(id) FROM subs;");
+is($err, '', 'parallel_leader_participation off');
+like($out, qr/Workers Launched: 2/, 'two workers');
+like($out, qr/^4000\|4000\|8002000$/m, 'every row once');
+
+# -- reuse_window: a reused job is read in parallel; a vanished one is
+#    started again by the leader
+$node->safe_psql('postgres', q{ALTER SERVER dap OPTIONS (ADD reuse_window '1h')});
+$mock->reset;
+$mock->scenario(rows => 4000, objects => 8);
+($out, $err) = run_sql("$serial\nSELECT count(*) FROM subs;");
+is($err, '', 'a serial scan runs the job');
+($out, $err) = run_sql("$parallel\nEXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM subs;
+	SELECT count(*), count(DISTINCT id) FROM subs;");
+is($err, '', 'parallel scans of the reused job');
+like($out, qr/Jobs: 1 completed \(1 reused\)/, 'the leader reused the job');
+like($out, qr/^4000\|4000$/m, 'all its rows');
+is(starts(), 1, 'no second start');
+$mock->_call('POST', '/__mock/dap/expire', {});
+($out, $err) = run_sql("$parallel\nSELECT count(*), count(DISTINCT id) FROM subs;");
+is($err, '', 'a parallel scan of a reused job that has vanished');
+like($out, qr/^4000\|4000$/m, 'all the rows of the new job');
+is(starts(), 2, 'the leader started it again, once');
+$node->safe_psql('postgres', q{ALTER SERVER dap OPTIONS (DROP reuse_window)});
 
 # -- a single-object export: the table's next scan in the session is serial
 $mock->reset;
