@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The streaming benchmark, as root on Debian 12: builds and installs
 # lms_fdw, starts a throwaway cluster and the mock LMS, generates the
-# exports and runs bench/bench.py, bench/parallel.py and the JSON lines
+# exports and runs bench/bench.py, bench/parallel.py, bench/dap_downloads.py,
+# bench/dap_parallel.py and the JSON lines
 # parsers' micro-benchmark.  Not part of the test command.
 #   bash bench/run.sh [ROWS]
 set -euo pipefail
@@ -28,6 +29,8 @@ as_user python3 bench/bench.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres"
 as_user python3 bench/parallel.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
   --mock-port "$MOCK_LMS_PORT"
 as_user python3 bench/dap_downloads.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
+  --mock-port "$MOCK_LMS_PORT"
+as_user python3 bench/dap_parallel.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
   --mock-port "$MOCK_LMS_PORT"
 make -s -C bench json_lines_micro
 echo

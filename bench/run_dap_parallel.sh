@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The parallel scan benchmark alone (about a minute), as root on Debian 12:
+# builds and installs lms_fdw, starts a throwaway cluster and the mock LMS
+# and runs bench/dap_parallel.py.  Not part of the test command.
+#   bash bench/run_dap_parallel.sh [ROWS]
+set -euo pipefail
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
+cd "$srcdir"
+rows=${1:-2000000}
+make -s
+make -s install >/dev/null
+
+. scripts/lib.sh
+make_workdir
+trap cleanup EXIT
+start_cluster
+start_mock "$srcdir"
+as_user psql -X -q -c 'CREATE EXTENSION IF NOT EXISTS lms_fdw' >/dev/null
+as_user python3 bench/dap_parallel.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
+  --mock-port "$MOCK_LMS_PORT" --rows "$rows"
