@@ -50,8 +50,6 @@
  */
 #include "csv_reader.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define CSV_QUOTE			'"'
@@ -70,13 +68,6 @@ typedef enum ScanState
 	SCAN_QUOTED,				/* inside a quoted field */
 	SCAN_AFTER_QUOTE			/* just after a quote inside a quoted field */
 } ScanState;
-
-typedef enum ScanResult
-{
-	SCAN_FOUND,					/* a complete record is in the buffer */
-	SCAN_MORE,					/* the data ended before the record did */
-	SCAN_FAILED					/* syntax error or limit; r->base.failed is set */
-} ScanResult;
 
 struct CsvReader
 {
@@ -109,14 +100,9 @@ csv_reader_create(char delimiter, size_t max_record)
 	if (delimiter == CSV_QUOTE || delimiter == '\r' || delimiter == '\n')
 		return NULL;
 
-	r = calloc(1, sizeof(CsvReader));
+	r = reader_base_create(sizeof(CsvReader), CSV_INITIAL_BUFFER, max_record);
 	if (r == NULL)
 		return NULL;
-	if (!reader_base_init(&r->base, CSV_INITIAL_BUFFER, max_record))
-	{
-		free(r);
-		return NULL;
-	}
 	r->state = SCAN_UNQUOTED;
 	r->delim = delimiter;
 	return r;
@@ -125,10 +111,8 @@ csv_reader_create(char delimiter, size_t max_record)
 void
 csv_reader_free(CsvReader *r)
 {
-	if (r == NULL)
-		return;
-	reader_base_free(&r->base);
-	free(r);
+	if (r != NULL)
+		reader_base_destroy(&r->base);
 }
 
 bool
@@ -205,14 +189,14 @@ csv_content_limit(const CsvReader *r, const char *rs, const char *e)
 }
 
 /*
- * Stage 1: find the end of the current record, resuming where the last call
- * stopped.  On SCAN_FOUND, [*rec_start, *rec_end) is the record (without its
- * terminator) and the reader already points past it.  SCAN_MORE means every
- * available byte was examined; the position and state are saved.
+ * Stage 1 (ReaderSyntax.scan): find the end of the current record.
+ * READER_SCAN_MORE means every available byte was examined; the position and
+ * state are saved.
  */
-static ScanResult
-scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
+static ReaderScan
+scan_record(ReaderBase *base, size_t *rec_start, size_t *rec_end)
 {
+	CsvReader  *r = (CsvReader *) base;
 	const char *buf = r->base.buf;
 	const char *p = buf + r->base.scan;
 	const char *e = buf + r->base.len;
@@ -279,7 +263,7 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 			if (p != rs && p[-1] != delim)
 			{
 				csv_fail(r, "quote inside unquoted field");
-				return SCAN_FAILED;
+				return READER_SCAN_FAILED;
 			}
 			st = SCAN_QUOTED;
 			p++;
@@ -339,7 +323,7 @@ scan_record(CsvReader *r, size_t *rec_start, size_t *rec_end)
 			else
 			{
 				csv_fail(r, "unexpected character after closing quote");
-				return SCAN_FAILED;
+				return READER_SCAN_FAILED;
 			}
 			p++;
 		}
@@ -353,40 +337,37 @@ found:
 	r->base.start = r->base.scan = (size_t) (p - buf) + term;
 	r->state = SCAN_UNQUOTED;
 	r->rec_lfs = 0;
-	return SCAN_FOUND;
+	return READER_SCAN_FOUND;
 
 more:
 	r->base.start = (size_t) (rs - buf);
 	r->base.scan = (size_t) (p - buf);
 	r->state = st;
 	r->rec_lfs = lfs;
-	return SCAN_MORE;
+	return READER_SCAN_MORE;
 
 too_long:
 	r->base.start = (size_t) (rs - buf);
 	reader_base_fail_too_long(&r->base);
-	return SCAN_FAILED;
+	return READER_SCAN_FAILED;
 }
 
 /*
- * Stage 2: split the validated record [rec_start, rec_end) into fields in
- * place.  The byte at rec_end (terminator or the spare byte) is writable.
+ * Stage 2 (ReaderSyntax.split): split the validated record [p, end) into
+ * fields in place.
  */
-static ReaderStatus
-split_record(CsvReader *r, size_t rec_start, size_t rec_end,
-			 const ReaderField **fields, int *nfields)
+static int
+split_record(ReaderBase *base, char *p, char *end)
 {
-	char	   *p = r->base.buf + rec_start;
-	char	   *end = r->base.buf + rec_end;
-	const char	delim = r->delim;
+	const char	delim = ((CsvReader *) base)->delim;
 	ReaderField   *f;
 	int			n = 0;
 
 	for (;;)
 	{
-		f = reader_base_field(&r->base, n++);
+		f = reader_base_field(base, n++);
 		if (f == NULL)
-			return READER_ERROR;
+			return -1;
 
 		if (p < end && *p == CSV_QUOTE)
 		{
@@ -442,48 +423,36 @@ split_record(CsvReader *r, size_t rec_start, size_t rec_end,
 		p++;					/* past the delimiter */
 	}
 
-	return reader_base_record(&r->base, n, fields, nfields);
+	return n;
 }
+
+/* ReaderSyntax.final_record: the input ended inside the record. */
+static bool
+final_record(ReaderBase *base)
+{
+	CsvReader  *r = (CsvReader *) base;
+
+	if (r->state == SCAN_QUOTED)
+	{
+		csv_fail(r, "unterminated quoted field");
+		return false;
+	}
+	r->base.line += r->rec_lfs;
+	r->rec_lfs = 0;
+	r->state = SCAN_UNQUOTED;
+	return true;
+}
+
+static const ReaderSyntax csv_syntax = {
+	.scan = scan_record,
+	.final_record = final_record,
+	.split = split_record,
+};
 
 ReaderStatus
 csv_reader_next(CsvReader *r, const ReaderField **fields, int *nfields)
 {
-	size_t		rec_start;
-	size_t		rec_end;
-
-	*fields = NULL;
-	*nfields = 0;
-	if (r->base.failed)
-		return READER_ERROR;
-
-	if (!reader_base_skip_bom(&r->base))
-		return READER_NEED_MORE;
-
-	switch (scan_record(r, &rec_start, &rec_end))
-	{
-		case SCAN_FOUND:
-			break;
-		case SCAN_FAILED:
-			return READER_ERROR;
-		case SCAN_MORE:
-			if (!r->base.finished)
-				return READER_NEED_MORE;
-			if (r->state == SCAN_QUOTED)
-				return csv_fail(r, "unterminated quoted field");
-			if (r->base.start == r->base.len)
-				return READER_EOF;
-			/* the final record has no terminator */
-			rec_start = r->base.start;
-			rec_end = r->base.len;
-			r->base.rec_line = r->base.line;
-			r->base.line += r->rec_lfs;
-			r->rec_lfs = 0;
-			r->base.start = r->base.scan = r->base.len;
-			r->state = SCAN_UNQUOTED;
-			break;
-	}
-
-	return split_record(r, rec_start, rec_end, fields, nfields);
+	return reader_base_next(&r->base, &csv_syntax, fields, nfields);
 }
 
 const char *

@@ -25,6 +25,7 @@
 #include "document.h"
 #include "lms_fdw.h"
 #include "url.h"
+#include "utils/json.h"
 
 static void
 json_release(void *arg)
@@ -82,23 +83,42 @@ json_at(json_t *doc, const char *path)
 	return v;
 }
 
+static void report_oom(void) pg_attribute_noreturn();
+
+static void
+report_oom(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+			 errmsg("out of memory")));
+}
+
+/*
+ * v in JSON spelling (json_dumps flags), palloc'd.  release: v is a
+ * reference of ours, dropped before any ERROR.
+ */
+static char *
+dump_text(json_t *v, size_t flags, bool release)
+{
+	char	   *text = json_dumps(v, flags);
+	char	   *copy;
+
+	if (release)
+		json_decref(v);
+	if (text == NULL)
+		report_oom();
+	copy = pstrdup(text);
+	free(text);
+	return copy;
+}
+
 /* A scalar's text: strings as they are, anything else in JSON spelling. */
 static char *
 value_text(json_t *v)
 {
-	char	   *text;
-	char	   *copy;
-
 	if (json_is_string(v))
 		return pstrdup(json_string_value(v));
-	text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-	if (text == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	copy = pstrdup(text);
-	free(text);
-	return copy;
+	return dump_text(v, JSON_ENCODE_ANY | JSON_COMPACT, false);
 }
 
 /*
@@ -165,26 +185,29 @@ lmsfdw_params_to_json(List *params)
 	 */
 	json_t	   *obj = json_pack("{}");
 	ListCell   *lc;
-	char	   *text;
-	char	   *copy;
 
 	if (obj == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+		report_oom();
 	foreach(lc, params)
 	{
 		LmsParam   *p = (LmsParam *) lfirst(lc);
 
 		json_object_set_new(obj, p->name, json_string(p->value));
 	}
-	text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(obj);
-	if (text == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
-	copy = pstrdup(text);
-	free(text);
-	return copy;
+	return dump_text(obj, JSON_COMPACT | JSON_SORT_KEYS, true);
+}
+
+/*
+ * lmsfdw_json_quote
+ *		s as a JSON string literal (PostgreSQL's escaping), palloc'd: for
+ *		request bodies.
+ */
+char *
+lmsfdw_json_quote(const char *s)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	return buf.data;
 }

@@ -25,5 +25,6 @@ extern char *lmsfdw_json_string(LmsDoc *doc, const char *path);
 extern bool lmsfdw_json_is_object(const char *text);
 extern List *lmsfdw_json_object_params(const char *text);
 extern char *lmsfdw_params_to_json(List *params);
+extern char *lmsfdw_json_quote(const char *s);
 
 #endif							/* LMS_DOCUMENT_H */

@@ -54,6 +54,30 @@ reader_base_free(ReaderBase *r)
 	r->fields = NULL;
 }
 
+void *
+reader_base_create(size_t size, size_t initial_buffer, size_t max_record)
+{
+	ReaderBase *r = calloc(1, size);
+
+	if (r == NULL)
+		return NULL;
+	if (!reader_base_init(r, initial_buffer, max_record))
+	{
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+reader_base_destroy(ReaderBase *r)
+{
+	if (r == NULL)
+		return;
+	reader_base_free(r);
+	free(r);
+}
+
 ReaderStatus
 reader_base_fail(ReaderBase *r, const char *msg)
 {
@@ -186,7 +210,7 @@ reader_base_field(ReaderBase *r, int n)
 	return &r->fields[n];
 }
 
-ReaderStatus
+static ReaderStatus
 reader_base_record(ReaderBase *r, int n, const ReaderField **fields,
 				   int *nfields)
 {
@@ -198,4 +222,47 @@ reader_base_record(ReaderBase *r, int n, const ReaderField **fields,
 	*fields = r->fields;
 	*nfields = n;
 	return READER_RECORD;
+}
+
+ReaderStatus
+reader_base_next(ReaderBase *r, const ReaderSyntax *syntax,
+				 const ReaderField **fields, int *nfields)
+{
+	size_t		rec_start;
+	size_t		rec_end;
+	int			n;
+
+	*fields = NULL;
+	*nfields = 0;
+	if (r->failed)
+		return READER_ERROR;
+
+	if (!reader_base_skip_bom(r))
+		return READER_NEED_MORE;
+
+	switch (syntax->scan(r, &rec_start, &rec_end))
+	{
+		case READER_SCAN_FOUND:
+			break;
+		case READER_SCAN_FAILED:
+			return READER_ERROR;
+		case READER_SCAN_MORE:
+			if (!r->finished)
+				return READER_NEED_MORE;
+			if (r->start == r->len)
+				return READER_EOF;
+			/* the final record has no terminator */
+			r->rec_line = r->line;
+			if (syntax->final_record != NULL && !syntax->final_record(r))
+				return READER_ERROR;
+			rec_start = r->start;
+			rec_end = r->len;
+			r->start = r->scan = r->len;
+			break;
+	}
+
+	n = syntax->split(r, r->buf + rec_start, r->buf + rec_end);
+	if (n < 0)
+		return READER_ERROR;
+	return reader_base_record(r, n, fields, nfields);
 }

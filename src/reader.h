@@ -9,9 +9,11 @@
  * readers all answer that way, so tuple.c reads every format alike.
  *
  * ReaderBase is what the CSV and TSV readers share: the byte buffer, the
- * sticky error, line numbers, the byte order mark at the start, and the
- * reusable field array.  Each reader embeds it as its first member and adds
- * its own scanner state.
+ * sticky error, line numbers, the byte order mark at the start, the
+ * reusable field array, and the record loop (reader_base_next: scan, the
+ * final record at the end of input, split).  Each reader embeds it as its
+ * first member, adds its own scanner state, and gives its syntax as a
+ * ReaderSyntax.
  *
  * The buffer: buf[start .. len) holds the bytes not yet returned as
  * records; scan is where the reader's record-end search resumes (start <=
@@ -88,6 +90,15 @@ extern bool reader_base_init(ReaderBase *r, size_t initial_buffer,
 extern void reader_base_free(ReaderBase *r);
 
 /*
+ * A reader of "size" bytes (a struct whose first member is its ReaderBase),
+ * zeroed but for an initialised base; NULL when out of memory.  Destroy
+ * frees the base and the reader (NULL is allowed).
+ */
+extern void *reader_base_create(size_t size, size_t initial_buffer,
+								size_t max_record);
+extern void reader_base_destroy(ReaderBase *r);
+
+/*
  * Append bytes.  False when out of memory (the reader is then failed).
  * Bytes fed after the finish make the next call fail; bytes fed after an
  * error are ignored.  Consumed bytes before start are dropped lazily: the
@@ -113,9 +124,44 @@ extern ReaderStatus reader_base_fail_too_long(ReaderBase *r);
  */
 extern ReaderField *reader_base_field(ReaderBase *r, int n);
 
-/* Hand out the n fields split into the array: READER_RECORD. */
-extern ReaderStatus reader_base_record(ReaderBase *r, int n,
-									   const ReaderField **fields,
-									   int *nfields);
+/* What reader_base_next() asks a reader's syntax for. */
+typedef enum ReaderScan
+{
+	READER_SCAN_FOUND,			/* a complete record is in the buffer */
+	READER_SCAN_MORE,			/* the data ended before the record did */
+	READER_SCAN_FAILED			/* syntax error or limit; the reader failed */
+} ReaderScan;
+
+typedef struct ReaderSyntax
+{
+	/*
+	 * Find the end of the current record, resuming where the last call
+	 * stopped.  On READER_SCAN_FOUND, [*rec_start, *rec_end) is the record
+	 * without its terminator and start/scan already point past it.
+	 */
+	ReaderScan	(*scan) (ReaderBase *r, size_t *rec_start, size_t *rec_end);
+
+	/*
+	 * The input ended inside a record, which becomes the final one (rec_line
+	 * is already set): settle the scanner's state, or fail the reader and
+	 * return false.  NULL when there is nothing to do.
+	 */
+	bool		(*final_record) (ReaderBase *r);
+
+	/*
+	 * Cut the record [p, end) into fields in place with reader_base_field();
+	 * the byte at end is writable.  The number of fields, or -1 with the
+	 * reader failed.
+	 */
+	int			(*split) (ReaderBase *r, char *p, char *end);
+} ReaderSyntax;
+
+/*
+ * The next record, or why there is none: the sticky error, the byte order
+ * mark, the final record without a terminator and the end of input are
+ * handled here, the syntax by the reader's callbacks.
+ */
+extern ReaderStatus reader_base_next(ReaderBase *r, const ReaderSyntax *syntax,
+									 const ReaderField **fields, int *nfields);
 
 #endif							/* LMS_READER_H */

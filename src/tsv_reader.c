@@ -51,17 +51,9 @@
  */
 #include "tsv_reader.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define TSV_INITIAL_BUFFER	(64 * 1024)
-
-typedef enum ScanResult
-{
-	SCAN_FOUND,					/* a complete record is in the buffer */
-	SCAN_MORE,					/* the data ended before the record did */
-	SCAN_FAILED					/* limit exceeded; r->base.failed is set */
-} ScanResult;
 
 struct TsvReader
 {
@@ -72,26 +64,15 @@ struct TsvReader
 TsvReader *
 tsv_reader_create(size_t max_record)
 {
-	TsvReader  *r;
-
-	r = calloc(1, sizeof(TsvReader));
-	if (r == NULL)
-		return NULL;
-	if (!reader_base_init(&r->base, TSV_INITIAL_BUFFER, max_record))
-	{
-		free(r);
-		return NULL;
-	}
-	return r;
+	return reader_base_create(sizeof(TsvReader), TSV_INITIAL_BUFFER,
+							  max_record);
 }
 
 void
 tsv_reader_free(TsvReader *r)
 {
-	if (r == NULL)
-		return;
-	reader_base_free(&r->base);
-	free(r);
+	if (r != NULL)
+		reader_base_destroy(&r->base);
 }
 
 bool
@@ -107,23 +88,21 @@ tsv_reader_finish(TsvReader *r)
 }
 
 /*
- * Stage 1: find the end of the current record, resuming where the last call
- * stopped.  On SCAN_FOUND, [*rec_start, *rec_end) is the record without its
- * terminator and the reader already points past it.
+ * Stage 1 (ReaderSyntax.scan): find the end of the current record.
  *
  * Only the first max_record + 2 bytes of a record are ever searched: if
  * none of them is an LF, the record has at least max_record + 1 bytes of
  * data whatever follows.
  */
-static ScanResult
-scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
+static ReaderScan
+scan_record(ReaderBase *base, size_t *rec_start, size_t *rec_end)
 {
-	const char *buf = r->base.buf;
-	const char *e = buf + r->base.len;
-	const char *rs = buf + r->base.start;
-	const char *p = buf + r->base.scan;
-	const size_t maxw = (r->base.max_record > SIZE_MAX - 2) ?
-		SIZE_MAX : r->base.max_record + 2;
+	const char *buf = base->buf;
+	const char *e = buf + base->len;
+	const char *rs = buf + base->start;
+	const char *p = buf + base->scan;
+	const size_t maxw = (base->max_record > SIZE_MAX - 2) ?
+		SIZE_MAX : base->max_record + 2;
 
 	for (;;)
 	{
@@ -137,11 +116,11 @@ scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
 			if (avail >= maxw)
 				goto too_long;
 			if (avail == maxw - 1 &&
-				(rs[r->base.max_record] != '\r' || r->base.finished))
+				(rs[base->max_record] != '\r' || base->finished))
 				goto too_long;	/* that byte is data, one too many */
-			r->base.start = (size_t) (rs - buf);
-			r->base.scan = r->base.len;
-			return SCAN_MORE;
+			base->start = (size_t) (rs - buf);
+			base->scan = base->len;
+			return READER_SCAN_MORE;
 		}
 
 		ce = lf;
@@ -151,24 +130,24 @@ scan_record(TsvReader *r, size_t *rec_start, size_t *rec_end)
 		{
 			/* blank line */
 			rs = p = lf + 1;
-			r->base.line++;
+			base->line++;
 			continue;
 		}
-		if ((size_t) (ce - rs) > r->base.max_record)
+		if ((size_t) (ce - rs) > base->max_record)
 			goto too_long;
 
 		*rec_start = (size_t) (rs - buf);
 		*rec_end = (size_t) (ce - buf);
-		r->base.rec_line = r->base.line;
-		r->base.line++;
-		r->base.start = r->base.scan = (size_t) (lf - buf) + 1;
-		return SCAN_FOUND;
+		base->rec_line = base->line;
+		base->line++;
+		base->start = base->scan = (size_t) (lf - buf) + 1;
+		return READER_SCAN_FOUND;
 	}
 
 too_long:
-	r->base.start = r->base.scan = (size_t) (rs - buf);
-	reader_base_fail_too_long(&r->base);
-	return SCAN_FAILED;
+	base->start = base->scan = (size_t) (rs - buf);
+	reader_base_fail_too_long(base);
+	return READER_SCAN_FAILED;
 }
 
 static inline int
@@ -272,16 +251,12 @@ decode_field(char *field, char *bs, char *end, size_t *len)
 }
 
 /*
- * Stage 2: split the record [rec_start, rec_end) into fields in place,
- * decoding escapes.  The byte at rec_end (terminator or the spare byte) is
- * writable.
+ * Stage 2 (ReaderSyntax.split): split the record [p, end) into fields in
+ * place, decoding escapes.
  */
-static ReaderStatus
-split_record(TsvReader *r, size_t rec_start, size_t rec_end,
-			 const ReaderField **fields, int *nfields)
+static int
+split_record(ReaderBase *base, char *p, char *end)
 {
-	char	   *p = r->base.buf + rec_start;
-	char	   *end = r->base.buf + rec_end;
 	char	   *bs = memchr(p, '\\', (size_t) (end - p));
 	ReaderField   *f;
 	int			n = 0;
@@ -290,9 +265,9 @@ split_record(TsvReader *r, size_t rec_start, size_t rec_end,
 	{
 		char	   *tab;
 
-		f = reader_base_field(&r->base, n++);
+		f = reader_base_field(base, n++);
 		if (f == NULL)
-			return READER_ERROR;
+			return -1;
 		f->value = p;
 		f->is_null = false;
 
@@ -320,7 +295,10 @@ split_record(TsvReader *r, size_t rec_start, size_t rec_end,
 		{
 			p = decode_field(p, bs, end, &f->len);
 			if (p == NULL)
-				return reader_base_fail(&r->base, "backslash at the end of a record");
+			{
+				reader_base_fail(base, "backslash at the end of a record");
+				return -1;
+			}
 			bs = (p < end) ? memchr(p, '\\', (size_t) (end - p)) : NULL;
 		}
 
@@ -329,43 +307,19 @@ split_record(TsvReader *r, size_t rec_start, size_t rec_end,
 		p++;					/* past the TAB */
 	}
 
-	return reader_base_record(&r->base, n, fields, nfields);
+	return n;
 }
+
+static const ReaderSyntax tsv_syntax = {
+	.scan = scan_record,
+	.final_record = NULL,
+	.split = split_record,
+};
 
 ReaderStatus
 tsv_reader_next(TsvReader *r, const ReaderField **fields, int *nfields)
 {
-	size_t		rec_start;
-	size_t		rec_end;
-
-	*fields = NULL;
-	*nfields = 0;
-	if (r->base.failed)
-		return READER_ERROR;
-
-	if (!reader_base_skip_bom(&r->base))
-		return READER_NEED_MORE;
-
-	switch (scan_record(r, &rec_start, &rec_end))
-	{
-		case SCAN_FOUND:
-			break;
-		case SCAN_FAILED:
-			return READER_ERROR;
-		case SCAN_MORE:
-			if (!r->base.finished)
-				return READER_NEED_MORE;
-			if (r->base.start == r->base.len)
-				return READER_EOF;
-			/* the final record has no terminator */
-			rec_start = r->base.start;
-			rec_end = r->base.len;
-			r->base.rec_line = r->base.line;
-			r->base.start = r->base.scan = r->base.len;
-			break;
-	}
-
-	return split_record(r, rec_start, rec_end, fields, nfields);
+	return reader_base_next(&r->base, &tsv_syntax, fields, nfields);
 }
 
 const char *

@@ -51,7 +51,6 @@
 #include "lms_fdw.h"
 #include "oauth.h"
 #include "providers/provider.h"
-#include "utils/json.h"
 #include "utils/memutils.h"
 
 /* what the prepare steps are doing */
@@ -87,17 +86,6 @@ typedef struct D2lVersion
 } D2lVersion;
 
 static D2lVersion *d2l_versions = NULL;
-
-/* s as a JSON string literal */
-static char *
-json_quote(const char *s)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	escape_json(&buf, s);
-	return buf.data;
-}
 
 /* Is s spelled like a GUID (8-4-4-4-12 hex digits)? */
 static bool
@@ -576,13 +564,13 @@ d2l_start_request(LmsJob *job, LmsRequestSpec *req)
 	bool		first = true;
 
 	initStringInfo(&body);
-	appendStringInfo(&body, "{\"DataSetId\":%s,\"Filters\":[", json_quote(d2l_state(job)->data_set_id));
+	appendStringInfo(&body, "{\"DataSetId\":%s,\"Filters\":[", lmsfdw_json_quote(d2l_state(job)->data_set_id));
 	foreach(lc, job->params)
 	{
 		LmsParam   *p = (LmsParam *) lfirst(lc);
 
 		appendStringInfo(&body, "%s{\"Name\":%s,\"Value\":%s}", first ? "" : ",",
-						 json_quote(p->name), json_quote(p->value));
+						 lmsfdw_json_quote(p->name), lmsfdw_json_quote(p->value));
 		first = false;
 	}
 	appendStringInfoString(&body, "]}");

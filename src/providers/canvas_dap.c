@@ -53,7 +53,6 @@
 #include "providers/provider.h"
 #include "utils/fmgrprotos.h"
 #include "utils/hsearch.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -112,17 +111,6 @@ unix_now(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* s as a JSON string literal */
-static char *
-json_quote(const char *s)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	escape_json(&buf, s);
-	return buf.data;
 }
 
 /* days since 1970-01-01 of a proleptic Gregorian date */
@@ -464,11 +452,11 @@ dap_start_request(LmsJob *job, LmsRequestSpec *req)
 				 errhint("until ends an incremental query; a snapshot has neither.")));
 
 	initStringInfo(&body);
-	appendStringInfo(&body, "{\"format\":%s", json_quote(format));
+	appendStringInfo(&body, "{\"format\":%s", lmsfdw_json_quote(format));
 	if (since)
-		appendStringInfo(&body, ",\"since\":%s", json_quote(since));
+		appendStringInfo(&body, ",\"since\":%s", lmsfdw_json_quote(since));
 	if (until)
-		appendStringInfo(&body, ",\"until\":%s", json_quote(until));
+		appendStringInfo(&body, ",\"until\":%s", lmsfdw_json_quote(until));
 	appendStringInfoChar(&body, '}');
 
 	req->url = lmsfdw_api_url_segments(opts, "dap", "query", opts->namespace,
@@ -626,7 +614,7 @@ dap_file_request(LmsJob *job, LmsResultFile *file, int step, LmsRequestSpec *req
 	fs->asked = true;
 	req->method = "POST";
 	req->url = lmsfdw_api_url_segments(job->opts, "dap", "object", "url", NULL);
-	req->body = psprintf("[{\"id\":%s}]", json_quote(st->objects[file->index]));
+	req->body = psprintf("[{\"id\":%s}]", lmsfdw_json_quote(st->objects[file->index]));
 	req->content_type = "application/json";
 	req->accept_not_found = job->reused;
 	return true;
