@@ -532,6 +532,20 @@ export_costs(RelOptInfo *baserel, double rows,
 	*total_cost = *startup_cost + rows * per_row;
 }
 
+/* An unparameterized or parameterized path of the export (not yet added) */
+static ForeignPath *
+export_path(PlannerInfo *root, RelOptInfo *baserel, double rows,
+			Cost startup_cost, Cost total_cost, Relids required_outer)
+{
+	return create_foreignscan_path(root, baserel, NULL, rows,
+								   startup_cost, total_cost,
+								   NIL, required_outer, NULL,
+#if PG_VERSION_NUM >= 170000
+								   NIL,
+#endif
+								   NIL);
+}
+
 /* equivalence-class callback: is em this relation's column arg? */
 static bool
 ec_member_is_column(PlannerInfo *root, RelOptInfo *rel, EquivalenceClass *ec,
@@ -599,13 +613,7 @@ add_parallel_path(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 		divisor += 1.0 - 0.3 * workers;
 	rows = clamp_row_est(baserel->rows / divisor);
 	export_costs(baserel, rows, &startup_cost, &total_cost);
-	path = create_foreignscan_path(root, baserel, NULL, rows,
-								   startup_cost, total_cost,
-								   NIL, NULL, NULL,
-#if PG_VERSION_NUM >= 170000
-								   NIL,
-#endif
-								   NIL);
+	path = export_path(root, baserel, rows, startup_cost, total_cost, NULL);
 	path->path.parallel_aware = true;
 	path->path.parallel_safe = true;
 	path->path.parallel_workers = workers;
@@ -651,13 +659,8 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 		startup_cost += disable_cost;
 		total_cost += disable_cost;
 	}
-	path = create_foreignscan_path(root, baserel, NULL, baserel->rows,
-								   startup_cost, total_cost,
-								   NIL, NULL, NULL,
-#if PG_VERSION_NUM >= 170000
-								   NIL,
-#endif
-								   NIL);
+	path = export_path(root, baserel, baserel->rows,
+					   startup_cost, total_cost, NULL);
 	/* only a parallel-aware scan may run in a worker (see add_parallel_path) */
 	path->path.parallel_safe = false;
 	add_path(baserel, (Path *) path);
@@ -706,13 +709,8 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 		export_costs(baserel, ppi->ppi_rows,
 					 &startup_cost, &total_cost);
-		path = create_foreignscan_path(root, baserel, NULL, ppi->ppi_rows,
-									   startup_cost, total_cost,
-									   NIL, ppi->ppi_req_outer, NULL,
-#if PG_VERSION_NUM >= 170000
-									   NIL,
-#endif
-									   NIL);
+		path = export_path(root, baserel, ppi->ppi_rows,
+						   startup_cost, total_cost, ppi->ppi_req_outer);
 		path->path.parallel_safe = false;
 		add_path(baserel, (Path *) path);
 	}

@@ -16,22 +16,14 @@ gathers (off: one core per worker).
 usage: dap_parallel.py --dsn DSN --mock-port PORT [--rows 2000000] [--rounds 3]
 """
 import argparse
-import json
 import statistics
 import time
-import urllib.request
 
 import psycopg2
 
+from dap_downloads import mock
+
 TARGET = 1.6
-
-
-def mock(port, path, body=None, method="POST"):
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path),
-                                 data=None if body is None else json.dumps(body).encode(),
-                                 method=method)
-    req.add_header("Content-Type", "application/json")
-    return json.loads(urllib.request.urlopen(req).read() or b"null")
 
 
 SERIAL = "SET max_parallel_workers_per_gather = 0"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Canvas Data 2 download benchmark alone (about a minute), as root on
+# The Canvas Data 2 benchmarks alone (about two minutes), as root on
 # Debian 12: builds and installs lms_fdw, starts a throwaway cluster and the
-# mock LMS and runs bench/dap_downloads.py.  Not part of the test command.
+# mock LMS and runs bench/dap_downloads.py and bench/dap_parallel.py (a
+# parallel scan).  Not part of the test command.
 #   bash bench/run_dap.sh
 set -euo pipefail
 srcdir=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,4 +17,6 @@ start_cluster
 start_mock "$srcdir"
 as_user psql -X -q -c 'CREATE EXTENSION IF NOT EXISTS lms_fdw' >/dev/null
 as_user python3 bench/dap_downloads.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
+  --mock-port "$MOCK_LMS_PORT"
+as_user python3 bench/dap_parallel.py --dsn "host=$PGHOST port=$PGPORT dbname=postgres" \
   --mock-port "$MOCK_LMS_PORT"
