@@ -2,8 +2,10 @@
 # leader starts the job once and waits for it, every participant (leader
 # included) claims objects through shared memory and streams its own; the
 # rows are the serial scan's.  After a single-object export the table is
-# planned serially in that session.  A failing object ends the query with its SQLSTATE and the
-# backend stays usable; statement_timeout ends it with 57014.
+# planned serially in that session.  Failing objects end the query with
+# their SQLSTATE and the backend stays usable; statement_timeout ends it
+# with 57014; a rescan of the Gather is a new export; reuse_window and a
+# leader that only gathers work as serially.
 use strict;
 use warnings;
 use lib 't';
@@ -103,6 +105,18 @@ is($err, '', 'a parallel scan of a reused job that has vanished');
 like($out, qr/^4000\|4000$/m, 'all the rows of the new job');
 is(starts(), 2, 'the leader started it again, once');
 $node->safe_psql('postgres', q{ALTER SERVER dap OPTIONS (DROP reuse_window)});
+
+# -- a rescan of the Gather (the inner side of a nested loop): a new export
+#    each time, as a serial scan without a spool
+$mock->reset;
+$mock->scenario(rows => 400, objects => 4);
+my $rescan = q{SELECT g, s.c FROM generate_series(1, 3) g,
+	LATERAL (SELECT count(*) + 0 * g AS c FROM subs) s ORDER BY g};
+($out, $err) = run_sql("$parallel\nSET enable_material = off;\nEXPLAIN (COSTS OFF) $rescan;\n$rescan;");
+is($err, '', 'a rescanned parallel scan');
+like($out, qr/Nested Loop.*Gather.*Parallel Foreign Scan/s, "planned with the parallel scan inside the nested loop") or diag($out);
+like($out, qr/^1\|400\n2\|400\n3\|400$/m, 'each rescan reads every row once');
+is(starts(), 3, 'a job per scan');
 
 # -- a single-object export: the table's next scan in the session is serial
 $mock->reset;
