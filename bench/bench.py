@@ -309,7 +309,7 @@ def main():
     ratio(("csv", "INSERT ... SELECT *"), ("copy", "INSERT ... SELECT *"), 1.0,
           "INSERT ... SELECT CSV vs COPY FROM PROGRAM curl")
     print("  %-56s %s" % ("8-object export, 2 parallel workers vs none",
-                          "target >= 1.6x: not met (parallel foreign scans are not implemented)"))
+                          "measured by bench/dap_parallel.py (run next by run.sh)"))
     growth = (mem["large"] - mem["small"]) / 1024.0
     print("  %-56s %5.1f MB (%d rows: %.1f MB, %d rows: %.1f MB; target < 16 MB: %s)" % (
         "peak backend memory growth", growth, a.small_rows, mem["small"] / 1024.0, a.rows,
