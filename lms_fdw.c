@@ -15,13 +15,16 @@
  * run concurrently by a job set; every qual is still checked locally.  A
  * join on a param column also gets parameterized paths.
  *
- * Rescans: when the executor asks for cheap rescans (EXEC_FLAG_REWIND), the
- * rows are spooled into a tuplestore as they stream by and replayed, never
- * starting a second export; a rescan with new export parameters (or
- * without a spool) starts new jobs.
+ * Rescans: when the executor asks for cheap rescans (EXEC_FLAG_REWIND), or
+ * the quals use outer values that are not export parameters (LATERAL, a
+ * correlated subquery), the rows are spooled into a tuplestore as they
+ * stream by and replayed, never starting a second export; a rescan with new
+ * export parameters (or without a spool) starts new jobs.
  *
  * Under an Append the scan is asynchronous: it never blocks on its jobs,
- * and offers the Append a timer for its next status check.
+ * and offers the Append a timer for its next status check.  Under a Gather
+ * (Canvas Data 2 objects) the leader starts the job once while the DSM is
+ * set up, and every participant claims object numbers from a shared counter.
  *
  * IDENTIFICATION
  *		  lms_fdw.c
