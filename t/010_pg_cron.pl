@@ -26,13 +26,7 @@ my $mock_cut = start_mock();
 # a larger file (about 570 kB), cut after 20 kB, some 170 rows in
 $mock_cut->scenario(rows => 5000, truncate_at => 20000, chunk_size => 4096);
 
-my $node = new_lms_node('cron', <<'EOC');
-shared_preload_libraries = 'pg_cron'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 20
-EOC
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
+my $node = new_cron_node('cron');
 my $version = $node->safe_psql('postgres',
 	"SELECT extversion FROM pg_extension WHERE extname = 'pg_cron'");
 note("pg_cron $version");

@@ -11,13 +11,8 @@ use Test::More;
 
 my $mock = start_mock();
 my $node = new_lms_node('file_memory');
-my $base = $mock->base_url;
+create_dap_server($node, $mock);
 $node->safe_psql('postgres', qq{
-	CREATE SERVER dap FOREIGN DATA WRAPPER lms_fdw
-	  OPTIONS (provider 'canvas_dap', base_url '$base',
-	           poll_initial '50ms', poll_max '200ms', retry_base '50ms', retry_cap '200ms');
-	CREATE USER MAPPING FOR CURRENT_USER SERVER dap
-	  OPTIONS (client_id 'tap-client', client_secret 'tap-secret');
 	CREATE FOREIGN TABLE dap_submissions (id bigint, score float8)
 	  SERVER dap OPTIONS (resource 'submissions');
 });

@@ -22,20 +22,10 @@ $mock->scenario(objects => 3);
 sub dap_rows { return $mock->_call('POST', '/__mock/dap/rows', { table => 'submissions', @_ }) }
 dap_rows(seed => 40);
 
-my $node = new_lms_node('dap_sync', <<'EOC');
-shared_preload_libraries = 'pg_cron'
-cron.database_name = 'postgres'
-cron.use_background_workers = on
-max_worker_processes = 20
-EOC
-$node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
+my $node = new_cron_node('dap_sync');
 my $base = $mock->base_url;
+create_dap_server($node, $mock);
 $node->safe_psql('postgres', qq{
-	CREATE SERVER dap FOREIGN DATA WRAPPER lms_fdw
-	  OPTIONS (provider 'canvas_dap', base_url '$base', poll_initial '50ms', poll_max '200ms',
-	           retry_base '50ms', retry_cap '200ms');
-	CREATE USER MAPPING FOR CURRENT_USER SERVER dap
-	  OPTIONS (client_id 'tap-client', client_secret 'tap-secret');
 	CREATE SCHEMA cd2;
 	IMPORT FOREIGN SCHEMA canvas_dap LIMIT TO (submissions) FROM SERVER dap INTO cd2;
 });

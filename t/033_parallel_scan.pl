@@ -15,13 +15,8 @@ use Test::More;
 my $mock = start_mock();
 my $node = new_lms_node('parallel_scan',
 	"max_worker_processes = 8\nmax_parallel_workers = 4\nshared_preload_libraries = 'lms_fdw'\n");
-my $base = $mock->base_url;
-my $polls = q{poll_initial '50ms', poll_max '200ms', retry_base '50ms', retry_cap '200ms'};
+create_dap_server($node, $mock, retry_max => '2');
 $node->safe_psql('postgres', qq{
-	CREATE SERVER dap FOREIGN DATA WRAPPER lms_fdw
-	  OPTIONS (provider 'canvas_dap', base_url '$base', $polls, retry_max '2');
-	CREATE USER MAPPING FOR CURRENT_USER SERVER dap
-	  OPTIONS (client_id 'tap-client', client_secret 'tap-secret');
 	CREATE FOREIGN TABLE subs (
 	  id bigint OPTIONS (field 'key.id'), score float8, action text OPTIONS (field 'meta.action')
 	) SERVER dap OPTIONS (resource 'submissions');

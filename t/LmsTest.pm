@@ -14,7 +14,8 @@ use POSIX ();
 use PostgreSQL::Test::Utils;
 use Time::HiRes qw(usleep);
 
-our @EXPORT = qw(start_mock new_lms_node create_canvas_objects sqlstate_of run_verbose run_concurrently);
+our @EXPORT = qw(start_mock new_lms_node new_cron_node create_canvas_objects create_dap_server
+  sqlstate_of run_verbose run_concurrently);
 
 my $json = JSON::PP->new->canonical;
 
@@ -153,6 +154,44 @@ sub new_lms_node
 	$node->start;
 	$node->safe_psql('postgres', 'CREATE EXTENSION lms_fdw');
 	return $node;
+}
+
+# A started cluster with pg_cron (background workers) and lms_fdw.
+sub new_cron_node
+{
+	my ($name) = @_;
+	my $node = new_lms_node($name, <<'EOC');
+shared_preload_libraries = 'pg_cron'
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 20
+EOC
+	$node->safe_psql('postgres', 'CREATE EXTENSION pg_cron');
+	return $node;
+}
+
+# Server "dap" (Canvas Data 2 on the mock, short waits; extra server
+# options in %opts) and the mock's client credentials in a user mapping,
+# in database $opts{dbname} (default postgres).
+sub create_dap_server
+{
+	my ($node, $mock, %opts) = @_;
+	my $db = delete $opts{dbname} // 'postgres';
+	my %server = (
+		provider => 'canvas_dap',
+		base_url => $mock->base_url,
+		poll_initial => '50ms',
+		poll_max => '200ms',
+		retry_base => '50ms',
+		retry_cap => '200ms',
+		%opts);
+	my $server_opts = join(', ', map { "$_ '$server{$_}'" } sort keys %server);
+	$node->safe_psql($db, qq{
+		CREATE SERVER dap FOREIGN DATA WRAPPER lms_fdw OPTIONS ($server_opts);
+		CREATE USER MAPPING FOR CURRENT_USER SERVER dap
+		  OPTIONS (client_id 'tap-client', client_secret 'tap-secret');
+	});
+	return;
 }
 
 # Server "canvas" (extra server options in %opts), a user mapping with
