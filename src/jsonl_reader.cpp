@@ -83,6 +83,8 @@ constexpr size_t kInitialBuffer = 64 * 1024;
 constexpr int kMaxDepth = 64;
 /* a line still without its newline is tried as a record up to this long */
 constexpr size_t kEarlyLine = 64 * 1024;
+/* root members whose match is remembered, by ordinal */
+constexpr size_t kRootSlots = 256;
 
 /* A trie node: the key segment leading to it and what hangs below. */
 struct Node
@@ -95,6 +97,18 @@ struct Node
 	std::vector<std::vector<int>> by_nlen;
 	size_t		min_nlen = SIZE_MAX;	/* of the loose ones */
 	std::vector<int> fields;	/* wanted fields ending here */
+};
+
+/*
+ * The match of the root member at one ordinal, as last computed: JSON
+ * lines records repeat their keys in the same order.
+ */
+struct RootSlot
+{
+	bool		ok = false;		/* key is set */
+	std::string key;			/* as written: no escape */
+	std::vector<int> fields;	/* every field ending at it, first-match aside */
+	std::vector<int> kids;		/* the nodes with children it leads to */
 };
 
 /* One extracted value of the current record. */
@@ -270,6 +284,9 @@ struct JsonlReader
 	uint64_t	attempt = 0;	/* parse_line() calls */
 	std::vector<int> stack;		/* fields and nodes of the open keys */
 	std::vector<int> pend;		/* scratch: nodes matched by one key */
+	std::vector<int> mf;		/* scratch: fields matched by one key */
+	std::vector<RootSlot> root_cache;	/* by member ordinal */
+	const char *line_end = nullptr; /* of the line being parsed */
 	std::string nkey;			/* scratch: a key by the name rule */
 	size_t		nkey_len = 0;
 	std::vector<Entry> entries; /* one per wanted field at most */
@@ -300,6 +317,8 @@ struct JsonlReader
 					   const ReaderField **fields, int *nfields);
 	bool		trim(size_t start, size_t end, size_t *first, size_t *last);
 	bool		parse_line(size_t start, size_t end);
+	void		match_key(std::string_view key, size_t act, int nact,
+						  std::vector<int> &flds, std::vector<int> &kids);
 	bool		walk_object(od::object obj, size_t act, int nact, int depth);
 	bool		walk_array(od::array arr, int depth);
 	bool		walk_value(od::value &v, size_t flds, int nflds, size_t act,
@@ -425,6 +444,65 @@ JsonlReader::ser_string(std::string_view s)
 }
 
 /*
+ * The wanted fields ending at key below the active trie nodes
+ * stack[act .. act + nact), into flds, and the nodes it leads to that have
+ * children, into kids, in the order of the walk.
+ */
+void
+JsonlReader::match_key(std::string_view key, size_t act, int nact,
+					   std::vector<int> &flds, std::vector<int> &kids)
+{
+	bool		normalized = false;
+
+	for (int i = 0; i < nact; i++)
+	{
+		const Node &parent = nodes[stack[act + i]];
+
+		for (int loose = 0; loose < 2; loose++)
+		{
+			const std::vector<std::vector<int>> &b =
+				loose ? parent.by_nlen : parent.by_len;
+
+			if (b.empty())
+				continue;
+			/* a key shorter than every loose segment cannot match one */
+			if (loose && key.size() < parent.min_nlen)
+				continue;
+			/* the key by the name rule, once, for the loose segments */
+			if (loose && !normalized)
+			{
+				size_t		j = 0;
+
+				if (nkey.size() < key.size())
+					nkey.resize(key.size());
+				for (unsigned char ch : key)
+				{
+					nkey[j] = (char) norm(ch);
+					j += nkey[j] != 0;
+				}
+				nkey_len = j;
+				normalized = true;
+			}
+
+			size_t		n = loose ? nkey_len : key.size();
+
+			if (n >= b.size())
+				continue;
+			for (int c : b[n])
+			{
+				const Node &nd = nodes[c];
+
+				if (!seg_match(nd, key, nkey.data()))
+					continue;
+				flds.insert(flds.end(), nd.fields.begin(), nd.fields.end());
+				if (!nd.children.empty())
+					kids.push_back(c);
+			}
+		}
+	}
+}
+
+/*
  * The members of obj; the trie nodes stack[act .. act + nact) are active in
  * it.  false: not taken (hand over).
  */
@@ -433,7 +511,10 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 {
 	bool		first = true;
 	uint64_t	rec = attempt;
-	bool		normalized;
+	/* the root's members are matched through root_cache */
+	bool		root = depth == 1 && nact > 0;
+	size_t		ord = 0;
+
 	if (in_ser)
 		ser.push_back('{');
 	for (auto res : obj)
@@ -443,81 +524,82 @@ JsonlReader::walk_object(od::object obj, size_t act, int nact, int depth)
 		int			nflds = 0,
 					nnodes = 0;
 		bool		ok;
+		const std::vector<int> *cand,
+				   *kids;
+		RootSlot   *slot = nullptr;
 
 		if (res.error())
 			return false;
 
 		od::field  &f = res.value_unsafe();
 		const char *k = (const char *) f.key().raw();
-		const char *q;
+
+		if (root && ord < kRootSlots)
+			slot = &root_cache[ord];
+		ord++;
 
 		/*
-		 * The key as written when it has no escape, else unescaped.
-		 * simdjson found the closing quote: the search ends in the line.
+		 * At the root, the key the same member had last time, when these
+		 * bytes are that key (which has no '"' or '\\') and a quote ends
+		 * them: its match is known.
 		 */
-		q = quote_or_backslash(k);
-		if (*q == '"')
-			key = std::string_view(k, q - k);
-		else if (f.unescaped_key().get(key))
-			return false;
-		/* the fields this member's value is for, then the nodes inside it */
-		normalized = false;
-		for (int i = 0; i < nact; i++)
+		if (slot != nullptr && slot->ok &&
+			(size_t) (line_end - k) > slot->key.size() &&
+			k[slot->key.size()] == '"' &&
+			memcmp(k, slot->key.data(), slot->key.size()) == 0)
 		{
-			const Node &parent = nodes[stack[act + i]];
+			key = std::string_view(k, slot->key.size());
+			cand = &slot->fields;
+			kids = &slot->kids;
+		}
+		else
+		{
+			/*
+			 * The key as written when it has no escape, else unescaped.
+			 * simdjson found the closing quote: the search ends in the
+			 * line.
+			 */
+			const char *q = quote_or_backslash(k);
 
-			for (int loose = 0; loose < 2; loose++)
+			if (*q == '"')
+				key = std::string_view(k, q - k);
+			else if (f.unescaped_key().get(key))
+				return false;
+			/* the fields this member's value is for, the nodes inside it */
+			if (slot != nullptr)
 			{
-				const std::vector<std::vector<int>> &b =
-					loose ? parent.by_nlen : parent.by_len;
-
-				if (b.empty())
-					continue;
-				/* a key shorter than every loose segment cannot match one */
-				if (loose && key.size() < parent.min_nlen)
-					continue;
-				/* the key by the name rule, once, for the loose segments */
-				if (loose && !normalized)
+				slot->ok = false;
+				slot->fields.clear();
+				slot->kids.clear();
+				match_key(key, act, nact, slot->fields, slot->kids);
+				if (*q == '"')
 				{
-					size_t		j = 0;
-
-					if (nkey.size() < key.size())
-						nkey.resize(key.size());
-					for (unsigned char ch : key)
-					{
-						nkey[j] = (char) norm(ch);
-						j += nkey[j] != 0;
-					}
-					nkey_len = j;
-					normalized = true;
+					slot->key.assign(key.data(), key.size());
+					slot->ok = true;
 				}
-
-				size_t		n = loose ? nkey_len : key.size();
-
-				if (n >= b.size())
-					continue;
-				for (int c : b[n])
-				{
-					const Node &nd = nodes[c];
-
-					if (!seg_match(nd, key, nkey.data()))
-						continue;
-					for (int fl : nd.fields)
-						if (field_rec[fl] != rec)
-						{
-							field_rec[fl] = rec;
-							stack.push_back(fl);
-							nflds++;
-						}
-					if (!nd.children.empty())
-						pend.push_back(c);
-				}
+				cand = &slot->fields;
+				kids = &slot->kids;
+			}
+			else
+			{
+				mf.clear();
+				pend.clear();
+				match_key(key, act, nact, mf, pend);
+				cand = &mf;
+				kids = &pend;
 			}
 		}
+		/* the first key matching a field in the record takes it */
+		for (int fl : *cand)
+			if (field_rec[fl] != rec)
+			{
+				field_rec[fl] = rec;
+				stack.push_back(fl);
+				nflds++;
+			}
 		/* behind the fields: the nodes active inside the value */
-		nnodes = (int) pend.size();
-		stack.insert(stack.end(), pend.begin(), pend.end());
-		pend.clear();
+		nnodes = (int) kids->size();
+		stack.insert(stack.end(), kids->begin(), kids->end());
 		if (in_ser)
 		{
 			if (!first)
@@ -754,6 +836,7 @@ JsonlReader::parse_line(size_t start, size_t end)
 	 * pass for closed by a '}' that follows.
 	 */
 	in[end] = '\0';
+	line_end = in + end;
 	ok = !parser.iterate(in + start, end - start, in_cap - start).get(doc) &&
 		!doc.get_object().get(obj) &&
 		walk_object(obj, 0, (int) stack.size(), 1) &&
@@ -982,6 +1065,7 @@ jsonl_reader_create(const JsonWantedPath *wanted, int nwanted,
 		for (int i = 0; i < nwanted; i++)
 			r->wanted.push_back({r->paths[i].c_str(), wanted[i].loose});
 		r->field_rec.assign((size_t) nwanted, 0);
+		r->root_cache.resize(kRootSlots);
 		r->entries.resize((size_t) nwanted);
 		r->out.resize((size_t) nwanted);
 		r->out.reserve((size_t) nwanted + 1);	/* data() never NULL */
