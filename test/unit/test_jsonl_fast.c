@@ -294,6 +294,80 @@ test_hand_over(void)
 	check("deep nesting", nested, &deep, "R1{'1'}R2{'2'}EOF", false);
 }
 
+/*
+ * Root keys are matched through what the same member of the last record
+ * matched: other keys, other orders, escapes and prefixes at an ordinal
+ * must still match as a fresh record would.
+ */
+static void
+test_root_keys(void)
+{
+	check("keys change at each ordinal",
+		  "{\"student_id\":1,\"current_score\":2,\"student_name\":\"a\"}\n"
+		  "{\"current_score\":3,\"student_id\":4,\"x\":5}\n"
+		  "{\"student_i\":6,\"student_idx\":7,\"student_id\":8}\n"
+		  "{\"student\\u005fid\":9,\"Current Score\":10}\n"
+		  "{\"student_id\":11,\"current_score\":12,\"student_name\":\"b\"}\n",
+		  &grades,
+		  "R1{'1','2','a',\\N,\\N}R2{'4','3',\\N,\\N,\\N}R3{'8',\\N,\\N,\\N,\\N}"
+		  "R4{'9','10',\\N,\\N,\\N}R5{'11','12','b',\\N,\\N}EOF", true);
+	check("first match wins at a remembered ordinal",
+		  "{\"student_id\":1,\"Student ID\":2}\n"
+		  "{\"student_id\":null,\"Student ID\":3}\n"
+		  "{\"Student ID\":4,\"student_id\":5}\n",
+		  &grades,
+		  "R1{'1',\\N,\\N,\\N,\\N}R2{\\N,\\N,\\N,\\N,\\N}R3{'4',\\N,\\N,\\N,\\N}EOF",
+		  true);
+	check("nested paths below a remembered key",
+		  "{\"key\":{\"id\":1},\"value\":{\"id\":2}}\n"
+		  "{\"key\":3,\"value\":{\"score\":4}}\n"
+		  "{\"value\":{\"id\":5},\"key\":{\"id\":6}}\n",
+		  &dap,
+		  "R1{\\N,'1','2',\\N,\\N,\\N,'{\"id\":2}'}"
+		  "R2{\\N,\\N,\\N,\\N,\\N,'4','{\"score\":4}'}"
+		  "R3{\\N,'6','5',\\N,\\N,\\N,'{\"id\":5}'}EOF", true);
+}
+
+/*
+ * With no field wanted (count(*)) a line is validated by simdjson's DOM
+ * parser: what it refuses must still read as the yajl reader reads it.
+ */
+static void
+test_no_fields(void)
+{
+	static const Cfg none = {NULL, 0, 0};
+	static const Cfg none_small = {NULL, 0, 12};
+
+	check("valid lines stay fast",
+		  "\xEF\xBB\xBF{\"a\":{\"b\":[1,-0.5e3,true,false,null,\"\\u00e9\\n\\ud83d\\ude00\"]},\"\":\"\\u0000\"}\n"
+		  "{}\n{ }\r\n\n{\"x\":\"\xc3\xa9\"}",
+		  &none, NULL, true);
+	check("numbers the DOM parser refuses",
+		  "{}\n{\"a\":1e400}\n{\"a\":123456789012345678901234567890}\n{}\n",
+		  &none, "R1{}R2{}R3{}R4{}EOF", false);
+	check("a lone surrogate, no field wanted",
+		  "{}\n{\"a\":\"\\udc00\"}\n", &none, NULL, false);
+	check("vertical tab, no field wanted",
+		  "{}\n{\"a\":1\v}\n", &none, "R1{}R2{}EOF", false);
+	check("two records on one line, no field wanted",
+		  "{}\n{\"a\":1} {\"b\":2}\n", &none, "R1{}R2{}R3{}EOF", false);
+	check("malformed, no field wanted",
+		  "{}\n{\"a\":[1,]}\n", &none, NULL, false);
+	check("a string value followed by a colon, no field wanted",
+		  "{}\n{\"a\":\"x\":1}\n", &none, NULL, false);
+	check("a bad escape in a key, no field wanted",
+		  "{}\n{\"\\x\":1}\n", &none, NULL, false);
+	check("not an object, no field wanted",
+		  "{}\n[1]\n", &none, "R1{}ERR@2:record 2 is not a JSON object", false);
+	check("an extra brace, no field wanted",
+		  "{}\n{\"a\":1}}\n", &none, NULL, false);
+	check("invalid UTF-8, no field wanted",
+		  "{}\n{\"a\":\"\xed\xa0\x80\"}\n", &none, NULL, false);
+	check("the token limit, no field wanted",
+		  "{}\n{\"x\":\"0123456789abc\"}\n", &none_small,
+		  "R1{}ERR@2:JSON token in record 2 exceeds 12 bytes", false);
+}
+
 /* Random rows, on both readers, split everywhere. */
 static void
 test_random(void)
@@ -347,6 +421,8 @@ int
 main(void)
 {
 	test_fast_path();
+	test_root_keys();
+	test_no_fields();
 	test_hand_over();
 	test_random();
 	UNIT_DONE("test_jsonl_fast");
