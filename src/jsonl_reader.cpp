@@ -123,12 +123,20 @@ struct RootSlot
 	std::vector<int> kids;		/* the nodes with children it leads to */
 };
 
+/* Where an extracted value is. */
+enum EntryKind : unsigned char
+{
+	kNull,
+	kArena,						/* at off in the arena */
+	kInput						/* at off in the input line, as written */
+};
+
 /* One extracted value of the current record. */
 struct Entry
 {
 	int			field;
-	bool		is_null;
-	size_t		off;			/* in the arena */
+	EntryKind	kind;
+	size_t		off;
 	size_t		len;
 };
 
@@ -337,6 +345,7 @@ struct JsonlReader
 	bool		walk_value(od::value &v, size_t flds, int nflds, size_t act,
 						   int nact, int depth);
 	void		store(const char *s, size_t len, size_t flds, int nflds);
+	void		store_input(const char *s, size_t len, size_t flds, int nflds);
 	void		ser_string(std::string_view s);
 	void		first_keys(const char *doc, size_t len);
 };
@@ -395,7 +404,7 @@ JsonlReader::add_path(int field, const char *path, bool loose)
 	nodes[cur].fields.push_back(field);
 }
 
-/* Value bytes for fields stack[flds .. flds + nflds). */
+/* Value bytes for fields stack[flds .. flds + nflds), copied. */
 void
 JsonlReader::store(const char *s, size_t len, size_t flds, int nflds)
 {
@@ -405,7 +414,23 @@ JsonlReader::store(const char *s, size_t len, size_t flds, int nflds)
 	arena.push_back('\0');
 	stored += len;
 	for (int i = 0; i < nflds; i++)
-		entries[nentries++] = {stack[flds + i], false, off, len};
+		entries[nentries++] = {stack[flds + i], kArena, off, len};
+}
+
+/*
+ * Value bytes for fields stack[flds .. flds + nflds) that are the line's
+ * own bytes: the value points there, and record() ends it with a NUL in
+ * place of the byte after it (a quote, a comma, a brace or whitespace,
+ * which no other value holds), once the walk is over.
+ */
+void
+JsonlReader::store_input(const char *s, size_t len, size_t flds, int nflds)
+{
+	size_t		off = (size_t) (s - in);
+
+	stored += len;
+	for (int i = 0; i < nflds; i++)
+		entries[nentries++] = {stack[flds + i], kInput, off, len};
 }
 
 /* s as a JSON string literal, escaped as json_reader.c writes it. */
@@ -727,7 +752,7 @@ JsonlReader::walk_value(od::value &v, size_t flds, int nflds, size_t act,
 							ps = cp.start;
 							pe = cp.end;
 						}
-						entries[nentries++] = {cp.field, false, off, len};
+						entries[nentries++] = {cp.field, kArena, off, len};
 					}
 					caps.clear();
 					in_ser = false;
@@ -749,12 +774,17 @@ JsonlReader::walk_value(od::value &v, size_t flds, int nflds, size_t act,
 					v.get_raw_json_string().get(raw))
 					return false;
 				s = tok.substr(1, tok.size() - 2);
-				if (has_backslash(s) && v.get_string().get(s))
-					return false;
+				if (has_backslash(s))
+				{
+					if (v.get_string().get(s))
+						return false;
+					if (nflds > 0)
+						store(s.data(), s.size(), flds, nflds);
+				}
+				else if (nflds > 0)
+					store_input(s.data(), s.size(), flds, nflds);
 				if (in_ser)
 					ser_string(s);
-				if (nflds > 0)
-					store(s.data(), s.size(), flds, nflds);
 				return true;
 			}
 		case 't':
@@ -776,7 +806,7 @@ JsonlReader::walk_value(od::value &v, size_t flds, int nflds, size_t act,
 			if (in_ser)
 				ser.append(tok);
 			for (int i = 0; i < nflds; i++)
-				entries[nentries++] = {stack[flds + i], true, 0, 0};
+				entries[nentries++] = {stack[flds + i], kNull, 0, 0};
 			return true;
 		default:
 			/* left for On-Demand to skip: it checks what follows a number */
@@ -787,7 +817,7 @@ JsonlReader::walk_value(od::value &v, size_t flds, int nflds, size_t act,
 	if (in_ser)
 		ser.append(tok);
 	if (nflds > 0)
-		store(tok.data(), tok.size(), flds, nflds);
+		store_input(tok.data(), tok.size(), flds, nflds);
 	return true;
 }
 
@@ -1048,12 +1078,24 @@ JsonlReader::record(size_t first, size_t last, size_t next_pos,
 		first_keys(in + first, last - first);
 	for (ReaderField &f : out)
 		f = {"", 0, true};
+	/* the line's bytes are no longer read: values in it end in a NUL */
 	for (size_t i = 0; i < nentries; i++)
 	{
 		const Entry &e = entries[i];
 
-		out[e.field] = {e.is_null ? "" : arena.data() + e.off,
-						e.is_null ? 0 : e.len, e.is_null};
+		switch (e.kind)
+		{
+			case kNull:
+				out[e.field] = {"", 0, true};
+				break;
+			case kArena:
+				out[e.field] = {arena.data() + e.off, e.len, false};
+				break;
+			case kInput:
+				in[e.off + e.len] = '\0';
+				out[e.field] = {in + e.off, e.len, false};
+				break;
+		}
 	}
 	keep = last;
 	pos = next_pos;
