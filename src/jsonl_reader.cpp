@@ -1252,6 +1252,13 @@ jsonl_reader_first_keys(JsonlReader *r, const char *const **names,
 }
 
 extern "C" bool
+jsonl_reader_values_utf8(const JsonlReader *r)
+{
+	/* until the hand-over, every record came from the simdjson path */
+	return r->yajl == nullptr;
+}
+
+extern "C" bool
 jsonl_reader_fell_back(const JsonlReader *r)
 {
 	return r->yajl != nullptr;

@@ -51,6 +51,14 @@ extern uint64_t jsonl_reader_record_number(const JsonlReader *r);
 extern void jsonl_reader_first_keys(JsonlReader *r, const char *const **names,
 									int *nnames);
 
+/*
+ * Whether the values of the record just returned are valid UTF-8, checked
+ * by simdjson: true while the records come from the simdjson path (a value
+ * may still hold a NUL byte, from \u0000).  The yajl reader checks UTF-8
+ * less strictly, so values it returns are not vouched for.
+ */
+extern bool jsonl_reader_values_utf8(const JsonlReader *r);
+
 /* Whether the rest of the stream went to the yajl reader (for tests). */
 extern bool jsonl_reader_fell_back(const JsonlReader *r);
 

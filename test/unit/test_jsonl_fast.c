@@ -368,6 +368,26 @@ test_no_fields(void)
 		  "R1{}ERR@2:JSON token in record 2 exceeds 12 bytes", false);
 }
 
+/* Values are vouched for as UTF-8 while they come from the simdjson path. */
+static void
+test_values_utf8(void)
+{
+	static const char doc[] = "{\"student_id\":\"\xc3\xa9\"}\n{\"student_id\":2}\v\n{\"student_id\":3}\n";
+	JsonlReader *r = jsonl_reader_create(grade_wanted, 5, 0);
+	const ReaderField *f;
+	int			n;
+
+	jsonl_reader_feed(r, doc, sizeof(doc) - 1);
+	jsonl_reader_finish(r);
+	UNIT_CHECK(jsonl_reader_next(r, &f, &n) == READER_RECORD &&
+			   jsonl_reader_values_utf8(r), "a simdjson record is checked UTF-8");
+	UNIT_CHECK(jsonl_reader_next(r, &f, &n) == READER_RECORD &&
+			   !jsonl_reader_values_utf8(r), "a yajl record is not vouched for");
+	UNIT_CHECK(jsonl_reader_next(r, &f, &n) == READER_RECORD &&
+			   !jsonl_reader_values_utf8(r), "nor any after the hand-over");
+	jsonl_reader_free(r);
+}
+
 /* Random rows, on both readers, split everywhere. */
 static void
 test_random(void)
@@ -423,6 +443,7 @@ main(void)
 	test_fast_path();
 	test_root_keys();
 	test_no_fields();
+	test_values_utf8();
 	test_hand_over();
 	test_random();
 	UNIT_DONE("test_jsonl_fast");
