@@ -97,6 +97,8 @@ typedef struct LmsRecordReader
 	const char *(*error) (const void *state);
 	uint64_t	(*position) (const void *state);	/* line or record number */
 	void		(*destroy) (void *state);
+	/* optional: the last record's values are valid UTF-8 (NUL aside) */
+	bool		(*values_utf8) (const void *state);
 } LmsRecordReader;
 
 /*
@@ -140,11 +142,18 @@ RECORD_READER_ADAPTERS(tsv, TsvReader, tsv_reader_line)
 RECORD_READER_ADAPTERS(json, JsonReader, json_reader_record_number)
 RECORD_READER_ADAPTERS(jsonl, JsonlReader, jsonl_reader_record_number)
 
+static bool
+jsonl_values_utf8(const void *r)
+{
+	return jsonl_reader_values_utf8((const JsonlReader *) r);
+}
+
 /* fill *r with a reader's adapters */
 #define RECORD_READER_SET(r, prefix) \
 	((r)->feed = prefix##_feed, (r)->finish = prefix##_finish, \
 	 (r)->next = prefix##_next, (r)->error = prefix##_error, \
-	 (r)->position = prefix##_position, (r)->destroy = prefix##_destroy)
+	 (r)->position = prefix##_position, (r)->destroy = prefix##_destroy, \
+	 (r)->values_utf8 = NULL)
 
 struct LmsRowSource
 {
@@ -441,6 +450,7 @@ open_json_reader(LmsRowSource *src, LmsRecordReader *r, JsonFormat format)
 		r->state = jsonl_reader_create(nwanted ? wanted : NULL, nwanted,
 									   LMS_MAX_RECORD_BYTES);
 		RECORD_READER_SET(r, jsonl);
+		r->values_utf8 = jsonl_values_utf8;
 		return;
 	}
 	r->state = json_reader_create(format, src->job->opts->rows_path,
@@ -682,6 +692,7 @@ store_record(LmsRowSource *src, const ReaderField *fields, int nfields,
 	Datum	   *values = slot->tts_values;
 	bool	   *nulls = slot->tts_isnull;
 	ErrorContextCallback errcb;
+	bool		checked;
 	int			i,
 				a;
 
@@ -695,6 +706,13 @@ store_record(LmsRowSource *src, const ReaderField *fields, int nfields,
 						   (unsigned long long) src->reader.position(src->reader.state))));
 
 	memset(nulls, true, sizeof(bool) * map->tupdesc->natts);
+
+	/*
+	 * Values the reader vouches for as UTF-8 need only the check for a NUL
+	 * byte, which pg_verifymbstr() refuses (with the same message).
+	 */
+	checked = src->verify_utf8 && src->reader.values_utf8 &&
+		src->reader.values_utf8(src->reader.state);
 
 	errcb.callback = conversion_error_context;
 	errcb.arg = src;
@@ -732,7 +750,12 @@ store_record(LmsRowSource *src, const ReaderField *fields, int nfields,
 		}
 		src->current = col;
 		text = (char *) f->value;
-		if (src->verify_utf8)
+		if (checked)
+		{
+			if (memchr(text, '\0', f->len) != NULL)
+				(void) pg_verifymbstr(text, (int) f->len, false);
+		}
+		else if (src->verify_utf8)
 			(void) pg_verifymbstr(text, (int) f->len, false);
 		else if (src->convert_utf8)
 			text = pg_any_to_server(text, (int) f->len, PG_UTF8);

@@ -127,5 +127,46 @@ my $exact = $node->safe_psql('postgres', 'SELECT student_id, current_score FROM 
 is($exact, '12345678901234567|0.1000000000000000055511151231257827',
 	'JSON numbers are not rounded through a double');
 
+# In a UTF8 database: text the simdjson reader checked as UTF-8 is stored
+# as is, but a NUL byte from \u0000 is still refused, and so is a value
+# yajl took after a hand-over (it checks UTF-8 less strictly)
+$node->safe_psql('postgres',
+	q{CREATE DATABASE u8 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
+$node->safe_psql('u8', sprintf(q{
+	CREATE EXTENSION lms_fdw;
+	CREATE SERVER gen FOREIGN DATA WRAPPER lms_fdw
+	  OPTIONS (provider 'generic', base_url '%s', poll_initial '20ms', poll_max '100ms');
+	CREATE USER MAPPING FOR CURRENT_USER SERVER gen OPTIONS (token 'tap-test-token');
+	CREATE FOREIGN TABLE names (student_id bigint, student_name text) SERVER gen
+	  OPTIONS (start_path '/generic/exports', status_path '/generic/exports/{id}',
+	  job_id_path 'data.id', state_path 'data.state', result_url_path 'data.result.url');
+}, $mock->base_url));
+for my $case (
+	[ 'UTF-8 text', qq({"student id": 1, "student name": "Ren\\u00e9e \xc3\xa9"}\n), "1|Ren\xc3\xa9e \xc3\xa9", '' ],
+	[ 'a NUL byte from \\u0000', qq({"student id": 1, "student name": "a"}\n{"student id": 2, "student name": "a\\u0000b"}\n),
+	  undef, '22021' ],
+	[ 'an encoded surrogate, read by yajl', qq({"student id": 1, "student name": "a"}\n{"student id": 2, "student name": "\xed\xa0\x80"}\n),
+	  undef, '22021' ])
+{
+	my ($what, $body, $want, $code) = @$case;
+	$mock->reset;
+	$mock->scenario(faults => [ { path => '^/generic/files/', status => 200,
+		content_type => 'application/x-ndjson', body_base64 => MIME::Base64::encode_base64($body, ''),
+		count => 1 } ]);
+	my ($ret, $out, $err) = $node->psql('u8',
+		"\\set VERBOSITY verbose\nSELECT student_id, student_name FROM names ORDER BY 1",
+		on_error_stop => 0);
+	if ($code eq '')
+	{
+		is($err, '', "$what: no error");
+		is($out, $want, "$what: the value as written");
+	}
+	else
+	{
+		is(sqlstate_of($err), $code, "$what: $code");
+		like($err, qr/invalid byte sequence for encoding "UTF8"/, "$what: the encoding's message");
+	}
+}
+
 $node->stop;
 done_testing();
