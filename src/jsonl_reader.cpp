@@ -33,7 +33,14 @@
  * wanted objects and arrays re-serialized compactly, nested wanted values
  * kept on their own too.  JSON lines records repeat their keys in the same
  * order, so the match of each root member is remembered by its ordinal,
- * with its key: a member whose key has the same bytes reuses it.
+ * with its key: a member whose key has the same bytes reuses it.  A value
+ * without escapes (a string with no backslash, a number, a literal) is
+ * returned where it is written: once the walk has succeeded, the byte after
+ * it (a quote, comma, brace or whitespace, part of no other value) becomes
+ * its NUL; only bytes of the record returned are written, never those the
+ * hand-over would feed to yajl.  Other values are copied into an arena.
+ * simdjson checked the whole line as UTF-8, so the values need no further
+ * check (jsonl_reader_values_utf8()) unless one holds a NUL from \u0000.
  *
  * No field wanted (count(*)).  Then a line need only be valid JSON, and
  * simdjson's DOM parser, which checks all of it (grammar, escapes, UTF-8,
@@ -314,6 +321,7 @@ struct JsonlReader
 	size_t		nentries = 0;
 	std::string arena;
 	size_t		stored = 0;		/* bytes of values, as yajl counts them */
+	bool		nul_value = false;	/* a value holds a NUL byte */
 	std::string ser;
 	bool		in_ser = false;
 	std::vector<Capture> caps;
@@ -779,7 +787,12 @@ JsonlReader::walk_value(od::value &v, size_t flds, int nflds, size_t act,
 					if (v.get_string().get(s))
 						return false;
 					if (nflds > 0)
+					{
+						/* \u0000: a value PostgreSQL's text refuses */
+						if (memchr(s.data(), '\0', s.size()) != nullptr)
+							nul_value = true;
 						store(s.data(), s.size(), flds, nflds);
+					}
 				}
 				else if (nflds > 0)
 					store_input(s.data(), s.size(), flds, nflds);
@@ -869,6 +882,7 @@ JsonlReader::parse_line(size_t start, size_t end)
 	stack.clear();
 	in_ser = false;
 	stored = 0;
+	nul_value = false;
 	attempt++;
 	if (!nodes[0].children.empty())
 		stack.push_back(root);
@@ -1255,7 +1269,7 @@ extern "C" bool
 jsonl_reader_values_utf8(const JsonlReader *r)
 {
 	/* until the hand-over, every record came from the simdjson path */
-	return r->yajl == nullptr;
+	return r->yajl == nullptr && !r->nul_value;
 }
 
 extern "C" bool

@@ -52,10 +52,11 @@ extern void jsonl_reader_first_keys(JsonlReader *r, const char *const **names,
 									int *nnames);
 
 /*
- * Whether the values of the record just returned are valid UTF-8, checked
- * by simdjson: true while the records come from the simdjson path (a value
- * may still hold a NUL byte, from \u0000).  The yajl reader checks UTF-8
- * less strictly, so values it returns are not vouched for.
+ * Whether the values of the record just returned are known to be valid
+ * UTF-8 without a NUL byte (what pg_verifymbstr() accepts): true for a
+ * record from the simdjson path, which checked the whole line, unless a
+ * value holds a NUL (from \u0000).  The yajl reader checks UTF-8 less
+ * strictly, so values it returns are not vouched for.
  */
 extern bool jsonl_reader_values_utf8(const JsonlReader *r);
 

@@ -97,7 +97,7 @@ typedef struct LmsRecordReader
 	const char *(*error) (const void *state);
 	uint64_t	(*position) (const void *state);	/* line or record number */
 	void		(*destroy) (void *state);
-	/* optional: the last record's values are valid UTF-8 (NUL aside) */
+	/* optional: the last record's values are valid UTF-8 without NUL */
 	bool		(*values_utf8) (const void *state);
 } LmsRecordReader;
 
@@ -707,10 +707,7 @@ store_record(LmsRowSource *src, const ReaderField *fields, int nfields,
 
 	memset(nulls, true, sizeof(bool) * map->tupdesc->natts);
 
-	/*
-	 * Values the reader vouches for as UTF-8 need only the check for a NUL
-	 * byte, which pg_verifymbstr() refuses (with the same message).
-	 */
+	/* values the reader vouches for need no pg_verifymbstr() */
 	checked = src->verify_utf8 && src->reader.values_utf8 &&
 		src->reader.values_utf8(src->reader.state);
 
@@ -750,12 +747,7 @@ store_record(LmsRowSource *src, const ReaderField *fields, int nfields,
 		}
 		src->current = col;
 		text = (char *) f->value;
-		if (checked)
-		{
-			if (memchr(text, '\0', f->len) != NULL)
-				(void) pg_verifymbstr(text, (int) f->len, false);
-		}
-		else if (src->verify_utf8)
+		if (src->verify_utf8 && !checked)
 			(void) pg_verifymbstr(text, (int) f->len, false);
 		else if (src->convert_utf8)
 			text = pg_any_to_server(text, (int) f->len, PG_UTF8);

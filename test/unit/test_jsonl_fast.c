@@ -368,11 +368,15 @@ test_no_fields(void)
 		  "R1{}ERR@2:JSON token in record 2 exceeds 12 bytes", false);
 }
 
-/* Values are vouched for as UTF-8 while they come from the simdjson path. */
+/*
+ * Values are vouched for as UTF-8 without NUL while they come from the
+ * simdjson path.
+ */
 static void
 test_values_utf8(void)
 {
-	static const char doc[] = "{\"student_id\":\"\xc3\xa9\"}\n{\"student_id\":2}\v\n{\"student_id\":3}\n";
+	static const char doc[] = "{\"student_id\":\"\xc3\xa9\"}\n{\"student_id\":\"a\\u0000\"}\n"
+		"{\"student_id\":\"\\n\",\"x\":\"\\u0000\"}\n{\"student_id\":2}\v\n{\"student_id\":3}\n";
 	JsonlReader *r = jsonl_reader_create(grade_wanted, 5, 0);
 	const ReaderField *f;
 	int			n;
@@ -381,6 +385,10 @@ test_values_utf8(void)
 	jsonl_reader_finish(r);
 	UNIT_CHECK(jsonl_reader_next(r, &f, &n) == READER_RECORD &&
 			   jsonl_reader_values_utf8(r), "a simdjson record is checked UTF-8");
+	UNIT_CHECK(jsonl_reader_next(r, &f, &n) == READER_RECORD &&
+			   !jsonl_reader_values_utf8(r), "a value with a NUL is not vouched for");
+	UNIT_CHECK(jsonl_reader_next(r, &f, &n) == READER_RECORD &&
+			   jsonl_reader_values_utf8(r), "a NUL in a value nobody wants is no matter");
 	UNIT_CHECK(jsonl_reader_next(r, &f, &n) == READER_RECORD &&
 			   !jsonl_reader_values_utf8(r), "a yajl record is not vouched for");
 	UNIT_CHECK(jsonl_reader_next(r, &f, &n) == READER_RECORD &&
