@@ -10,7 +10,8 @@
  *
  *	 yajl			src/json_reader.c, today's reader (yajl 2 events)
  *	 jsonl_reader	src/jsonl_reader.cpp, simdjson On-Demand one line at a
- *					time with a full validating walk (the candidate)
+ *					time with a full validating walk (the candidate; with
+ *					no field wanted, simdjson's DOM parser validates)
  *	 iterate_many	simdjson On-Demand iterate_many, reading only the wanted
  *					fields: no validation of the rest, so not a reader lms_fdw
  *					could use; the upper bound of what simdjson gives
