@@ -45,6 +45,7 @@ typedef struct LmsJob
 	LmsConn    *conn;
 	MemoryContext cxt;			/* "lms_fdw job": the job and all it keeps */
 	List	   *params;			/* of LmsParam * */
+	int			set_index;		/* its parameter set's position in the scan's */
 
 	char	   *remote_id;		/* the LMS's job id; a jobless resource's name, or NULL */
 	bool		jobless;		/* a resource read without a job */
