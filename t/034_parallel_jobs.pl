@@ -118,6 +118,30 @@ $mock->scenario(rows => 5000, chunk_size => 1024, chunk_delay_ms => 50);
 is(sqlstate_of($err), '57014', 'statement_timeout cancels the parallel scan: 57014');
 like($out, qr/^alive$/m, 'the backend is usable after the cancel');
 
+# lists read without a job (a course's enrollments, page after page): each
+# list is claimed whole, its pages read in turn by one participant
+$node->safe_psql('postgres', q{
+	CREATE FOREIGN TABLE roster (student bigint OPTIONS (field 'user_id'),
+	  for_course bigint OPTIONS (param 'course_id')) SERVER canvas OPTIONS (resource 'course_enrollments');
+});
+my $courses = 'for_course IN (101, 102, 103, 104)';
+$mock->reset;
+$mock->scenario(rows => 120);
+($out, $err) = run_sql("$serial\nSELECT for_course, student FROM roster WHERE $courses ORDER BY 1, 2;");
+is($err, '', 'the serial scan of four paged lists');
+my $serial_roster = $out;
+my $serial_pages = scalar($mock->requests_of('GET', qr{^/api/v1/courses/\d+/enrollments}));
+cmp_ok($serial_pages, '>', 4, 'the lists have several pages');
+$mock->reset;
+$mock->scenario(rows => 120);
+($out, $err) = run_sql("$parallel\n$explain SELECT count(*) FROM roster WHERE $courses;
+	SELECT for_course, student FROM roster WHERE $courses ORDER BY 1, 2;");
+is($err, '', 'the parallel scan of four paged lists');
+like($out, qr/Workers Launched: 2.*Parallel Foreign Scan on (public\.)?roster/s, 'read in parallel');
+is($out =~ s/\A.*?(?=^10[1-4]\|)//msr, $serial_roster, "the rows are the serial scan's");
+is(scalar($mock->requests_of('GET', qr{^/api/v1/courses/\d+/enrollments})), 2 * $serial_pages,
+	'each page fetched once per scan');
+
 # ---------------------------------------------------------------------
 # A zip of several CSV files: its entries shared out
 # ---------------------------------------------------------------------
