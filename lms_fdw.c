@@ -23,8 +23,9 @@
  *
  * Under an Append the scan is asynchronous: it never blocks on its jobs,
  * and offers the Append a timer for its next status check.  Under a Gather
- * (Canvas Data 2 objects) the leader starts the job once while the DSM is
- * set up, and every participant claims object numbers from a shared counter.
+ * the leader starts the jobs once while the DSM is set up, and every
+ * participant claims parts (Canvas Data 2 objects, the jobs of an IN list,
+ * zip entries) from a shared counter.
  *
  * IDENTIFICATION
  *		  lms_fdw.c
