@@ -600,9 +600,8 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 		}
 
 		/* a refused token the provider can renew: once, not as a retry */
-		if (res->status == 401 && !renewed && authed.bearer &&
-			opts->provider->renew_bearer &&
-			opts->provider->renew_bearer(job, authed.bearer))
+		if (res->status == 401 && !renewed &&
+			lmsfdw_job_renew_bearer(job, authed.bearer))
 		{
 			renewed = true;
 			authed.bearer = job->bearer;
@@ -1022,6 +1021,20 @@ lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file)
 	}
 	job_context_pop(&errcb);
 	return found;
+}
+
+/*
+ * lmsfdw_job_renew_bearer
+ *		The token rejected was refused (a 401): if the provider can, put a
+ *		new one in job->bearer and return true.
+ */
+bool
+lmsfdw_job_renew_bearer(LmsJob *job, const char *rejected)
+{
+	const LmsProvider *provider = job->opts->provider;
+
+	return rejected != NULL && provider->renew_bearer != NULL &&
+		provider->renew_bearer(job, rejected);
 }
 
 /*
