@@ -23,8 +23,9 @@
  *
  * Under an Append the scan is asynchronous: it never blocks on its jobs,
  * and offers the Append a timer for its next status check.  Under a Gather
- * (Canvas Data 2 objects) the leader starts the job once while the DSM is
- * set up, and every participant claims object numbers from a shared counter.
+ * the leader starts the jobs once while the DSM is set up, and every
+ * participant claims parts (Canvas Data 2 objects, the jobs of an IN list,
+ * zip entries) from a shared counter.
  *
  * IDENTIFICATION
  *		  lms_fdw.c
@@ -72,6 +73,7 @@
 #include "providers/provider.h"
 #include "shared.h"
 #include "storage/fd.h"
+#include "storage/spin.h"
 #include "stream.h"
 #include "tcop/utility.h"
 #include "tuple.h"
@@ -183,19 +185,50 @@ typedef struct LmsFileSlot
 } LmsFileSlot;
 
 /*
+ * What the participants of a parallel scan share out, claimed through one
+ * atomic counter (next_unit):
+ *	 FILES:   the result files of the one job, by number (Canvas Data 2's
+ *			  objects: the provider hands them out independently);
+ *	 ENTRIES: the files inside the one job's result (a zip of several CSV
+ *			  files), by their position in the job's sequence of files and
+ *			  entries: every participant downloads the result and walks the
+ *			  same sequence, reading only the entries it claims;
+ *	 JOBS:	  the jobs of several parameter sets (an IN list), each read
+ *			  whole by the participant that claims it.
+ */
+typedef enum LmsParallelUnit
+{
+	LMS_PARALLEL_FILES,
+	LMS_PARALLEL_ENTRIES,
+	LMS_PARALLEL_JOBS
+} LmsParallelUnit;
+
+/* One job of a parallel scan, as the leader publishes it. */
+typedef struct LmsParallelJob
+{
+	int			set_index;		/* its parameter set's position */
+	bool		jobless;		/* a resource without a job: no id */
+	char		remote_id[LMS_PARALLEL_ID_LEN];
+} LmsParallelJob;
+
+/*
  * A parallel scan's shared state (in the DSM of its Gather): the leader
- * runs the export and publishes its job id; every participant, leader
- * included, claims the job's result files by number from next_file.
+ * runs the export and publishes its jobs (ids only: no token, no URL);
+ * every participant, leader included, claims units from next_unit.
  */
 typedef struct LmsParallelScan
 {
-	pg_atomic_uint32 next_file; /* the next file number to claim */
+	pg_atomic_uint32 next_unit; /* the next unit to claim */
 	/* what the participants read, for the next estimate (remember_rows) */
-	pg_atomic_uint32 files_read;
+	pg_atomic_uint32 parts_read;
 	pg_atomic_uint64 rows_read;
 	pg_atomic_uint32 partial;	/* 1: a participant did not read to the end */
-	bool		done;			/* no job to read (nothing to export) */
-	char		remote_id[LMS_PARALLEL_ID_LEN];
+	LmsParallelUnit unit;
+	int			nsets;			/* parameter sets of the scan */
+	int			njobs;			/* jobs published; 0: nothing to read */
+	slock_t		mutex;			/* for workers */
+	LmsCounters workers;		/* what the workers did, for EXPLAIN ANALYZE */
+	LmsParallelJob jobs[FLEXIBLE_ARRAY_MEMBER];
 } LmsParallelScan;
 
 /* at most this many result files of one job open at once */
@@ -219,6 +252,7 @@ typedef struct LmsFdwScanState
 	bool		files_done;		/* the job has no more files to open */
 	int			rows_since_poll;
 	char	   *params_text;	/* the export parameters of the current jobs */
+	int			nsets;			/* how many parameter sets (jobs) they are */
 	uint64		set_rows;		/* rows of the current jobs read so far */
 	int			set_files;		/* their result files opened */
 	int			set_jobs;		/* how many of them were read */
@@ -236,7 +270,12 @@ typedef struct LmsFdwScanState
 	int			jobs_reused;
 	LmsCounters totals;
 	int			learned_runs;	/* most runs a job's schedule learned from */
+	int			set_more_entries;	/* zip entries read beyond each file's first */
 	LmsParallelScan *pscan;		/* a parallel scan's shared state, or NULL */
+	LmsJob	  **leader_jobs;	/* the leader's jobs, by published index */
+	int			jobs_taken;		/* FILES, ENTRIES: the one job is taken */
+	uint32		next_ordinal;	/* ENTRIES: position in the job's sequence */
+	List	   *worker_sets;	/* a worker's parameter sets (the leader's) */
 } LmsFdwScanState;
 
 void		_PG_init(void);
@@ -405,7 +444,8 @@ typedef struct LmsRowCount
 {
 	Oid			relid;			/* hash key */
 	double		rows;
-	int			files;			/* result files of its one job; 0: unknown */
+	int			parts;			/* what a parallel scan could share of its
+								 * one job (export_parts); 0: unknown */
 } LmsRowCount;
 
 static HTAB *last_row_counts = NULL;
@@ -429,28 +469,30 @@ row_count_entry(Oid relid)
 	if (!found)
 	{
 		entry->rows = LMS_DEFAULT_ROWS;
-		entry->files = 0;
+		entry->parts = 0;
 	}
 	return entry;
 }
 
+/* parts < 0: an export of several jobs, which leaves the one-job count */
 static void
-remember_rows(Oid relid, double rows, int files)
+remember_rows(Oid relid, double rows, int parts)
 {
 	LmsRowCount *entry = row_count_entry(relid);
 
 	entry->rows = rows;
-	entry->files = files;
+	if (parts >= 0)
+		entry->parts = parts;
 }
 
-/* result files of the last whole export of relid's one job; 0: unknown */
+/* parts of the last whole one-job export of relid; 0: unknown */
 static int
-known_files(Oid relid)
+known_parts(Oid relid)
 {
 	LmsRowCount *entry = last_row_counts ?
 		hash_search(last_row_counts, &relid, HASH_FIND, NULL) : NULL;
 
-	return entry ? entry->files : 0;
+	return entry ? entry->parts : 0;
 }
 
 static double
@@ -583,24 +625,46 @@ param_path_info(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 	return get_baserel_parampathinfo(root, baserel, required_outer);
 }
 
+/* a parallel scan's share count not known yet (no export read so far) */
+#define LMS_PARTS_UNKNOWN (-1)
+
 /*
- * A partial path: the export's result files shared out among a Gather's
- * participants.  Only for a provider that hands out files independently
- * (Canvas Data 2's objects, which a table of any size has several of) and
- * an export without parameters (one job).  The planner cannot know the file
- * count of an export not yet run: as for the row estimate, the last whole
- * export of the table in this backend tells it, one worker per file beyond
- * the leader's (none after a single-file export: that table stays serial);
- * before any, max_parallel_workers_per_gather.
+ * What a parallel scan of this export could share out among a Gather's
+ * participants: the jobs of an IN list (counted from the plan's constant
+ * values), else the one job's result files where the provider hands them
+ * out independently (Canvas Data 2's objects: unknown before the table's
+ * first export), else the files and zip entries of the table's last
+ * export in this backend (unknown counts as one: a single-file export
+ * stays serial).  A paginated list is one: its next page is known only
+ * from the previous one.
  */
-static void
-add_parallel_path(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
-				  const LmsOptions *opts)
+static int
+export_parts(Oid relid, const LmsOptions *opts, List *exprs, List *is_list)
 {
 	const LmsProvider *provider = opts->provider;
-	int			files = known_files(relid);
-	int			workers = files == 0 ? max_parallel_workers_per_gather :
-		Min(files - 1, max_parallel_workers_per_gather);
+	int			sets = lmsfdw_params_count(exprs, is_list);
+	int			known = known_parts(relid);
+
+	if (sets != 1)
+		return sets;
+	if (provider->paged && provider->paged(opts))
+		return 1;
+	if (provider->next_file && provider->concurrent_files)
+		return known > 0 ? known : LMS_PARTS_UNKNOWN;
+	return known;
+}
+
+/*
+ * A partial path: the export's jobs, files or zip entries shared out among
+ * a Gather's participants, one worker per part beyond the leader's (none
+ * for a single part), before the first export of a provider with
+ * independent files max_parallel_workers_per_gather.
+ */
+static void
+add_parallel_path(PlannerInfo *root, RelOptInfo *baserel, int parts)
+{
+	int			workers = parts == LMS_PARTS_UNKNOWN ? max_parallel_workers_per_gather :
+		Min(parts - 1, max_parallel_workers_per_gather);
 	double		divisor = workers;
 	double		rows;
 	Cost		startup_cost;
@@ -608,7 +672,6 @@ add_parallel_path(PlannerInfo *root, RelOptInfo *baserel, Oid relid,
 	ForeignPath *path;
 
 	if (!baserel->consider_parallel || baserel->lateral_relids != NULL ||
-		provider->next_file == NULL || !provider->concurrent_files ||
 		workers < 1)
 		return;
 	/* the leader's share, as costsize.c's get_parallel_divisor counts it */
@@ -667,8 +730,9 @@ lmsGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	/* only a parallel-aware scan may run in a worker (see add_parallel_path) */
 	path->path.parallel_safe = false;
 	add_path(baserel, (Path *) path);
-	if (names == NIL && required == NULL)
-		add_parallel_path(root, baserel, foreigntableid, ps->opts);
+	if (required == NULL || lmsfdw_params_include(names, required))
+		add_parallel_path(root, baserel,
+						  export_parts(foreigntableid, ps->opts, exprs, is_list));
 
 	/* join clauses on param columns, written out or implied by equivalence */
 	foreach(lc, baserel->joininfo)
@@ -880,6 +944,41 @@ add_slot(LmsFdwScanState *state, MemoryContext cxt)
 	return f;
 }
 
+/* Is this a parallel scan sharing out units of this kind? */
+static inline bool
+claims(LmsFdwScanState *state, LmsParallelUnit unit)
+{
+	return state->pscan != NULL && state->pscan->unit == unit;
+}
+
+/*
+ * A parallel scan sharing out the entries of its one job: the stream's
+ * current entry if this participant claims it, else the next one it
+ * claims; false when the others have claimed the rest of the stream.
+ * Every participant meets the job's files and their entries in the same
+ * order, so the shared counter (the entries claimed so far) is never
+ * below this participant's position: equal, the entry is free to claim.
+ */
+static bool
+claim_entry(LmsFdwScanState *state, LmsStream *stream)
+{
+	for (;;)
+	{
+		uint32		position = state->next_ordinal++;
+		uint32		expected = position;
+
+		if (pg_atomic_compare_exchange_u32(&state->pscan->next_unit,
+										   &expected, position + 1))
+		{
+			pg_atomic_fetch_add_u32(&state->pscan->parts_read, 1);
+			return true;
+		}
+		Assert(expected > position);
+		if (!lmsfdw_stream_next_entry(stream))
+			return false;
+	}
+}
+
 /*
  * How many files of the job may be read at once: max_parallel_downloads,
  * where the provider hands out files independently of each other (a list
@@ -897,9 +996,10 @@ parallel_files(LmsFdwScanState *state)
 	/*
 	 * a parallel scan's participant claims one file at a time: the processes
 	 * read side by side, and a file claimed early by one is not left to wait
-	 * while the others run out
+	 * while the others run out; walking a job's entries, every participant
+	 * meets them in the same order
 	 */
-	if (state->pscan)
+	if (state->pscan && state->pscan->unit != LMS_PARALLEL_JOBS)
 		return 1;
 	return Min(state->opts->max_parallel_downloads, LMS_MAX_OPEN_FILES);
 }
@@ -920,9 +1020,9 @@ open_files(LmsFdwScanState *state)
 		MemoryContext old = MemoryContextSwitchTo(f->cxt);
 
 		f->file = palloc0(sizeof(LmsResultFile));
-		if (state->pscan)
+		if (claims(state, LMS_PARALLEL_FILES))
 			state->job->files_claimed = (int)
-				pg_atomic_fetch_add_u32(&state->pscan->next_file, 1);
+				pg_atomic_fetch_add_u32(&state->pscan->next_unit, 1);
 		if (!lmsfdw_job_next_file(state->job, f->file))
 		{
 			MemoryContextSwitchTo(old);
@@ -930,9 +1030,16 @@ open_files(LmsFdwScanState *state)
 			close_file(state, state->nfiles - 1);
 			break;
 		}
-		if (state->pscan)
-			pg_atomic_fetch_add_u32(&state->pscan->files_read, 1);
+		if (claims(state, LMS_PARALLEL_FILES))
+			pg_atomic_fetch_add_u32(&state->pscan->parts_read, 1);
 		f->stream = lmsfdw_stream_open(state->job, f->file);
+		if (claims(state, LMS_PARALLEL_ENTRIES) && !claim_entry(state, f->stream))
+		{
+			/* every entry of this file is another participant's */
+			MemoryContextSwitchTo(old);
+			close_file(state, state->nfiles - 1);
+			continue;
+		}
 		f->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
 		MemoryContextSwitchTo(old);
 	}
@@ -968,6 +1075,24 @@ set_job(LmsFdwScanState *state, LmsJob *job)
 }
 
 static void finish_export(LmsFdwScanState *state);
+static bool parallel_next_job(LmsFdwScanState *state);
+
+/*
+ * What a parallel scan could share out of the one job just read (see
+ * export_parts): its files where they are independent, else its files and
+ * zip entries; a paginated list is one.
+ */
+static int
+one_job_parts(LmsFdwScanState *state)
+{
+	const LmsProvider *provider = state->opts->provider;
+
+	if (provider->paged && provider->paged(state->opts))
+		return 1;
+	if (provider->next_file && provider->concurrent_files)
+		return state->set_files;
+	return state->set_files + state->set_more_entries;
+}
 
 /*
  * Paged lists of several jobs (IN over courses): open the first page of
@@ -1049,6 +1174,9 @@ next_entry(LmsFdwScanState *state, int i)
 
 	if (!lmsfdw_stream_next_entry(f->stream))
 		return false;
+	if (claims(state, LMS_PARALLEL_ENTRIES) && !claim_entry(state, f->stream))
+		return false;
+	state->set_more_entries++;
 	lmsfdw_rows_close(f->rows);
 	old = MemoryContextSwitchTo(f->cxt);
 	f->rows = lmsfdw_rows_open(state->map, state->job, f->stream);
@@ -1064,8 +1192,10 @@ start_export(ForeignScanState *node, LmsFdwScanState *state)
 	List	   *sets = scan_param_sets(node, state);
 
 	state->params_text = lmsfdw_params_text(sets);
+	state->nsets = list_length(sets);
 	state->set_rows = 0;
 	state->set_files = 0;
+	state->set_more_entries = 0;
 	state->set_jobs = 0;
 	state->set_partial = false;
 	if (sets != NIL)
@@ -1074,11 +1204,34 @@ start_export(ForeignScanState *node, LmsFdwScanState *state)
 	return sets != NIL;
 }
 
+static void
+add_counters(LmsCounters *into, const LmsCounters *c)
+{
+	into->status_checks += c->status_checks;
+	into->retries += c->retries;
+	for (int i = 0; i < LMS_RETRY_NCLASSES; i++)
+		into->retries_by_class[i] += c->retries_by_class[i];
+	into->waited_ms += c->waited_ms;
+	into->bytes += c->bytes;
+	into->rows += c->rows;
+	into->files += c->files;
+}
+
+/* A job the scan is done with: its figures join the scan's (EXPLAIN). */
+static void
+count_job(LmsFdwScanState *state, LmsJob *job)
+{
+	state->jobs_done++;
+	if (job->reused)
+		state->jobs_reused++;
+	add_counters(&state->totals, &job->counters);
+	state->learned_runs = Max(state->learned_runs, job->poll.learned_runs);
+}
+
 /* Close the current result and count its job as done. */
 static void
 finish_export(LmsFdwScanState *state)
 {
-	int			i;
 	bool		whole = state->files_done && state->nfiles == 0;	/* every file read */
 
 	close_files(state);
@@ -1087,19 +1240,15 @@ finish_export(LmsFdwScanState *state)
 		LmsCounters *c = &state->job->counters;
 
 		lmsfdw_job_note(state->job, NULL);
-		state->jobs_done++;
-		if (state->job->reused)
-			state->jobs_reused++;
-		state->totals.status_checks += c->status_checks;
-		state->totals.retries += c->retries;
-		for (i = 0; i < LMS_RETRY_NCLASSES; i++)
-			state->totals.retries_by_class[i] += c->retries_by_class[i];
-		state->totals.waited_ms += c->waited_ms;
-		state->totals.bytes += c->bytes;
-		state->totals.rows += c->rows;
-		state->totals.files += c->files;
-		state->learned_runs = Max(state->learned_runs,
-								  state->job->poll.learned_runs);
+		if (state->pscan && IsParallelWorker())
+		{
+			/* the leader shows the job; what this worker did is added */
+			SpinLockAcquire(&state->pscan->mutex);
+			add_counters(&state->pscan->workers, c);
+			SpinLockRelease(&state->pscan->mutex);
+		}
+		else
+			count_job(state, state->job);
 		state->set_rows += c->rows;
 		state->set_files += c->files;
 		state->set_jobs++;
@@ -1130,9 +1279,9 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 {
 	if (state->exhausted)
 		return false;
-	if (state->pscan && state->job == NULL)
+	if (state->pscan && state->job == NULL && !parallel_next_job(state))
 	{
-		/* a parallel scan's participants read the leader's one job only */
+		/* a parallel scan's participant has claimed its last job */
 		state->exhausted = true;
 		return false;
 	}
@@ -1170,7 +1319,11 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 			}
 			finish_export(state);
 			if (state->pscan)
+			{
+				if (parallel_next_job(state))
+					continue;
 				break;
+			}
 		}
 		if (take_prefetched(state))
 		{
@@ -1202,7 +1355,7 @@ next_export_row(ForeignScanState *node, LmsFdwScanState *state,
 			 */
 			if (!state->set_partial && state->pscan == NULL)
 				remember_rows(state->relid, (double) state->set_rows,
-							  state->set_jobs == 1 ? state->set_files : 0);
+							  state->set_jobs == 1 ? one_job_parts(state) : -1);
 			break;
 		}
 		set_job(state, job);
@@ -1245,6 +1398,18 @@ lmsIterateForeignScan(ForeignScanState *node)
 	return ExecClearTuple(slot);
 }
 
+/* Forget the scan's export: the next row starts a new one. */
+static void
+forget_export(LmsFdwScanState *state)
+{
+	finish_export(state);
+	state->jobs = NULL;
+	state->prefetched = NIL;
+	state->leader_jobs = NULL;
+	MemoryContextReset(state->scan_cxt);
+	state->exhausted = false;
+}
+
 /*
  * lmsReScanForeignScan
  *		Replay the spool, or forget the job so the next row starts another.
@@ -1254,6 +1419,12 @@ lmsReScanForeignScan(ForeignScanState *node)
 {
 	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
 
+	/*
+	 * A parallel scan's new export is started by the Gather's
+	 * ReInitializeDSMForeignScan (parallel_start), which may come first.
+	 */
+	if (state->pscan)
+		return;
 	/* the same export parameters: replay what has been read */
 	if (state->spool && state->params_text &&
 		(node->ss.ps.chgParam == NULL ||
@@ -1266,11 +1437,7 @@ lmsReScanForeignScan(ForeignScanState *node)
 	/* new parameter values (or no spool): the next row starts a new job */
 	if (state->spool)
 		tuplestore_clear(state->spool);
-	finish_export(state);
-	state->jobs = NULL;
-	state->prefetched = NIL;
-	MemoryContextReset(state->scan_cxt);
-	state->exhausted = false;
+	forget_export(state);
 }
 
 /*
@@ -1335,18 +1502,9 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 		if (state->job)
 		{
-			LmsCounters *j = &state->job->counters;
-
 			jobs += state->job->state == LMS_JOB_DONE ? 1 : 0;
 			reused += state->job->reused ? 1 : 0;
-			c.status_checks += j->status_checks;
-			c.retries += j->retries;
-			for (i = 0; i < LMS_RETRY_NCLASSES; i++)
-				c.retries_by_class[i] += j->retries_by_class[i];
-			c.waited_ms += j->waited_ms;
-			c.bytes += j->bytes;
-			c.rows += j->rows;
-			c.files += j->files;
+			add_counters(&c, &state->job->counters);
 		}
 		initStringInfo(&retries);
 		for (i = 1; i < LMS_RETRY_NCLASSES; i++)
@@ -1398,13 +1556,15 @@ lmsExplainForeignScan(ForeignScanState *node, ExplainState *es)
  * Parallel scans
  *
  * The leader runs the export when the Gather sets up its shared memory
- * (before any worker starts): it starts the job (or reuses one), waits for
- * it and publishes the job's id; the file numbers are claimed through an
- * atomic counter by every participant, the leader included unless it only
- * gathers (parallel_leader_participation off).  A worker never starts or
- * polls a job: it adopts the finished one (lmsfdw_job_adopt) and logs in
- * with the user mapping itself, so no token travels through shared memory.  An ERROR
- * in a worker reaches the leader through the Gather, which ends the query.
+ * (before any worker starts): it starts the jobs (or reuses them), waits
+ * for all of them and publishes their ids; the units (see LmsParallelUnit)
+ * are claimed through an atomic counter by every participant, the leader
+ * included unless it only gathers (parallel_leader_participation off).  A
+ * worker never starts or polls a job: it adopts a finished one
+ * (lmsfdw_job_adopt, which resolves it afresh) with the parameter set it
+ * evaluates itself, and logs in with the user mapping itself, so no token
+ * and no URL travels through shared memory.  An ERROR in a worker reaches
+ * the leader through the Gather, which ends the query.
  * ----------------------------------------------------------------
  */
 
@@ -1415,59 +1575,92 @@ lmsIsForeignScanParallelSafe(PlannerInfo *root, RelOptInfo *rel,
 	return true;
 }
 
+/* room for max_jobs jobs: no scan has more (lmsfdw_params_eval) */
 static Size
 lmsEstimateDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt)
 {
-	return sizeof(LmsParallelScan);
+	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+
+	return add_size(offsetof(LmsParallelScan, jobs),
+					mul_size(sizeof(LmsParallelJob), Max(state->opts->max_jobs, 1)));
 }
 
-/* Run the export for a parallel scan and publish its job in pscan. */
+/*
+ * A reused job is asked for its first file here, so that one that has
+ * vanished is started again by the leader, as serially; the file is
+ * claimed again by whoever reads it (the leader may only gather).
+ */
+static void
+probe_reused(LmsFdwScanState *state, LmsJob *job)
+{
+	MemoryContext probe = AllocSetContextCreate(state->scan_cxt,
+												"lms_fdw result file",
+												ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(probe);
+
+	job->files_claimed = 0;
+	(void) lmsfdw_job_next_file(job, palloc0(sizeof(LmsResultFile)));
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(probe);
+	job->files_claimed = 0;
+}
+
+/* Run the export for a parallel scan and publish its jobs in pscan. */
 static void
 parallel_start(ForeignScanState *node, LmsFdwScanState *state,
 			   LmsParallelScan *pscan)
 {
+	const LmsProvider *provider = state->opts->provider;
 	MemoryContext old;
 	LmsJob	   *job;
+	int			n = 0;
 
-	pg_atomic_write_u32(&pscan->next_file, 0);
-	pg_atomic_write_u32(&pscan->files_read, 0);
+	/* a rescan: the previous export is forgotten (see lmsReScanForeignScan) */
+	state->pscan = NULL;
+	forget_export(state);
+	pg_atomic_write_u32(&pscan->next_unit, 0);
+	pg_atomic_write_u32(&pscan->parts_read, 0);
 	pg_atomic_write_u64(&pscan->rows_read, 0);
 	pg_atomic_write_u32(&pscan->partial, 0);
-	pscan->done = true;
-	pscan->remote_id[0] = '\0';
+	pscan->njobs = 0;
+	pscan->nsets = 0;
+	memset(&pscan->workers, 0, sizeof(LmsCounters));
 	state->pscan = pscan;
+	state->jobs_taken = 0;
 	if (!start_export(node, state))
 		return;
-	old = MemoryContextSwitchTo(state->scan_cxt);
-	job = lmsfdw_jobset_next(state->jobs);
-	MemoryContextSwitchTo(old);
-	if (job == NULL)
-		return;
-	set_job(state, job);
-	if (job->reused)
+	pscan->nsets = state->nsets;
+	state->leader_jobs = MemoryContextAllocZero(state->scan_cxt,
+												sizeof(LmsJob *) * state->nsets);
+	for (;;)
 	{
-		/*
-		 * A reused job is asked for its first file here, so that one that
-		 * has vanished is started again by the leader, as serially; the file
-		 * is claimed again by whoever reads it (the leader may only gather).
-		 */
-		MemoryContext probe = AllocSetContextCreate(state->scan_cxt,
-													"lms_fdw result file",
-													ALLOCSET_DEFAULT_SIZES);
+		LmsParallelJob *pj = &pscan->jobs[n];
 
-		old = MemoryContextSwitchTo(probe);
-		job->files_claimed = 0;
-		(void) lmsfdw_job_next_file(job, palloc0(sizeof(LmsResultFile)));
+		old = MemoryContextSwitchTo(state->scan_cxt);
+		job = lmsfdw_jobset_next(state->jobs);
 		MemoryContextSwitchTo(old);
-		MemoryContextDelete(probe);
+		if (job == NULL)
+			break;
+		if (job->reused)
+			probe_reused(state, job);
+		pj->set_index = job->set_index;
+		pj->jobless = job->jobless;
+		pj->remote_id[0] = '\0';
+		if (!job->jobless)
+		{
+			if (job->remote_id == NULL || strlen(job->remote_id) >= LMS_PARALLEL_ID_LEN)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_ERROR),
+						 errmsg("%s cannot be read by a parallel scan", lmsfdw_job_name(job)),
+						 errhint("Set max_parallel_workers_per_gather to 0.")));
+			strlcpy(pj->remote_id, job->remote_id, LMS_PARALLEL_ID_LEN);
+		}
+		state->leader_jobs[n++] = job;
 	}
-	if (job->remote_id == NULL || strlen(job->remote_id) >= LMS_PARALLEL_ID_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("%s cannot be read by a parallel scan", lmsfdw_job_name(job)),
-				 errhint("Set max_parallel_workers_per_gather to 0.")));
-	strlcpy(pscan->remote_id, job->remote_id, LMS_PARALLEL_ID_LEN);
-	pscan->done = false;
+	pscan->unit = n > 1 ? LMS_PARALLEL_JOBS :
+		(provider->next_file && provider->concurrent_files) ?
+		LMS_PARALLEL_FILES : LMS_PARALLEL_ENTRIES;
+	pscan->njobs = n;
 }
 
 static void
@@ -1476,14 +1669,15 @@ lmsInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 {
 	LmsParallelScan *pscan = (LmsParallelScan *) coordinate;
 
-	pg_atomic_init_u32(&pscan->next_file, 0);
-	pg_atomic_init_u32(&pscan->files_read, 0);
+	pg_atomic_init_u32(&pscan->next_unit, 0);
+	pg_atomic_init_u32(&pscan->parts_read, 0);
 	pg_atomic_init_u64(&pscan->rows_read, 0);
 	pg_atomic_init_u32(&pscan->partial, 0);
+	SpinLockInit(&pscan->mutex);
 	parallel_start(node, (LmsFdwScanState *) node->fdw_state, pscan);
 }
 
-/* A rescan (lmsReScanForeignScan forgot the job): a new export, as serially. */
+/* A rescan: a new export, as serially. */
 static void
 lmsReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 							  void *coordinate)
@@ -1493,25 +1687,88 @@ lmsReInitializeDSMForeignScan(ForeignScanState *node, ParallelContext *pcxt,
 }
 
 /*
+ * The next job this participant reads, made the current one: of several
+ * jobs, the next one claimed; else the one job, once.  The leader reads
+ * its own job objects; a worker adopts the job the leader published.
+ */
+static bool
+parallel_next_job(LmsFdwScanState *state)
+{
+	LmsParallelScan *pscan = state->pscan;
+	const LmsParallelJob *pj;
+	MemoryContext old;
+	LmsJob	   *job;
+	uint32		i;
+
+	if (pscan->unit == LMS_PARALLEL_JOBS)
+		i = pg_atomic_fetch_add_u32(&pscan->next_unit, 1);
+	else
+		i = state->jobs_taken++;
+	if (i >= (uint32) pscan->njobs)
+		return false;
+	if (pscan->unit == LMS_PARALLEL_JOBS)
+		pg_atomic_fetch_add_u32(&pscan->parts_read, 1);
+	pj = &pscan->jobs[i];
+	old = MemoryContextSwitchTo(state->scan_cxt);
+	if (state->leader_jobs)
+	{
+		job = state->leader_jobs[i];
+		state->leader_jobs[i] = NULL;
+	}
+	else
+	{
+		List	   *params = (List *) list_nth(state->worker_sets, pj->set_index);
+
+		if (pj->jobless)
+		{
+			/* a resource without a job: nothing remote to adopt */
+			job = lmsfdw_job_create(state->opts, params);
+			(void) lmsfdw_job_start(job);
+		}
+		else
+			job = lmsfdw_job_adopt(state->opts, params, pj->remote_id);
+	}
+	MemoryContextSwitchTo(old);
+	set_job(state, job);
+	state->next_ordinal = 0;
+	return true;
+}
+
+/*
  * Before the Gather frees the shared memory: the participant is done with
- * its job (lmsEndForeignScan comes after, when pscan would be gone).  The
+ * its jobs (lmsEndForeignScan comes after, when pscan would be gone).  The
  * leader, once every participant has read its share (the Gather saw all of
- * them finish), makes the export's rows and files the table's next
+ * them finish), makes the export's rows and parts the table's next
  * estimate, as after a serial scan.
  */
 static void
 lmsShutdownForeignScan(ForeignScanState *node)
 {
 	LmsFdwScanState *state = (LmsFdwScanState *) node->fdw_state;
+	LmsParallelScan *pscan;
 
 	if (state == NULL || state->pscan == NULL)
 		return;
-	if (!IsParallelWorker() && state->exhausted && !state->pscan->done &&
-		pg_atomic_read_u32(&state->pscan->partial) == 0)
+	pscan = state->pscan;
+	if (!IsParallelWorker() && state->exhausted && pscan->njobs > 0 &&
+		pg_atomic_read_u32(&pscan->partial) == 0)
 		remember_rows(state->relid,
-					  (double) pg_atomic_read_u64(&state->pscan->rows_read),
-					  (int) pg_atomic_read_u32(&state->pscan->files_read));
+					  (double) pg_atomic_read_u64(&pscan->rows_read),
+					  pscan->njobs > 1 ? -1 : (int) pg_atomic_read_u32(&pscan->parts_read));
 	finish_export(state);
+	if (!IsParallelWorker())
+	{
+		/* the jobs other participants read, and what the workers did */
+		if (state->leader_jobs)
+			for (int i = 0; i < pscan->njobs; i++)
+				if (state->leader_jobs[i])
+				{
+					count_job(state, state->leader_jobs[i]);
+					lmsfdw_job_release(state->leader_jobs[i]);
+				}
+		add_counters(&state->totals, &pscan->workers);
+	}
+	state->leader_jobs = NULL;
 	state->pscan = NULL;
 }
 
@@ -1524,11 +1781,16 @@ lmsInitializeWorkerForeignScan(ForeignScanState *node, shm_toc *toc,
 	MemoryContext old;
 
 	state->pscan = pscan;
-	if (pscan->done)
+	state->jobs_taken = 0;
+	if (pscan->njobs == 0)
 		return;
+	/* the leader's parameter sets, in the same order */
 	old = MemoryContextSwitchTo(state->scan_cxt);
-	set_job(state, lmsfdw_job_adopt(state->opts, NIL, pscan->remote_id));
+	state->worker_sets = scan_param_sets(node, state);
 	MemoryContextSwitchTo(old);
+	if (list_length(state->worker_sets) != pscan->nsets)
+		elog(ERROR, "lms_fdw: a parallel worker computed %d export parameter sets, the leader %d",
+			 list_length(state->worker_sets), pscan->nsets);
 }
 
 /* ----------------------------------------------------------------

@@ -504,7 +504,7 @@ transfer_wait_and_run(LmsTransfer *x, long timeout_ms)
 	int		   *fds;
 	int		   *what;
 	int			nsockets;
-	int			nevents;
+	volatile int nevents = 0;
 	int			running;
 	int			i;
 	long		curl_timeout = -1;
@@ -517,22 +517,34 @@ transfer_wait_and_run(LmsTransfer *x, long timeout_ms)
 #else
 	set = CreateWaitEventSet(CurrentMemoryContext, nsockets + 2);
 #endif
-	AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
-	AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
-	for (i = 0; i < nsockets; i++)
+	/*
+	 * An ERROR while the set is filled or waited on (an epoll failure) must
+	 * not leak its descriptor: before PostgreSQL 17 no resource owner frees
+	 * it, so it is freed here on every path.
+	 */
+	PG_TRY();
 	{
-		uint32		ev = 0;
+		AddWaitEventToSet(set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+		AddWaitEventToSet(set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+		for (i = 0; i < nsockets; i++)
+		{
+			uint32		ev = 0;
 
-		if (what[i] & CURL_POLL_IN)
-			ev |= WL_SOCKET_READABLE;
-		if (what[i] & CURL_POLL_OUT)
-			ev |= WL_SOCKET_WRITEABLE;
-		if (ev)
-			AddWaitEventToSet(set, ev, fds[i], NULL, NULL);
+			if (what[i] & CURL_POLL_IN)
+				ev |= WL_SOCKET_READABLE;
+			if (what[i] & CURL_POLL_OUT)
+				ev |= WL_SOCKET_WRITEABLE;
+			if (ev)
+				AddWaitEventToSet(set, ev, fds[i], NULL, NULL);
+		}
+		nevents = WaitEventSetWait(set, timeout_ms, events, lengthof(events),
+								   http_wait_event(false));
 	}
-	nevents = WaitEventSetWait(set, timeout_ms, events, lengthof(events),
-							   http_wait_event(false));
-	FreeWaitEventSet(set);
+	PG_FINALLY();
+	{
+		FreeWaitEventSet(set);
+	}
+	PG_END_TRY();
 
 	ResetLatch(MyLatch);
 	CHECK_FOR_INTERRUPTS();

@@ -306,10 +306,11 @@ lmsfdw_job_create(const LmsOptions *opts, List *params)
 /*
  * lmsfdw_job_adopt
  *		A job another backend started and saw finish (the leader of a
- *		parallel scan): DONE, with its remote id, nothing to start, poll or
- *		cancel.  Its provider state is empty, so a provider with next_file
- *		learns the job's files with its file steps (Canvas Data 2 looks at
- *		the finished job once for its object list).
+ *		parallel scan): nothing to start, poll or cancel.  Its provider
+ *		state is empty.  A provider with file steps learns the job's files
+ *		with them (Canvas Data 2 looks at the finished job once for its
+ *		object list); for the others one status check, made here, resolves
+ *		the job as it resolved for the leader (its result URLs).
  */
 LmsJob *
 lmsfdw_job_adopt(const LmsOptions *opts, List *params, const char *remote_id)
@@ -317,9 +318,21 @@ lmsfdw_job_adopt(const LmsOptions *opts, List *params, const char *remote_id)
 	LmsJob	   *job = lmsfdw_job_create(opts, params);
 
 	job->remote_id = MemoryContextStrdup(job->cxt, remote_id);
-	job->state = LMS_JOB_DONE;
 	job->adopted = true;
 	job->started = job->finished = GetCurrentTimestamp();
+	if (opts->provider->file_request == NULL)
+	{
+		job->state = LMS_JOB_RUNNING;
+		job->cancel_sent = true;	/* never cancelled from here */
+		job->start_ms = lmsfdw_now_ms();
+		job->phase = "resolve";
+		if (!lmsfdw_job_check(job))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_ERROR),
+					 errmsg("%s is no longer complete at the LMS",
+							lmsfdw_job_name(job))));
+	}
+	job->state = LMS_JOB_DONE;
 	job->phase = "download";
 	return job;
 }
@@ -587,9 +600,8 @@ job_request(LmsJob *job, const LmsRequestSpec *spec, LmsHttpResult *res,
 		}
 
 		/* a refused token the provider can renew: once, not as a retry */
-		if (res->status == 401 && !renewed && authed.bearer &&
-			opts->provider->renew_bearer &&
-			opts->provider->renew_bearer(job, authed.bearer))
+		if (res->status == 401 && !renewed &&
+			lmsfdw_job_renew_bearer(job, authed.bearer))
 		{
 			renewed = true;
 			authed.bearer = job->bearer;
@@ -881,7 +893,7 @@ lmsfdw_job_check(LmsJob *job)
 		 job->remote_state ? job->remote_state : "?",
 		 job->progress >= 0 ? psprintf("%.1f", job->progress) : "unknown",
 		 job_terminal(job) ? "none" : psprintf("%.0f ms", wait_ms));
-	if (job->state == LMS_JOB_DONE && !job->reused)
+	if (job->state == LMS_JOB_DONE && !job->reused && !job->adopted)
 	{
 		/* a completed run of this export, to learn from */
 		LmsLearnedRun run;
@@ -1009,6 +1021,20 @@ lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file)
 	}
 	job_context_pop(&errcb);
 	return found;
+}
+
+/*
+ * lmsfdw_job_renew_bearer
+ *		The token rejected was refused (a 401): if the provider can, put a
+ *		new one in job->bearer and return true.
+ */
+bool
+lmsfdw_job_renew_bearer(LmsJob *job, const char *rejected)
+{
+	const LmsProvider *provider = job->opts->provider;
+
+	return rejected != NULL && provider->renew_bearer != NULL &&
+		provider->renew_bearer(job, rejected);
 }
 
 /*

@@ -45,6 +45,7 @@ typedef struct LmsJob
 	LmsConn    *conn;
 	MemoryContext cxt;			/* "lms_fdw job": the job and all it keeps */
 	List	   *params;			/* of LmsParam * */
+	int			set_index;		/* its parameter set's position in the scan's */
 
 	char	   *remote_id;		/* the LMS's job id; a jobless resource's name, or NULL */
 	bool		jobless;		/* a resource read without a job */
@@ -128,6 +129,7 @@ extern void lmsfdw_job_wait(LmsJob *job, double ms);
 extern bool lmsfdw_job_next_file(LmsJob *job, LmsResultFile *file);
 extern char *lmsfdw_job_fetch(LmsJob *job, const LmsRequestSpec *spec,
 							  const char *what, size_t *len);
+extern bool lmsfdw_job_renew_bearer(LmsJob *job, const char *rejected);
 extern bool lmsfdw_job_renew_file(LmsJob *job, LmsResultFile *file);
 extern void lmsfdw_job_file_answered(LmsJob *job, LmsResultFile *file,
 									 const LmsHttpResult *res);

@@ -29,6 +29,7 @@ struct LmsJobSet
 	const LmsOptions *opts;
 	MemoryContext cxt;
 	List	   *unstarted;		/* parameter lists of jobs not started */
+	int			created;		/* jobs created so far */
 	List	   *running;		/* LmsJob *: started, not ended */
 	List	   *ready;			/* LmsJob *: ended and resolved, rows unread */
 	MemoryContextCallback flush;	/* sends the cancels of abandoned jobs */
@@ -77,6 +78,7 @@ jobset_fill(LmsJobSet *set)
 
 		set->unstarted = list_delete_first(set->unstarted);
 		job = lmsfdw_job_create(set->opts, params);
+		job->set_index = set->created++;
 		switch (lmsfdw_reuse_find(job))
 		{
 			case LMS_REUSE_DONE:

@@ -44,6 +44,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/datum.h"
 #include "utils/datetime.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -282,6 +283,55 @@ array_texts(Datum array, bool as_sent)
  * quals as text, and for IN lists every combination.  NIL when a value is
  * NULL or a list is empty: no row can match, so there is nothing to export.
  */
+/*
+ * lmsfdw_params_count
+ *		How many parameter sets (jobs) the plan-time values give: the
+ *		product of the distinct values of each IN list; 0 when a value is
+ *		known only at run time ($1, an outer reference).
+ */
+int
+lmsfdw_params_count(List *exprs, List *is_list)
+{
+	double		sets = 1;
+	ListCell   *le,
+			   *ll;
+
+	forboth(le, exprs, ll, is_list)
+	{
+		Const	   *c = (Const *) lfirst(le);
+		ArrayType  *arr;
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n,
+					distinct = 0;
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		if (!IsA(c, Const))
+			return 0;
+		if (c->constisnull)
+			return 1;
+		if (!lfirst_int(ll))
+			continue;
+		arr = DatumGetArrayTypeP(c->constvalue);
+		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+						  &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			bool		seen = nulls[i];
+
+			for (int j = 0; j < i && !seen; j++)
+				seen = !nulls[j] && datumIsEqual(elems[i], elems[j], typbyval, typlen);
+			if (!seen)
+				distinct++;
+		}
+		sets *= Max(distinct, 1);
+	}
+	return (int) Min(sets, (double) INT_MAX);
+}
+
 List *
 lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 				   List *param_states, List *param_is_list, int max_jobs)

@@ -33,6 +33,7 @@ extern char *lmsfdw_params_explain(List *names, List *exprs, List *is_list,
 								   List *context);
 
 /* run time */
+extern int	lmsfdw_params_count(List *exprs, List *is_list);
 extern List *lmsfdw_params_eval(ExprContext *econtext, List *param_names,
 								List *param_states, List *param_is_list,
 								int max_jobs);

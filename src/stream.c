@@ -330,6 +330,7 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 	LmsHttpResult res;
 	int			attempt;
 	bool		renewed = false;
+	bool		renewed_token = false;
 
 	s->job = job;
 	s->cleanup.func = stream_cleanup;
@@ -355,6 +356,14 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 		{
 			renewed = true;
 			url = file->url;
+			attempt--;
+			continue;
+		}
+		/* the token refused (revoked, expired early): once, a new one */
+		if (res.status == 401 && !renewed_token &&
+			lmsfdw_job_renew_bearer(job, job->bearer))
+		{
+			renewed_token = true;
 			attempt--;
 			continue;
 		}

@@ -190,6 +190,24 @@ $mock->scenario(faults => [ { path => '/dataExport/list$', status => 401, count 
 is(sqlstate_of($err), '28000', 'a second 401 in a row is an authorization error');
 is(grants()->{reused}, 0, 'no refresh token was presented twice');
 
+# --- a 401 on the download: the token renewed once, the download sent again --
+$before = grants()->{refreshed};
+$seen = scalar(@{ $mock->requests });
+$mock->scenario(faults => [ { path => '/dataExport/bds/(download/)?[0-9a-f]{8}-', status => 401, count => 1,
+	headers => { 'WWW-Authenticate' => 'Bearer error="invalid_token"' } } ]);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM grade_results'), '20',
+	'a scan whose download is refused once with 401');
+is(grants()->{refreshed}, $before + 1, 'got a new token for the download');
+@since = @{ $mock->requests };
+@since = @since[ $seen .. $#since ];
+is(scalar(grep { $_->{path} =~ m{/dataExport/bds/(download/)?[0-9a-f]{8}-} } @since), 2,
+	'and sent the download once more');
+$mock->scenario(faults => [ { path => '/dataExport/bds/(download/)?[0-9a-f]{8}-', status => 401, count => 2 } ]);
+($ret, $out, $err) = $node->psql('postgres', 'SELECT count(*) FROM grade_results',
+	extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+is(sqlstate_of($err), '28000', 'a second 401 on the download is an authorization error');
+$mock->scenario(faults => []);
+
 # --- ALTER USER MAPPING re-seeds ----------------------------------------------
 my $fresh = authorize();
 $node->safe_psql('postgres',

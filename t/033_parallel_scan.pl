@@ -121,6 +121,30 @@ is($err, '', 'a one-object export');
 like($out, qr/^100$/m, 'all its rows');
 unlike($out, qr/Gather/, 'after a one-object export the table is planned serially');
 
+# -- a partitioned table of Canvas Data 2 tables: a Parallel Append over
+#    their parallel scans; the leader starts each partition's job once
+$node->safe_psql('postgres', q{
+	CREATE TABLE subs_all (id bigint, score float8, action text) PARTITION BY LIST (action);
+	CREATE FOREIGN TABLE subs_a PARTITION OF subs_all FOR VALUES IN ('a')
+	  SERVER dap OPTIONS (resource 'submissions');
+	ALTER FOREIGN TABLE subs_a ALTER COLUMN id OPTIONS (field 'key.id'),
+	  ALTER COLUMN action OPTIONS (field 'meta.action');
+	CREATE FOREIGN TABLE subs_b PARTITION OF subs_all FOR VALUES IN ('b')
+	  SERVER dap OPTIONS (resource 'submissions');
+	ALTER FOREIGN TABLE subs_b ALTER COLUMN id OPTIONS (field 'key.id'),
+	  ALTER COLUMN action OPTIONS (field 'meta.action');
+});
+$mock->reset;
+$mock->scenario(rows => 400, objects => 4);
+($out, $err) = run_sql("$parallel\nSET enable_partitionwise_aggregate = off;
+	EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM subs_all;
+	SELECT count(*), count(DISTINCT id), sum(id) FROM subs_all;");
+is($err, '', 'a Parallel Append of two parallel scans');
+like($out, qr/Workers Launched: 2.*Parallel Append.*Parallel Foreign Scan on (public\.)?subs_a.*Parallel Foreign Scan on (public\.)?subs_b/s,
+	'Gather, Parallel Append, a Parallel Foreign Scan per partition') or diag($out);
+like($out, qr/^800\|400\|160400$/m, "each partition's rows once");
+is(starts(), 4, 'a job per partition per scan');
+
 # -- objects that fail: the query ends with their SQLSTATE, the backend lives
 $mock->reset;
 $mock->scenario(rows => 800, objects => 8, faults => [
