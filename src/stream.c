@@ -359,8 +359,12 @@ lmsfdw_stream_open(LmsJob *job, LmsResultFile *file)
 			attempt--;
 			continue;
 		}
-		/* the token refused (revoked, expired early): once, a new one */
+		/*
+		 * the token refused (revoked, expired early): once, a new one; only
+		 * base_url's origin is sent the token, so only its 401 is about it
+		 */
 		if (res.status == 401 && !renewed_token &&
+			lmsfdw_same_origin(res.url ? res.url : url, opts->base_url) &&
 			lmsfdw_job_renew_bearer(job, job->bearer))
 		{
 			renewed_token = true;
